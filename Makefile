@@ -1,0 +1,53 @@
+# Vigil — see README.md. `make run` and `make test` are the two set-up commands.
+SHELL := /bin/bash
+GO ?= go
+GOTESTFLAGS ?=
+FUZZTIME ?= 60s
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/vigil-sh/vigil/internal/buildinfo.Version=$(VERSION) \
+           -X github.com/vigil-sh/vigil/internal/buildinfo.Revision=$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+.PHONY: all build run test test-deps lint unit fuzz fuzz-short bench load generate clean
+
+all: build
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/app ./cmd/app
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/agent ./cmd/agent
+
+## run: the app on embedded defaults (FerretDB under ./data, in-process cache) and the agent beside it.
+run: build
+	./scripts/run.sh
+
+## test: install what the tests need, static checks, the whole suite with -race, a short fuzz of every target.
+test: test-deps lint unit fuzz-short
+
+test-deps:
+	./scripts/install-test-deps.sh
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+unit:
+	$(GO) test -race -timeout 25m $(GOTESTFLAGS) ./...
+
+fuzz-short:
+	FUZZTIME=5s ./scripts/fuzz.sh
+
+fuzz:
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+load: build
+	./scripts/load.sh
+
+generate:
+	$(GO) generate ./...
+
+clean:
+	rm -rf bin data

@@ -1,0 +1,59 @@
+// Package collectors probes the things the agent watches — MongoDB, Redis,
+// HTTP and TCP endpoints, the host and its container — one kind per file.
+// A probe returns its metrics as constant Prometheus metrics; the agent keeps
+// the latest result of every target and serves it, so a scrape never waits
+// on a target.
+package collectors
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigil-sh/vigil/internal/agent/config"
+)
+
+// Prober probes one configured target. Probers of kinds with connections
+// (MongoDB, Redis) keep them pooled between probes and release them on Close.
+// Probe must return by the deadline of ctx, whatever the target does.
+type Prober interface {
+	Probe(ctx context.Context) Result
+	Close() error
+}
+
+// Result is the outcome of one probe.
+type Result struct {
+	Success  bool
+	Duration time.Duration
+	// Reason classifies a failure for the failure counter and the status
+	// page: timeout, dns, connect, tls, auth, status, body_mismatch, ...
+	Reason string
+	// Err is the failure, with secrets already redacted.
+	Err error
+	// Metrics are the probe's series, each labelled with target and kind.
+	// probe_success and probe_duration_seconds are included.
+	Metrics []prometheus.Metric
+}
+
+// factory builds a Prober for one kind. Each kind's file registers its
+// factory in init, so adding a kind is adding a file.
+type factory func(t config.Target, logger *slog.Logger) (Prober, error)
+
+var factories = map[config.Kind]factory{}
+
+func register(k config.Kind, f factory) { factories[k] = f }
+
+// New builds the prober for a validated target.
+func New(t config.Target, logger *slog.Logger) (Prober, error) {
+	f, ok := factories[t.Kind]
+	if !ok {
+		return nil, fmt.Errorf("target %q: unknown kind %q", t.Name, t.Kind)
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return f(t, logger.With("target", t.Name, "kind", string(t.Kind)))
+}

@@ -1,0 +1,112 @@
+package collectors
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// sink accumulates one probe's metrics, each labelled with the target's name
+// and kind. Descs are cached process-wide because probes run every few
+// seconds for the life of the agent.
+type sink struct {
+	target, kind string
+	metrics      []prometheus.Metric
+}
+
+func newSink(target, kind string) *sink { return &sink{target: target, kind: kind} }
+
+var descs sync.Map // key: name + "\x00" + joined label names
+
+func desc(name, help string, labels []string) *prometheus.Desc {
+	key := name + "\x00" + strings.Join(labels, ",")
+	if d, ok := descs.Load(key); ok {
+		return d.(*prometheus.Desc)
+	}
+	all := append([]string{"target", "kind"}, labels...)
+	d, _ := descs.LoadOrStore(key, prometheus.NewDesc(name, help, all, nil))
+	return d.(*prometheus.Desc)
+}
+
+// add appends a sample; kv are label name/value pairs beyond target and kind.
+func (s *sink) add(typ prometheus.ValueType, name, help string, v float64, kv ...string) {
+	names := make([]string, 0, len(kv)/2)
+	values := make([]string, 0, len(kv)/2+2)
+	values = append(values, s.target, s.kind)
+	for i := 0; i+1 < len(kv); i += 2 {
+		names = append(names, kv[i])
+		values = append(values, kv[i+1])
+	}
+	s.metrics = append(s.metrics, prometheus.MustNewConstMetric(desc(name, help, names), typ, v, values...))
+}
+
+func (s *sink) gauge(name, help string, v float64, kv ...string) {
+	s.add(prometheus.GaugeValue, name, help, v, kv...)
+}
+
+func (s *sink) counter(name, help string, v float64, kv ...string) {
+	s.add(prometheus.CounterValue, name, help, v, kv...)
+}
+
+func boolToFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Failure reasons, bounded: they label vigil_probe_failures_total.
+const (
+	ReasonTimeout      = "timeout"
+	ReasonDNS          = "dns"
+	ReasonConnect      = "connect"
+	ReasonTLS          = "tls"
+	ReasonAuth         = "auth"
+	ReasonStatus       = "status"
+	ReasonBodyMismatch = "body_mismatch"
+	ReasonProtocol     = "protocol"
+	ReasonConfig       = "config"
+	ReasonOther        = "other"
+)
+
+// classify maps a network error to a failure reason.
+func classify(err error) string {
+	if err == nil {
+		return ""
+	}
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var recErr tls.RecordHeaderError
+	var alert tls.AlertError
+	var opErr *net.OpError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return ReasonTimeout
+	case errors.As(err, &dnsErr):
+		if dnsErr.IsTimeout {
+			return ReasonTimeout
+		}
+		return ReasonDNS
+	case errors.As(err, &certErr), errors.As(err, &recErr), errors.As(err, &alert):
+		return ReasonTLS
+	case errors.As(err, &opErr):
+		if opErr.Timeout() {
+			return ReasonTimeout
+		}
+		if opErr.Op == "dial" {
+			return ReasonConnect
+		}
+		return ReasonConnect
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return ReasonTimeout
+	}
+	return ReasonOther
+}
