@@ -41,13 +41,6 @@ func Mongo(t testing.TB) *MongoServer {
 	return s
 }
 
-// EmbeddedMongo runs FerretDB for the app's embedded default (no
-// MONGODB_URI): data in dir persists across restarts. It returns once the
-// listener accepts connections; stop it by cancelling ctx and waiting on done.
-func EmbeddedMongo(ctx context.Context, addr, dir string, logger *slog.Logger) (done <-chan error, err error) {
-	return runFerret(ctx, addr, dir, logger)
-}
-
 func runFerret(ctx context.Context, addr, dir string, logger *slog.Logger) (<-chan error, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating FerretDB data dir %s: %w", dir, err)
