@@ -1,0 +1,351 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseErrors(t *testing.T) {
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte("pw"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		yaml string
+		want []string // each must appear in the error, in this order
+	}{
+		{
+			name: "bad url",
+			yaml: "targets:\n- name: a\n  kind: http\n  http:\n    url: 'ht!tp://'\n",
+			want: []string{`targets[0].http.url (line 5): parse "ht!tp://"`},
+		},
+		{
+			name: "timeout not below interval",
+			yaml: "targets:\n- name: a\n  kind: tcp\n  interval: 15s\n  timeout: 20s\n  tcp: {address: 'localhost:1'}\n",
+			want: []string{"targets[0].timeout (line 5): 20s must be less than interval 15s"},
+		},
+		{
+			name: "interval below defaulted timeout",
+			yaml: "targets:\n- name: a\n  kind: tcp\n  interval: 2s\n  tcp: {address: 'localhost:1'}\n",
+			want: []string{"targets[0].interval (line 4): 2s must be greater than timeout 5s"},
+		},
+		{
+			name: "global timeout",
+			yaml: "global:\n  interval: 10s\n  timeout: 10s\n",
+			want: []string{"global.timeout (line 3): 10s must be less than interval 10s"},
+		},
+		{
+			name: "unknown field",
+			yaml: "targets:\n- name: a\n  kind: http\n  http:\n    url: http://x\n\n    foo: 1\n",
+			want: []string{"targets[0].http.foo (line 7): field foo not found in type config.HTTPTarget"},
+		},
+		{
+			name: "unknown top-level field",
+			yaml: "tragets: []\n",
+			want: []string{"tragets (line 1): field tragets not found in type config.Config"},
+		},
+		{
+			name: "bad duration",
+			yaml: "global:\n  evaluation_interval: 5 minutes\n",
+			want: []string{`global.evaluation_interval (line 2): unknown unit " minutes" in duration "5 minutes"`},
+		},
+		{
+			name: "bad regexp",
+			yaml: "targets:\n- name: a\n  kind: http\n  http:\n    url: http://x\n    fail_if_body_not_matches_regexp: ['ok', '[z-a]']\n",
+			want: []string{"targets[0].http.fail_if_body_not_matches_regexp[1] (line 6): invalid regexp"},
+		},
+		{
+			name: "bad host regexp",
+			yaml: "targets:\n- name: h\n  kind: host\n  host:\n    fs_types_exclude: '(('\n",
+			want: []string{"targets[0].host.fs_types_exclude (line 5): invalid regexp"},
+		},
+		{
+			name: "duplicate names",
+			yaml: "targets:\n- name: a\n  kind: host\n- name: a\n  kind: host\n",
+			want: []string{`targets[1].name (line 4): duplicate target name "a" (also targets[0])`},
+		},
+		{
+			name: "bad name",
+			yaml: "targets:\n- name: 'a b{}'\n  kind: host\n",
+			want: []string{`targets[0].name (line 2): "a b{}": must match`},
+		},
+		{
+			name: "missing name and kind",
+			yaml: "targets:\n- interval: 30s\n",
+			want: []string{"targets[0].name (line 2): missing name", "targets[0].kind (line 2): missing kind"},
+		},
+		{
+			name: "unknown kind",
+			yaml: "targets:\n- name: a\n  kind: ftp\n",
+			want: []string{`targets[0].kind (line 3): unknown kind "ftp"`},
+		},
+		{
+			name: "missing kind block",
+			yaml: "targets:\n- name: a\n  kind: redis\n",
+			want: []string{"targets[0] (line 2): kind is redis but the redis block is missing"},
+		},
+		{
+			name: "wrong kind block",
+			yaml: "targets:\n- name: a\n  kind: tcp\n  tcp: {address: 'h:1'}\n  http: {url: 'http://x'}\n",
+			want: []string{`targets[0].http (line 5): http block set but kind is "tcp"`},
+		},
+		{
+			name: "redis password and file",
+			yaml: "targets:\n- name: r\n  kind: redis\n  redis:\n    address: localhost:6379\n    password: x\n    password_file: " + pwFile + "\n",
+			want: []string{"targets[0].redis.password_file (line 7): password and password_file are mutually exclusive"},
+		},
+		{
+			name: "redis bad address",
+			yaml: "targets:\n- name: r\n  kind: redis\n  redis:\n    address: localhost\n",
+			want: []string{"targets[0].redis.address (line 5): address localhost: missing port"},
+		},
+		{
+			name: "mongodb bad uri hides password",
+			yaml: "targets:\n- name: m\n  kind: mongodb\n  mongodb:\n    uri: 'mongodb://u:hunter2@h/%zz'\n",
+			want: []string{`targets[0].mongodb.uri (line 5): parse "mongodb://u:<secret>@h/%zz"`},
+		},
+		{
+			name: "mongodb wrong scheme",
+			yaml: "targets:\n- name: m\n  kind: mongodb\n  mongodb:\n    uri: 'http://h'\n",
+			want: []string{`targets[0].mongodb.uri (line 5): scheme "http"`},
+		},
+		{
+			name: "type mismatch",
+			yaml: "targets:\n- name: r\n  kind: redis\n  redis:\n    address: h:1\n    db: zero\n",
+			want: []string{"targets[0].redis.db (line 6): cannot unmarshal !!str `zero` into int"},
+		},
+		{
+			name: "status code",
+			yaml: "targets:\n- name: a\n  kind: http\n  http:\n    url: http://x\n    valid_status_codes: [200, 42]\n",
+			want: []string{"targets[0].http.valid_status_codes[1] (line 6): 42 is not an HTTP status code"},
+		},
+		{
+			name: "scrape config",
+			yaml: "scrape_configs:\n- job_name: agent\n  targets: ['localhost:8080']\n",
+			want: []string{`scrape_configs[0].job_name (line 2): "agent" is reserved`, "scrape_configs[0].targets[0] (line 3)"},
+		},
+		{
+			name: "alertmanager url",
+			yaml: "alerting:\n  alertmanagers:\n  - url: 'ftp://am'\n",
+			want: []string{"alerting.alertmanagers[0].url (line 3): ftp://am: scheme must be http or https"},
+		},
+		{
+			name: "targets not a list",
+			yaml: "targets:\n  name: a\n",
+			want: []string{"targets (line 2): expected a list, got a mapping"},
+		},
+		{
+			name: "duplicate key",
+			yaml: "targets:\n- name: a\n  name: b\n  kind: host\n",
+			want: []string{"targets[0].name (line 3): field name already set on line 2"},
+		},
+		{
+			name: "several problems at once",
+			yaml: "global:\n  interval: x\ntargets:\n- name: a\n  kind: http\n  http: {url: 'ht!tp://'}\n- name: a\n  kind: host\n  bogus: 1\n",
+			want: []string{"global.interval (line 2)", "targets[0].http.url (line 6)", "targets[1].name (line 7): duplicate", "targets[1].bogus (line 9)"},
+		},
+		{
+			name: "syntax error",
+			yaml: "targets: [\n",
+			want: []string{"line 1: did not find expected node content"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse([]byte(tt.yaml))
+			if err == nil {
+				t.Fatalf("Parse succeeded, want errors %q; got %+v", tt.want, cfg)
+			}
+			msg := err.Error()
+			pos := 0
+			for _, w := range tt.want {
+				i := strings.Index(msg[pos:], w)
+				if i < 0 {
+					t.Fatalf("error lacks %q (in order):\n%s", w, msg)
+				}
+				pos += i + len(w)
+			}
+			if strings.Contains(msg, "hunter2") {
+				t.Errorf("error leaks the password:\n%s", msg)
+			}
+			var errs Errors
+			if tt.name != "syntax error" && !errors.As(err, &errs) {
+				t.Errorf("error is %T, want Errors", err)
+			}
+		})
+	}
+}
+
+func TestParseDefaults(t *testing.T) {
+	cfg, err := Parse([]byte(`
+targets:
+- name: web
+  kind: http
+  http: {url: "http://localhost:1/health"}
+- name: slow
+  kind: tcp
+  interval: 1m
+  tcp: {address: "localhost:1"}
+- name: box
+  kind: host
+scrape_configs:
+- job_name: app
+  targets: [http://localhost:8080/api/metrics]
+alerting:
+  alertmanagers: [{url: "http://localhost:9093"}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"global.interval", cfg.Global.Interval, Duration(15 * time.Second)},
+		{"global.timeout", cfg.Global.Timeout, Duration(5 * time.Second)},
+		{"global.evaluation_interval", cfg.Global.EvaluationInterval, Duration(15 * time.Second)},
+		{"web interval", cfg.Targets[0].Interval, Duration(15 * time.Second)},
+		{"web timeout", cfg.Targets[0].Timeout, Duration(5 * time.Second)},
+		{"web method", cfg.Targets[0].HTTP.Method, "GET"},
+		{"slow interval", cfg.Targets[1].Interval, Duration(time.Minute)},
+		{"slow timeout", cfg.Targets[1].Timeout, Duration(5 * time.Second)},
+		{"host block", cfg.Targets[2].Host != nil, true},
+		{"host proc", cfg.Targets[2].Host.ProcPath, "/proc"},
+		{"host fs timeout", cfg.Targets[2].Host.FilesystemTimeout, Duration(time.Second)},
+		{"scrape interval", cfg.ScrapeConfigs[0].Interval, Duration(15 * time.Second)},
+		{"scrape timeout", cfg.ScrapeConfigs[0].Timeout, Duration(5 * time.Second)},
+		{"am timeout", cfg.Alerting.Alertmanagers[0].Timeout, Duration(10 * time.Second)},
+		{"resend delay", cfg.Alerting.ResendDelay, Duration(time.Minute)},
+		{"storage path", cfg.Storage.Path, "data/agent"},
+		{"retention", cfg.Storage.Retention, Duration(2 * time.Hour)},
+	}
+	for _, c := range checks {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestEmptyFileIsValid(t *testing.T) {
+	cfg, err := Parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Global.Interval != DefaultInterval || len(cfg.Targets) != 0 {
+		t.Errorf("empty config = %+v", cfg)
+	}
+}
+
+func TestDefault(t *testing.T) {
+	tests := []struct {
+		env, arg, wantHealth, wantMetrics string
+	}{
+		{"", "", "http://localhost:8080/api/health", "http://localhost:8080/api/metrics"},
+		{"http://app:9000/", "", "http://app:9000/api/health", "http://app:9000/api/metrics"},
+		{"http://app:9000", "http://other:1", "http://other:1/api/health", "http://other:1/api/metrics"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.env+"|"+tt.arg, func(t *testing.T) {
+			t.Setenv(AppURLEnv, tt.env)
+			cfg, err := LoadDefault(tt.arg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var app *Target
+			for i := range cfg.Targets {
+				if cfg.Targets[i].Name == "app" {
+					app = &cfg.Targets[i]
+				}
+			}
+			if app == nil || app.Kind != KindHTTP || app.HTTP.URL != tt.wantHealth {
+				t.Errorf("app target = %+v, want http %s", app, tt.wantHealth)
+			}
+			if len(cfg.ScrapeConfigs) != 1 || cfg.ScrapeConfigs[0].JobName != "app" || cfg.ScrapeConfigs[0].Targets[0] != tt.wantMetrics {
+				t.Errorf("scrape configs = %+v, want job app %s", cfg.ScrapeConfigs, tt.wantMetrics)
+			}
+			if cfg.DisableDefaultRules || len(cfg.RuleFiles) != 0 {
+				t.Errorf("default config must use the embedded rules only: %+v", cfg)
+			}
+		})
+	}
+	t.Run("bad env", func(t *testing.T) {
+		t.Setenv(AppURLEnv, "localhost:8080")
+		if _, err := LoadDefault(""); err == nil {
+			t.Error("LoadDefault accepted a VIGIL_APP_URL without scheme")
+		}
+	})
+}
+
+func TestRegexpAnchored(t *testing.T) {
+	cfg, err := Parse([]byte("targets:\n- name: a\n  kind: http\n  http:\n    url: http://x\n    fail_if_body_matches_regexp: ['err(or)?']\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := cfg.Targets[0].HTTP.FailIfBodyMatches[0]
+	for s, want := range map[string]bool{"err": true, "error": true, "an error": false, "errors": false} {
+		if got := re.MatchString(s); got != want {
+			t.Errorf("MatchString(%q) = %v, want %v", s, got, want)
+		}
+	}
+	if re.Source() != "err(or)?" {
+		t.Errorf("Source() = %q", re.Source())
+	}
+	// The same file parsed twice must compare equal: reload relies on it.
+	again, err := Parse([]byte("targets:\n- name: a\n  kind: http\n  http:\n    url: http://x\n    fail_if_body_matches_regexp: ['err(or)?']\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg.Targets[0], again.Targets[0]) {
+		t.Error("identical targets are not DeepEqual")
+	}
+}
+
+func TestLoadResolvesRelativePaths(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "redis.pw"), []byte("pw"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "agent.yml")
+	if err := os.WriteFile(path, []byte("rule_files: ['rules/*.yml']\ntargets:\n- name: r\n  kind: redis\n  redis: {address: 'localhost:6379', password_file: redis.pw}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.Targets[0].Redis.PasswordFile, filepath.Join(dir, "redis.pw"); got != want {
+		t.Errorf("password_file = %q, want %q", got, want)
+	}
+	if got, want := cfg.RuleFiles[0], filepath.Join(dir, "rules/*.yml"); got != want {
+		t.Errorf("rule_files[0] = %q, want %q", got, want)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.yml")); err == nil || !strings.Contains(err.Error(), "missing.yml") {
+		t.Errorf("Load(missing) = %v, want an error naming the file", err)
+	}
+}
+
+func TestRedaction(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"mongodb://u:hunter2@h:27017/db", "mongodb://u:<secret>@h:27017/db"},
+		{"mongodb://u@h", "mongodb://u@h"},
+		{"redis://:pw@h:6379", "redis://:<secret>@h:6379"},
+		{"http://h/x?a=b", "http://h/x?a=b"},
+		{"mongodb://u:p@ss@h/%zz", "mongodb://u:<secret>@h/%zz"},
+	}
+	for _, tt := range tests {
+		if got := RedactURL(tt.in); got != tt.want {
+			t.Errorf("RedactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	tg := Target{Name: "r", Kind: KindRedis, Redis: &RedisTarget{Address: "h:1", Password: "s3cr3t"}}
+	got := Scrub(`dial "mongodb://u:zzz@h": auth failed for s3cr3t`, tg.Secrets())
+	if strings.Contains(got, "s3cr3t") || strings.Contains(got, "zzz") {
+		t.Errorf("Scrub left a secret: %s", got)
+	}
+}

@@ -1,0 +1,58 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+
+	"gopkg.in/yaml.v3"
+)
+
+// NewRegexp compiles s anchored at both ends, as Prometheus does for
+// relabelling regexps: `foo` matches only "foo", not "xfooy".
+func NewRegexp(s string) (Regexp, error) {
+	re, err := regexp.Compile("^(?:" + s + ")$")
+	if err != nil {
+		return Regexp{}, fmt.Errorf("invalid regexp %q: %w", s, err)
+	}
+	return Regexp{Regexp: re, original: s}, nil
+}
+
+// MustNewRegexp is NewRegexp for constants; it panics on a bad expression.
+func MustNewRegexp(s string) Regexp {
+	re, err := NewRegexp(s)
+	if err != nil {
+		panic(err)
+	}
+	return re
+}
+
+// UnmarshalYAML compiles the expression so a bad one is reported with its
+// field path and line at load time rather than at the first probe.
+func (re *Regexp) UnmarshalYAML(value *yaml.Node) error {
+	var s string
+	if err := value.Decode(&s); err != nil {
+		return err
+	}
+	r, err := NewRegexp(s)
+	if err != nil {
+		return err
+	}
+	*re = r
+	return nil
+}
+
+// MarshalYAML writes the expression as it was written, unanchored.
+func (re Regexp) MarshalYAML() (any, error) {
+	if re.Regexp == nil {
+		return nil, nil
+	}
+	return re.Source(), nil
+}
+
+// Source is the expression as configured, without the added anchors.
+func (re Regexp) Source() string {
+	if re.original == "" && re.Regexp != nil {
+		return re.Regexp.String()
+	}
+	return re.original
+}

@@ -1,0 +1,358 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// validator checks a decoded, defaulted configuration and collects every
+// problem rather than stopping at the first.
+type validator struct {
+	*report
+}
+
+var (
+	// Target and job names become label values and appear in URLs and logs:
+	// keep them short and plain.
+	nameRE      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$`)
+	labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+	methodRE    = regexp.MustCompile(`^[A-Z]+$`)
+)
+
+func (v *validator) validate(c *Config) {
+	g := c.Global
+	v.positive("global.interval", g.Interval)
+	v.positive("global.timeout", g.Timeout)
+	v.positive("global.evaluation_interval", g.EvaluationInterval)
+	if g.Timeout >= g.Interval && g.Interval > 0 {
+		v.at("global.timeout", "%s must be less than interval %s", durationString(g.Timeout), durationString(g.Interval))
+	}
+	v.labels("global.external_labels", g.ExternalLabels)
+	if g.ExternalURL != "" {
+		v.httpURL("global.external_url", g.ExternalURL)
+	}
+
+	names := map[string]int{}
+	for i := range c.Targets {
+		v.target(fmt.Sprintf("targets[%d]", i), &c.Targets[i], names, i)
+	}
+
+	jobs := map[string]int{}
+	for i, s := range c.ScrapeConfigs {
+		p := fmt.Sprintf("scrape_configs[%d]", i)
+		switch {
+		case s.JobName == "":
+			v.at(p+".job_name", "missing job_name")
+		case !nameRE.MatchString(s.JobName):
+			v.at(p+".job_name", "%s: must match %s", quote(s.JobName), nameRE)
+		case s.JobName == SelfJobName:
+			v.at(p+".job_name", "%s is reserved for the agent's scrape of itself", quote(s.JobName))
+		default:
+			if prev, dup := jobs[s.JobName]; dup {
+				v.at(p+".job_name", "duplicate job_name %s (also scrape_configs[%d])", quote(s.JobName), prev)
+			}
+			jobs[s.JobName] = i
+		}
+		if len(s.Targets) == 0 {
+			v.at(p+".targets", "at least one target URL is required")
+		}
+		for j, u := range s.Targets {
+			v.httpURL(fmt.Sprintf("%s.targets[%d]", p, j), u)
+		}
+		v.positive(p+".interval", s.Interval)
+		v.positive(p+".timeout", s.Timeout)
+		if s.Timeout > s.Interval {
+			v.at(p+".timeout", "%s must not exceed interval %s", durationString(s.Timeout), durationString(s.Interval))
+		}
+		v.labels(p+".labels", s.Labels)
+	}
+
+	for i, f := range c.RuleFiles {
+		p := fmt.Sprintf("rule_files[%d]", i)
+		if f == "" {
+			v.at(p, "empty path")
+		} else if _, err := filepath.Match(f, ""); err != nil {
+			v.at(p, "bad glob %s: %v", quote(f), err)
+		}
+	}
+
+	for i, am := range c.Alerting.Alertmanagers {
+		p := fmt.Sprintf("alerting.alertmanagers[%d]", i)
+		v.httpURL(p+".url", am.URL)
+		v.positive(p+".timeout", am.Timeout)
+		if am.Password != "" && am.Username == "" {
+			v.at(p+".password", "password set without username")
+		}
+	}
+	v.positive("alerting.resend_delay", c.Alerting.ResendDelay)
+	v.positive("storage.retention", c.Storage.Retention)
+}
+
+func (v *validator) positive(path string, d Duration) {
+	if d <= 0 {
+		v.at(path, "must be positive, got %s", durationString(d))
+	}
+}
+
+func (v *validator) labels(path string, m map[string]string) {
+	for _, k := range sortedKeys(m) {
+		if !labelNameRE.MatchString(k) || strings.HasPrefix(k, "__") {
+			v.at(joinPath(path, k), "invalid label name %s", quote(k))
+		}
+	}
+}
+
+var kinds = []Kind{KindMongoDB, KindRedis, KindHTTP, KindTCP, KindHost}
+
+func (v *validator) target(p string, t *Target, names map[string]int, i int) {
+	switch {
+	case t.Name == "":
+		v.at(p+".name", "missing name")
+	case !nameRE.MatchString(t.Name):
+		v.at(p+".name", "%s: must match %s (it becomes the target label)", quote(t.Name), nameRE)
+	default:
+		if prev, dup := names[t.Name]; dup {
+			v.at(p+".name", "duplicate target name %s (also targets[%d])", quote(t.Name), prev)
+		}
+		names[t.Name] = i
+	}
+	v.positive(p+".interval", t.Interval)
+	v.positive(p+".timeout", t.Timeout)
+	if t.Timeout >= t.Interval && t.Interval > 0 {
+		_, timeoutSet := v.lines[p+".timeout"]
+		_, intervalSet := v.lines[p+".interval"]
+		switch {
+		case timeoutSet:
+			v.at(p+".timeout", "%s must be less than interval %s", durationString(t.Timeout), durationString(t.Interval))
+		case intervalSet:
+			v.at(p+".interval", "%s must be greater than timeout %s (set %s.timeout)", durationString(t.Interval), durationString(t.Timeout), p)
+		} // neither: global.timeout is reported once
+	}
+
+	blocks := map[Kind]bool{
+		KindMongoDB: t.MongoDB != nil, KindRedis: t.Redis != nil, KindHTTP: t.HTTP != nil,
+		KindTCP: t.TCP != nil, KindHost: t.Host != nil,
+	}
+	known := false
+	for _, k := range kinds {
+		if k == t.Kind {
+			known = true
+		}
+	}
+	switch {
+	case t.Kind == "":
+		v.at(p+".kind", "missing kind (one of %s)", kindList())
+	case !known:
+		v.at(p+".kind", "unknown kind %s (one of %s)", quote(string(t.Kind)), kindList())
+	case !blocks[t.Kind]:
+		v.at(p, "kind is %s but the %s block is missing", t.Kind, t.Kind)
+	}
+	for _, k := range kinds {
+		if blocks[k] && k != t.Kind {
+			v.at(p+"."+string(k), "%s block set but kind is %s", k, quote(string(t.Kind)))
+		}
+	}
+
+	switch {
+	case t.MongoDB != nil && t.Kind == KindMongoDB:
+		v.mongodb(p+".mongodb", t.MongoDB)
+	case t.Redis != nil && t.Kind == KindRedis:
+		v.redis(p+".redis", t.Redis)
+	case t.HTTP != nil && t.Kind == KindHTTP:
+		v.http(p+".http", t.HTTP)
+	case t.TCP != nil && t.Kind == KindTCP:
+		v.tcp(p+".tcp", t.TCP)
+	case t.Host != nil && t.Kind == KindHost:
+		v.host(p+".host", t.Host)
+	}
+}
+
+func kindList() string {
+	s := make([]string, len(kinds))
+	for i, k := range kinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
+
+func (v *validator) mongodb(p string, m *MongoDBTarget) {
+	switch {
+	case m.URI == "" && m.URIFile == "":
+		v.at(p, "one of uri or uri_file is required")
+	case m.URI != "" && m.URIFile != "":
+		v.at(p+".uri_file", "uri and uri_file are mutually exclusive")
+	case m.URI != "":
+		u, err := parseURL(m.URI)
+		if err != nil {
+			v.at(p+".uri", "%v", err)
+			return
+		}
+		if u.Scheme != "mongodb" && u.Scheme != "mongodb+srv" {
+			v.at(p+".uri", "scheme %s: want mongodb:// or mongodb+srv://", quote(u.Scheme))
+		}
+		if u.Host == "" {
+			v.at(p+".uri", "%s: missing host", RedactURL(m.URI))
+		}
+	default:
+		v.file(p+".uri_file", m.URIFile)
+	}
+}
+
+func (v *validator) redis(p string, r *RedisTarget) {
+	switch {
+	case r.Address == "":
+		v.at(p+".address", "missing address (host:port or redis:// URL)")
+	case strings.Contains(r.Address, "://"):
+		u, err := parseURL(r.Address)
+		if err != nil {
+			v.at(p+".address", "%v", err)
+			break
+		}
+		switch u.Scheme {
+		case "redis", "rediss":
+			if u.Host == "" {
+				v.at(p+".address", "%s: missing host", RedactURL(r.Address))
+			}
+		case "unix":
+		default:
+			v.at(p+".address", "scheme %s: want redis://, rediss:// or unix://", quote(u.Scheme))
+		}
+	default:
+		v.hostPort(p+".address", r.Address)
+	}
+	if r.Password != "" && r.PasswordFile != "" {
+		v.at(p+".password_file", "password and password_file are mutually exclusive")
+	}
+	if r.PasswordFile != "" {
+		v.file(p+".password_file", r.PasswordFile)
+	}
+	if r.DB < 0 {
+		v.at(p+".db", "must not be negative, got %d", r.DB)
+	}
+	v.tls(p+".tls", &r.TLS)
+}
+
+func (v *validator) http(p string, h *HTTPTarget) {
+	v.httpURL(p+".url", h.URL)
+	if !methodRE.MatchString(h.Method) {
+		v.at(p+".method", "invalid method %s", quote(h.Method))
+	}
+	for i, c := range h.ValidStatusCodes {
+		if c < 100 || c > 599 {
+			v.at(fmt.Sprintf("%s.valid_status_codes[%d]", p, i), "%d is not an HTTP status code", c)
+		}
+	}
+	for k := range h.Headers {
+		if k == "" || strings.ContainsAny(k, " :\r\n") {
+			v.at(joinPath(p+".headers", k), "invalid header name %s", quote(k))
+		}
+	}
+	v.ipProtocol(p+".ip_protocol", h.IPProtocol)
+	if h.BearerTokenFile != "" {
+		v.file(p+".bearer_token_file", h.BearerTokenFile)
+	}
+	v.tls(p+".tls", &h.TLS)
+}
+
+func (v *validator) tcp(p string, t *TCPTarget) {
+	if t.Address == "" {
+		v.at(p+".address", "missing address (host:port)")
+	} else {
+		v.hostPort(p+".address", t.Address)
+	}
+	v.ipProtocol(p+".ip_protocol", t.IPProtocol)
+	v.tls(p+".tls_config", &t.TLSConfig)
+}
+
+func (v *validator) host(p string, h *HostTarget) {
+	for _, f := range []struct{ name, path string }{
+		{"proc_path", h.ProcPath}, {"sys_path", h.SysPath}, {"cgroup_path", h.CgroupPath},
+	} {
+		if f.path != "" && !filepath.IsAbs(f.path) {
+			v.at(p+"."+f.name, "%s must be an absolute path", quote(f.path))
+		}
+	}
+	v.positive(p+".filesystem_timeout", h.FilesystemTimeout)
+}
+
+func (v *validator) tls(p string, t *TLSConfig) {
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		v.at(p, "cert_file and key_file must be set together")
+	}
+	for _, f := range []struct{ name, path string }{
+		{"ca_file", t.CAFile}, {"cert_file", t.CertFile}, {"key_file", t.KeyFile},
+	} {
+		if f.path != "" {
+			v.file(p+"."+f.name, f.path)
+		}
+	}
+}
+
+func (v *validator) ipProtocol(p, s string) {
+	switch s {
+	case "", "ip4", "ip6":
+	default:
+		v.at(p, "%s: want ip4 or ip6", quote(s))
+	}
+}
+
+func (v *validator) hostPort(p, addr string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		v.at(p, "%v", err)
+		return
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		v.at(p, "invalid port %s in %s", quote(port), quote(addr))
+	}
+	_ = host // empty host means localhost, as net.Dial does
+}
+
+func (v *validator) httpURL(p, s string) {
+	if s == "" {
+		v.at(p, "missing URL")
+		return
+	}
+	u, err := parseURL(s)
+	if err != nil {
+		v.at(p, "%v", err)
+		return
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		v.at(p, "%s: scheme must be http or https", RedactURL(s))
+	} else if u.Host == "" {
+		v.at(p, "%s: missing host", RedactURL(s))
+	}
+}
+
+// file reports a file the agent will need to read but cannot.
+func (v *validator) file(p, path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		v.at(p, "%v", err)
+		return
+	}
+	f.Close()
+}
+
+// parseURL is url.Parse with an error that never echoes the URL's
+// credentials: url.Error quotes the whole input.
+func parseURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return nil, fmt.Errorf("parse %s: %w", quote(RedactURL(s)), ue.Err)
+		}
+		return nil, fmt.Errorf("parse %s: invalid URL", quote(RedactURL(s)))
+	}
+	return u, nil
+}
