@@ -1,0 +1,59 @@
+package rules
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/prometheus/prometheus/model/rulefmt"
+
+	th "github.com/vigil-sh/vigil/internal/thresholds"
+)
+
+// targetOrInstance names what an alert is about: the agent's probe target
+// when the series has one, else the scraped job and instance.
+const targetOrInstance = "{{ with $labels.target }}target {{ . }}{{ else }}{{ $labels.job }} {{ $labels.instance }}{{ end }}"
+
+// mongodbGroups alert on the agent's MongoDB probes (mongodb_exporter's
+// names) and on the app's own view of its database. Replica-set series are
+// absent on a standalone server or FerretDB, so those alerts stay silent there.
+func mongodbGroups() rulefmt.RuleGroups {
+	return groups(group("mongodb",
+		alert{
+			name: "DatabaseDown",
+			expr: `mongodb_up == 0
+or
+app_dependency_up{dependency="mongodb"} == 0`,
+			for_:        time.Minute,
+			severity:    SeverityCritical,
+			summary:     "MongoDB is unreachable for " + targetOrInstance,
+			description: "MongoDB has been unreachable for " + targetOrInstance + " for 1 minute (up = {{ $value }}).",
+		}.rule(),
+		alert{
+			name: "MongoDBConnectionsNearLimit",
+			expr: fmt.Sprintf(`sum without (conn_type) (mongodb_ss_connections{conn_type="current"})
+/
+sum without (conn_type) (mongodb_ss_connections{conn_type=~"current|available"})
+> %s`, num(th.MongoConnRatio)),
+			for_:        5 * time.Minute,
+			severity:    SeverityWarning,
+			summary:     "MongoDB {{ $labels.target }} uses {{ $value | humanizePercentage }} of its connections",
+			description: "MongoDB target {{ $labels.target }} has {{ $value | humanizePercentage }} of its connection limit in use (threshold " + pct(th.MongoConnRatio) + "); new connections will soon be refused.",
+		}.rule(),
+		alert{
+			name:        "MongoDBReplicaMemberUnhealthy",
+			expr:        `mongodb_mongod_replset_member_health == 0`,
+			for_:        time.Minute,
+			severity:    SeverityWarning,
+			summary:     "MongoDB replica set {{ $labels.set }} member {{ $labels.name }} is unhealthy",
+			description: "Member {{ $labels.name }} of replica set {{ $labels.set }}, seen from target {{ $labels.target }}, has been unhealthy for 1 minute (health = {{ $value }}).",
+		}.rule(),
+		alert{
+			name:        "MongoDBReplicationLag",
+			expr:        fmt.Sprintf(`mongodb_mongod_replset_member_replication_lag > %s`, num(th.ReplicationLagSeconds)),
+			for_:        5 * time.Minute,
+			severity:    SeverityWarning,
+			summary:     "MongoDB member {{ $labels.name }} lags {{ $value | humanizeDuration }} behind",
+			description: "Member {{ $labels.name }} of replica set {{ $labels.set }}, seen from target {{ $labels.target }}, lags {{ $value | humanizeDuration }} behind the primary " + fmt.Sprintf("(threshold %ss, for 5 minutes).", num(th.ReplicationLagSeconds)),
+		}.rule(),
+	))
+}
