@@ -1,0 +1,413 @@
+package collectors
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/vigil-sh/vigil/internal/agent/config"
+)
+
+func init() { register(config.KindRedis, newRedis) }
+
+// redisInfoMetric maps one INFO field to the metric redis_exporter exports
+// for it (exporter/metrics.go there), so dashboards and alerts written for
+// redis_exporter work unchanged.
+type redisInfoMetric struct {
+	name string
+	help string
+	typ  prometheus.ValueType
+}
+
+// redisInfoMetrics is the whole INFO → metric mapping. Parsing is driven by
+// this table: adding a field is adding a line.
+var redisInfoMetrics = map[string]redisInfoMetric{
+	// # Server
+	"uptime_in_seconds": {"redis_uptime_in_seconds", "Seconds since the Redis server started.", prometheus.GaugeValue},
+	// # Clients
+	"connected_clients": {"redis_connected_clients", "Number of client connections (excluding replicas).", prometheus.GaugeValue},
+	"blocked_clients":   {"redis_blocked_clients", "Clients pending on a blocking call.", prometheus.GaugeValue},
+	// # Memory
+	"used_memory": {"redis_memory_used_bytes", "Bytes allocated by Redis.", prometheus.GaugeValue},
+	"maxmemory":   {"redis_memory_max_bytes", "The maxmemory setting in bytes; 0 means no limit.", prometheus.GaugeValue},
+	// # Persistence
+	"rdb_last_bgsave_status": {"redis_rdb_last_bgsave_status", "1 if the last RDB save succeeded.", prometheus.GaugeValue},
+	"rdb_last_save_time":     {"redis_rdb_last_save_timestamp_seconds", "Unix time of the last successful RDB save.", prometheus.GaugeValue},
+	"aof_enabled":            {"redis_aof_enabled", "1 if AOF persistence is on.", prometheus.GaugeValue},
+	"aof_last_write_status":  {"redis_aof_last_write_status", "1 if the last AOF write succeeded.", prometheus.GaugeValue},
+	// # Stats
+	"keyspace_hits":            {"redis_keyspace_hits_total", "Successful key lookups.", prometheus.CounterValue},
+	"keyspace_misses":          {"redis_keyspace_misses_total", "Failed key lookups.", prometheus.CounterValue},
+	"evicted_keys":             {"redis_evicted_keys_total", "Keys evicted because of the maxmemory limit.", prometheus.CounterValue},
+	"rejected_connections":     {"redis_rejected_connections_total", "Connections rejected because of the maxclients limit.", prometheus.CounterValue},
+	"total_commands_processed": {"redis_commands_processed_total", "Commands processed by the server.", prometheus.CounterValue},
+	// # Replication
+	"connected_slaves":   {"redis_connected_slaves", "Number of connected replicas.", prometheus.GaugeValue},
+	"master_repl_offset": {"redis_master_repl_offset", "The server's current replication offset.", prometheus.GaugeValue},
+}
+
+const (
+	redisPoolSize = 2
+
+	helpRedisUp   = "1 if the Redis server answered PING."
+	helpRedisPing = "Round trip of the PING of the last probe, in seconds."
+	helpDBKeys    = "Number of keys by database."
+	helpDBExpire  = "Number of keys with an expiry by database."
+)
+
+// redisProber keeps one small go-redis pool per target for the life of the
+// target: reconnecting on every probe (as redis_exporter does) costs a TCP
+// and TLS handshake and AUTH per scrape and hides pool problems.
+type redisProber struct {
+	name    string
+	addr    string // redacted, for errors and logs
+	timeout time.Duration
+	logger  *slog.Logger
+	opts    *redis.Options
+
+	mu     sync.Mutex
+	client *redis.Client
+	closed bool
+}
+
+func newRedis(t config.Target, logger *slog.Logger) (Prober, error) {
+	if t.Redis == nil {
+		return nil, fmt.Errorf("target %q: missing redis block", t.Name)
+	}
+	timeout := time.Duration(t.Timeout)
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	opts, addr, err := redisOptions(t.Redis)
+	if err != nil {
+		return nil, fmt.Errorf("target %q: %w", t.Name, err)
+	}
+	opts.PoolSize = redisPoolSize
+	opts.MaxIdleConns = redisPoolSize
+	opts.DialTimeout = timeout
+	opts.ReadTimeout = timeout
+	opts.WriteTimeout = timeout
+	opts.PoolTimeout = timeout
+	// The probe's context bounds every command, whatever the target does.
+	opts.ContextTimeoutEnabled = true
+	// One retry covers a pooled connection the server closed while idle;
+	// more would only delay reporting a dead server.
+	opts.MaxRetries = 1
+	opts.MinRetryBackoff = time.Millisecond
+	opts.MaxRetryBackoff = 10 * time.Millisecond
+	opts.DialerRetries = 1
+	opts.DisableIdentity = true
+	opts.ClientName = "vigil-agent"
+	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	return &redisProber{name: t.Name, addr: addr, timeout: timeout, logger: logger, opts: opts}, nil
+}
+
+// redisOptions turns the target's configuration into go-redis options. The
+// returned address is safe to log.
+func redisOptions(c *config.RedisTarget) (*redis.Options, string, error) {
+	var opts *redis.Options
+	addr := c.Address
+	switch {
+	case strings.HasPrefix(c.Address, "redis://"), strings.HasPrefix(c.Address, "rediss://"):
+		u, err := url.Parse(c.Address)
+		if err != nil {
+			// url.Error repeats the whole URL, password included.
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			return nil, "", fmt.Errorf("parsing redis address: %w", err)
+		}
+		addr = u.Redacted()
+		if opts, err = redis.ParseURL(c.Address); err != nil {
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			return nil, "", fmt.Errorf("parsing redis address %s: %w", addr, err)
+		}
+	case c.Address == "":
+		return nil, "", errors.New("redis address is empty")
+	default:
+		opts = &redis.Options{Addr: c.Address}
+	}
+	if c.Username != "" {
+		opts.Username = c.Username
+	}
+	if c.Password != "" {
+		opts.Password = c.Password
+	}
+	if c.PasswordFile != "" {
+		// Read on every new connection, so a rotated secret is picked up
+		// without restarting the agent.
+		path, user, static := c.PasswordFile, opts.Username, opts.Password
+		if _, err := readPasswordFile(path); err != nil {
+			return nil, "", err
+		}
+		opts.Password = ""
+		opts.CredentialsProviderContext = func(context.Context) (string, string, error) {
+			pw, err := readPasswordFile(path)
+			if err != nil {
+				return user, static, err
+			}
+			return user, pw, nil
+		}
+	}
+	if c.DB != 0 {
+		opts.DB = c.DB
+	}
+	if c.TLS.Enabled || c.TLS.CAFile != "" || c.TLS.CertFile != "" || c.TLS.InsecureSkipVerify {
+		tc, err := redisTLSConfig(c.TLS, opts.TLSConfig)
+		if err != nil {
+			return nil, "", err
+		}
+		opts.TLSConfig = tc
+	}
+	if opts.TLSConfig != nil && opts.TLSConfig.ServerName == "" && !opts.TLSConfig.InsecureSkipVerify {
+		if host, _, ok := strings.Cut(opts.Addr, ":"); ok {
+			opts.TLSConfig.ServerName = host
+		}
+	}
+	return opts, addr, nil
+}
+
+func readPasswordFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("reading redis password_file %s: %w", path, err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// redisTLSConfig builds the client TLS configuration; base is what a
+// rediss:// URL already set up.
+func redisTLSConfig(c config.TLSConfig, base *tls.Config) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if base != nil {
+		tc = base.Clone()
+		if tc.MinVersion == 0 {
+			tc.MinVersion = tls.VersionTLS12
+		}
+	}
+	if c.ServerName != "" {
+		tc.ServerName = c.ServerName
+	}
+	tc.InsecureSkipVerify = tc.InsecureSkipVerify || c.InsecureSkipVerify
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading tls ca_file %s: %w", c.CAFile, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls ca_file %s: no PEM certificates found", c.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if c.CertFile != "" || c.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("loading tls cert_file %s / key_file %s: %w", c.CertFile, c.KeyFile, err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// conn returns the target's pool, creating it on first use. go-redis dials
+// lazily, so creating it does no I/O.
+func (p *redisProber) conn() (*redis.Client, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, fmt.Errorf("redis %s: prober closed", p.addr)
+	}
+	if p.client == nil {
+		p.client = redis.NewClient(p.opts)
+	}
+	return p.client, nil
+}
+
+// reset drops the pool c if it is still the current one.
+func (p *redisProber) reset(c *redis.Client) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.client == c {
+		p.client = nil
+		_ = c.Close()
+	}
+}
+
+func (p *redisProber) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	if p.client == nil {
+		return nil
+	}
+	err := p.client.Close()
+	p.client = nil
+	if err != nil {
+		return fmt.Errorf("closing redis %s: %w", p.addr, err)
+	}
+	return nil
+}
+
+func (p *redisProber) Probe(ctx context.Context) Result {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	s := newSink(p.name, string(config.KindRedis))
+	res := p.probe(ctx, s)
+	res.Duration = time.Since(start)
+	s.gauge("redis_up", helpRedisUp, boolToFloat(res.Success))
+	s.gauge("probe_success", "1 if the probe succeeded.", boolToFloat(res.Success))
+	s.gauge("probe_duration_seconds", "Duration of the probe in seconds.", res.Duration.Seconds())
+	res.Metrics = s.metrics
+	if res.Err != nil {
+		p.logger.Debug("redis probe failed", "reason", res.Reason, "err", res.Err)
+	}
+	return res
+}
+
+func (p *redisProber) probe(ctx context.Context, s *sink) Result {
+	c, err := p.conn()
+	if err != nil {
+		return Result{Reason: ReasonConfig, Err: err}
+	}
+	pingStart := time.Now()
+	if err := c.Ping(ctx).Err(); err != nil {
+		// After PoolSize failed dials go-redis stops dialing and replays the
+		// last error until a background redial (once a second) succeeds: a
+		// probe would then neither test the server nor see it come back
+		// promptly. A fresh pool after a failure keeps every probe honest;
+		// healthy targets keep theirs.
+		p.reset(c)
+		return Result{Reason: redisReason(err), Err: fmt.Errorf("redis %s: PING: %w", p.addr, err)}
+	}
+	s.gauge("redis_exporter_last_scrape_ping_time_seconds", helpRedisPing, time.Since(pingStart).Seconds())
+
+	info, err := c.Info(ctx).Result()
+	if err != nil {
+		var rerr redis.Error
+		if errors.As(err, &rerr) {
+			// The server answered but refuses INFO (ACL, renamed command):
+			// it is up, we just know less about it.
+			p.logger.Debug("redis INFO refused", "err", err)
+			return Result{Success: true}
+		}
+		return Result{Reason: redisReason(err), Err: fmt.Errorf("redis %s: INFO: %w", p.addr, err)}
+	}
+	parseRedisInfo(info, s)
+	return Result{Success: true}
+}
+
+// parseRedisInfo adds the metrics of redisInfoMetrics and the keyspace
+// section found in an INFO reply.
+func parseRedisInfo(info string, s *sink) {
+	section := ""
+	sc := bufio.NewScanner(strings.NewReader(info))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		if strings.HasPrefix(line, "#") {
+			section = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(line, "#")))
+			continue
+		}
+		field, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		if section == "keyspace" {
+			if keys, expires, ok := parseKeyspace(value); ok && strings.HasPrefix(field, "db") {
+				s.gauge("redis_db_keys", helpDBKeys, keys, "db", field)
+				s.gauge("redis_db_keys_expiring", helpDBExpire, expires, "db", field)
+			}
+			continue
+		}
+		m, ok := redisInfoMetrics[field]
+		if !ok {
+			continue
+		}
+		v, ok := redisInfoValue(value)
+		if !ok {
+			continue
+		}
+		s.add(m.typ, m.name, m.help, v)
+	}
+}
+
+// redisInfoValue parses a number, or a status where "ok" is 1.
+func redisInfoValue(s string) (float64, bool) {
+	switch s {
+	case "ok":
+		return 1, true
+	case "err", "fail":
+		return 0, true
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	return v, err == nil
+}
+
+// parseKeyspace parses "keys=1,expires=0,avg_ttl=0".
+func parseKeyspace(s string) (keys, expires float64, ok bool) {
+	var haveKeys bool
+	for kv := range strings.SplitSeq(s, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			continue
+		}
+		switch k {
+		case "keys":
+			keys, haveKeys = f, true
+		case "expires":
+			expires = f
+		}
+	}
+	return keys, expires, haveKeys
+}
+
+// redisReason classifies a go-redis error: server replies first, then the
+// network errors classify knows.
+func redisReason(err error) string {
+	switch {
+	case redis.IsAuthError(err),
+		redis.HasErrorPrefix(err, "WRONGPASS"), redis.HasErrorPrefix(err, "NOAUTH"),
+		redis.HasErrorPrefix(err, "AUTH"), redis.HasErrorPrefix(err, "NOPERM"):
+		return ReasonAuth
+	case errors.Is(err, redis.ErrPoolTimeout):
+		return ReasonTimeout
+	}
+	if r := classify(err); r != ReasonOther {
+		return r
+	}
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE):
+		return ReasonConnect
+	}
+	var rerr redis.Error
+	if errors.As(err, &rerr) {
+		return ReasonProtocol
+	}
+	return ReasonOther
+}

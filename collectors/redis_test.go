@@ -1,0 +1,552 @@
+package collectors
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/model"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vigil-sh/vigil/internal/agent/config"
+	"github.com/vigil-sh/vigil/internal/testserver"
+)
+
+// probeMetrics wraps a Result's metrics so a registry or testutil can
+// gather and lint them.
+type probeMetrics []prometheus.Metric
+
+func (m probeMetrics) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(m, ch) }
+func (m probeMetrics) Collect(ch chan<- prometheus.Metric) {
+	for _, x := range m {
+		ch <- x
+	}
+}
+
+// gatherProbe gathers a Result's metrics by family name, failing the test on
+// duplicate or inconsistent series and on lint problems.
+func gatherProbe(t *testing.T, res Result) map[string]*dto.MetricFamily {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(probeMetrics(res.Metrics)); err != nil {
+		t.Fatalf("registering probe metrics: %v", err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gathering probe metrics: %v", err)
+	}
+	problems, err := testutil.CollectAndLint(probeMetrics(res.Metrics))
+	if err != nil {
+		t.Fatalf("linting probe metrics: %v", err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+	out := make(map[string]*dto.MetricFamily, len(mfs))
+	for _, mf := range mfs {
+		out[mf.GetName()] = mf
+	}
+	return out
+}
+
+// sampleValue returns the value of the series of family name whose labels
+// include want.
+func sampleValue(mfs map[string]*dto.MetricFamily, name string, want ...string) (float64, bool) {
+	mf, ok := mfs[name]
+	if !ok {
+		return 0, false
+	}
+next:
+	for _, m := range mf.GetMetric() {
+		have := map[string]string{}
+		for _, lp := range m.GetLabel() {
+			have[lp.GetName()] = lp.GetValue()
+		}
+		for i := 0; i+1 < len(want); i += 2 {
+			if have[want[i]] != want[i+1] {
+				continue next
+			}
+		}
+		switch {
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue(), true
+		case m.Counter != nil:
+			return m.GetCounter().GetValue(), true
+		case m.Untyped != nil:
+			return m.GetUntyped().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// mustValue is sampleValue failing the test when the series is missing.
+func mustValue(t *testing.T, mfs map[string]*dto.MetricFamily, name string, want ...string) float64 {
+	t.Helper()
+	v, ok := sampleValue(mfs, name, want...)
+	if !ok {
+		t.Fatalf("series %s%v missing; have families %v", name, want, familyNames(mfs))
+	}
+	return v
+}
+
+func familyNames(mfs map[string]*dto.MetricFamily) []string {
+	names := make([]string, 0, len(mfs))
+	for n := range mfs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// checkTargetLabels asserts every series carries the target's name and kind.
+func checkTargetLabels(t *testing.T, mfs map[string]*dto.MetricFamily, target string, kind config.Kind) {
+	t.Helper()
+	for name, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			have := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				have[lp.GetName()] = lp.GetValue()
+			}
+			if have["target"] != target || have["kind"] != string(kind) {
+				t.Errorf("%s: labels %v, want target=%q kind=%q", name, have, target, kind)
+			}
+		}
+	}
+}
+
+// checkNoSecret asserts the secret appears neither in the error nor in any
+// label or help text.
+func checkNoSecret(t *testing.T, res Result, secret string) {
+	t.Helper()
+	if secret == "" {
+		return
+	}
+	if res.Err != nil && strings.Contains(res.Err.Error(), secret) {
+		t.Errorf("error leaks the secret: %v", res.Err)
+	}
+	for _, m := range res.Metrics {
+		var d dto.Metric
+		if err := m.Write(&d); err != nil {
+			t.Fatalf("writing metric: %v", err)
+		}
+		if strings.Contains(m.Desc().String(), secret) || strings.Contains(d.String(), secret) {
+			t.Errorf("metric leaks the secret: %s %s", m.Desc(), d.String())
+		}
+	}
+}
+
+// silentListener accepts TCP connections and never answers: the target that
+// must not hang a probe.
+func silentListener(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listening: %v", err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+		wg    sync.WaitGroup
+	)
+	wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	})
+	t.Cleanup(func() {
+		l.Close()
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return l.Addr().String()
+}
+
+func redisTarget(name string, timeout time.Duration, rt config.RedisTarget) config.Target {
+	return config.Target{
+		Name:     name,
+		Kind:     config.KindRedis,
+		Timeout:  model.Duration(timeout),
+		Interval: model.Duration(10 * time.Second),
+		Redis:    &rt,
+	}
+}
+
+func newTestProber(t testing.TB, target config.Target) Prober {
+	t.Helper()
+	p, err := New(target, nil)
+	if err != nil {
+		t.Fatalf("New(%s): %v", target.Name, err)
+	}
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return p
+}
+
+func probeWithTimeout(t testing.TB, p Prober, timeout time.Duration) Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	return p.Probe(ctx)
+}
+
+func TestRedisProbeAuth(t *testing.T) {
+	const secret = "s3cret-Pa55word"
+	open := testserver.Redis(t)
+	locked := testserver.Redis(t, testserver.WithPassword(secret))
+	pwFile := filepath.Join(t.TempDir(), "redis-password")
+	if err := os.WriteFile(pwFile, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A TLS server whose self-signed certificate the probe must refuse.
+	tlsSrv := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(tlsSrv.Close)
+	untrusted := tlsSrv.Listener.Addr().String()
+	wrongURL := strings.Replace(locked.URL(), secret, "not-"+secret, 1)
+
+	tests := []struct {
+		name       string
+		target     config.RedisTarget
+		wantOK     bool
+		wantReason string
+	}{
+		{"no password", config.RedisTarget{Address: open.Addr}, true, ""},
+		{"url without password", config.RedisTarget{Address: open.URL()}, true, ""},
+		{"right password", config.RedisTarget{Address: locked.Addr, Password: secret}, true, ""},
+		{"right password in url", config.RedisTarget{Address: locked.URL()}, true, ""},
+		{"right password file", config.RedisTarget{Address: locked.Addr, PasswordFile: pwFile}, true, ""},
+		{"no password to a locked server", config.RedisTarget{Address: locked.Addr}, false, ReasonAuth},
+		{"wrong password", config.RedisTarget{Address: locked.Addr, Password: "not-" + secret}, false, ReasonAuth},
+		{"wrong password in url", config.RedisTarget{Address: wrongURL}, false, ReasonAuth},
+		{"wrong user", config.RedisTarget{Address: locked.Addr, Username: "nobody", Password: secret}, false, ReasonAuth},
+		{"tls with an untrusted certificate", config.RedisTarget{Address: untrusted, TLS: config.TLSConfig{Enabled: true}}, false, ReasonTLS},
+		{"rediss url with an untrusted certificate", config.RedisTarget{Address: "rediss://" + untrusted}, false, ReasonTLS},
+		{"connection refused", config.RedisTarget{Address: closedPort(t)}, false, ReasonConnect},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newTestProber(t, redisTarget("cache", 2*time.Second, tc.target))
+			res := probeWithTimeout(t, p, 2*time.Second)
+			if res.Success != tc.wantOK || res.Reason != tc.wantReason {
+				t.Fatalf("Probe: success=%v reason=%q err=%v; want success=%v reason=%q", res.Success, res.Reason, res.Err, tc.wantOK, tc.wantReason)
+			}
+			if !tc.wantOK && res.Err == nil {
+				t.Errorf("failed probe without an error")
+			}
+			mfs := gatherProbe(t, res)
+			checkTargetLabels(t, mfs, "cache", config.KindRedis)
+			checkNoSecret(t, res, secret)
+			up := mustValue(t, mfs, "redis_up")
+			if up != boolToFloat(tc.wantOK) {
+				t.Errorf("redis_up = %v, want %v", up, boolToFloat(tc.wantOK))
+			}
+			if got := mustValue(t, mfs, "probe_success"); got != up {
+				t.Errorf("probe_success = %v, redis_up = %v", got, up)
+			}
+			if d := mustValue(t, mfs, "probe_duration_seconds"); d <= 0 || d > 2 {
+				t.Errorf("probe_duration_seconds = %v, want in (0, 2]", d)
+			}
+			_, havePing := sampleValue(mfs, "redis_exporter_last_scrape_ping_time_seconds")
+			if havePing != tc.wantOK {
+				t.Errorf("ping time present = %v, want %v", havePing, tc.wantOK)
+			}
+		})
+	}
+}
+
+// closedPort returns a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func TestRedisProbeInfo(t *testing.T) {
+	srv := testserver.Redis(t)
+	raw := redis.NewClient(&redis.Options{Addr: srv.Addr, DisableIdentity: true})
+	t.Cleanup(func() { raw.Close() })
+	ctx := t.Context()
+	if err := raw.Set(ctx, "vigil:plain", "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Set(ctx, "vigil:expiring", "y", time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Get(ctx, "vigil:plain").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Get(ctx, "vigil:absent").Err(); !errors.Is(err, redis.Nil) {
+		t.Fatalf("GET absent key: %v", err)
+	}
+	if err := raw.Do(ctx, "SELECT", "3").Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	p := newTestProber(t, redisTarget("cache", 2*time.Second, config.RedisTarget{Address: srv.Addr}))
+	res := probeWithTimeout(t, p, 2*time.Second)
+	if !res.Success {
+		t.Fatalf("Probe failed: %s: %v", res.Reason, res.Err)
+	}
+	mfs := gatherProbe(t, res)
+
+	// Every metric of the INFO table must come out of a real server.
+	for field, m := range redisInfoMetrics {
+		mf, ok := mfs[m.name]
+		if !ok {
+			t.Errorf("INFO field %s: metric %s missing", field, m.name)
+			continue
+		}
+		wantType := map[prometheus.ValueType]dto.MetricType{prometheus.GaugeValue: dto.MetricType_GAUGE, prometheus.CounterValue: dto.MetricType_COUNTER}[m.typ]
+		if mf.GetType() != wantType {
+			t.Errorf("%s: type %v, want %v", m.name, mf.GetType(), wantType)
+		}
+	}
+	checks := []struct {
+		name     string
+		labels   []string
+		min, max float64
+	}{
+		{"redis_up", nil, 1, 1},
+		{"redis_db_keys", []string{"db", "db0"}, 2, 2},
+		{"redis_db_keys_expiring", []string{"db", "db0"}, 1, 1},
+		{"redis_keyspace_hits_total", nil, 1, 1e9},
+		{"redis_keyspace_misses_total", nil, 1, 1e9},
+		{"redis_commands_processed_total", nil, 5, 1e9},
+		{"redis_connected_clients", nil, 1, 100},
+		{"redis_uptime_in_seconds", nil, 0, 3600},
+		{"redis_memory_used_bytes", nil, 1 << 10, 1 << 32},
+		{"redis_rdb_last_bgsave_status", nil, 1, 1},
+		{"redis_aof_enabled", nil, 0, 0},
+		{"redis_rdb_last_save_timestamp_seconds", nil, float64(time.Now().Add(-time.Hour).Unix()), float64(time.Now().Add(time.Minute).Unix())},
+		{"redis_exporter_last_scrape_ping_time_seconds", nil, 1e-7, 1},
+	}
+	for _, c := range checks {
+		v := mustValue(t, mfs, c.name, c.labels...)
+		if v < c.min || v > c.max {
+			t.Errorf("%s%v = %v, want in [%v, %v]", c.name, c.labels, v, c.min, c.max)
+		}
+	}
+	if _, ok := sampleValue(mfs, "redis_db_keys", "db", "db3"); ok {
+		t.Errorf("redis_db_keys{db=db3} present for an empty database")
+	}
+}
+
+func TestParseRedisInfo(t *testing.T) {
+	info := strings.Join([]string{
+		"# Server", "redis_version:7.2.4", "uptime_in_seconds:1234",
+		"# Clients", "connected_clients:7", "blocked_clients:2",
+		"# Memory", "used_memory:1048576", "used_memory_human:1.00M", "maxmemory:0",
+		"# Persistence", "rdb_last_bgsave_status:err", "rdb_last_save_time:1700000000", "aof_enabled:1", "aof_last_write_status:ok",
+		"# Stats", "keyspace_hits:10", "keyspace_misses:3", "evicted_keys:4", "rejected_connections:5", "total_commands_processed:99",
+		"# Replication", "role:master", "connected_slaves:1", "master_repl_offset:4242",
+		"slave0:ip=10.0.0.2,port=6379,state=online,offset=4242,lag=0",
+		"# Keyspace", "db0:keys=12,expires=3,avg_ttl=1000,subexpiry=0", "db5:keys=1,expires=0,avg_ttl=0",
+		"",
+	}, "\r\n")
+	s := newSink("cache", "redis")
+	parseRedisInfo(info, s)
+	mfs := gatherProbe(t, Result{Metrics: s.metrics})
+
+	tests := []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"redis_uptime_in_seconds", nil, 1234},
+		{"redis_connected_clients", nil, 7},
+		{"redis_blocked_clients", nil, 2},
+		{"redis_memory_used_bytes", nil, 1048576},
+		{"redis_memory_max_bytes", nil, 0},
+		{"redis_rdb_last_bgsave_status", nil, 0},
+		{"redis_rdb_last_save_timestamp_seconds", nil, 1700000000},
+		{"redis_aof_enabled", nil, 1},
+		{"redis_aof_last_write_status", nil, 1},
+		{"redis_keyspace_hits_total", nil, 10},
+		{"redis_keyspace_misses_total", nil, 3},
+		{"redis_evicted_keys_total", nil, 4},
+		{"redis_rejected_connections_total", nil, 5},
+		{"redis_commands_processed_total", nil, 99},
+		{"redis_connected_slaves", nil, 1},
+		{"redis_master_repl_offset", nil, 4242},
+		{"redis_db_keys", []string{"db", "db0"}, 12},
+		{"redis_db_keys_expiring", []string{"db", "db0"}, 3},
+		{"redis_db_keys", []string{"db", "db5"}, 1},
+		{"redis_db_keys_expiring", []string{"db", "db5"}, 0},
+	}
+	for _, tc := range tests {
+		if got := mustValue(t, mfs, tc.name, tc.labels...); got != tc.want {
+			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
+		}
+	}
+	// Fields outside the table are not exported, whatever they look like.
+	wantFamilies := len(redisInfoMetrics) + 2
+	if len(mfs) != wantFamilies {
+		t.Errorf("got %d families %v, want %d", len(mfs), familyNames(mfs), wantFamilies)
+	}
+}
+
+// TestRedisProbeOutage proves the pooled client survives a server restart:
+// the same Prober reports the outage, then reconnects.
+func TestRedisProbeOutage(t *testing.T) {
+	srv := testserver.Redis(t)
+	p := newTestProber(t, redisTarget("cache", time.Second, config.RedisTarget{Address: srv.Addr}))
+
+	steps := []struct {
+		name   string
+		action func()
+		wantUp float64
+	}{
+		{"running", func() {}, 1},
+		{"stopped", srv.Stop, 0},
+		{"still stopped", func() {}, 0},
+		{"restarted", srv.Start, 1},
+		{"running again", func() {}, 1},
+	}
+	for _, st := range steps {
+		st.action()
+		start := time.Now()
+		res := probeWithTimeout(t, p, time.Second)
+		if took := time.Since(start); took > 1500*time.Millisecond {
+			t.Errorf("%s: probe took %v, timeout 1s", st.name, took)
+		}
+		mfs := gatherProbe(t, res)
+		if up := mustValue(t, mfs, "redis_up"); up != st.wantUp {
+			t.Fatalf("%s: redis_up = %v, want %v (reason %q, err %v)", st.name, up, st.wantUp, res.Reason, res.Err)
+		}
+		if res.Success != (st.wantUp == 1) {
+			t.Errorf("%s: success = %v", st.name, res.Success)
+		}
+		if st.wantUp == 0 && res.Reason != ReasonConnect {
+			t.Errorf("%s: reason %q, want %q (err %v)", st.name, res.Reason, ReasonConnect, res.Err)
+		}
+	}
+}
+
+func TestRedisProbeHungServer(t *testing.T) {
+	addr := silentListener(t)
+	tests := []struct {
+		name    string
+		address string
+		timeout time.Duration
+	}{
+		{"host:port", addr, 300 * time.Millisecond},
+		{"url", "redis://:hunter2@" + addr + "/0", 500 * time.Millisecond},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			// A long configured timeout: the caller's context must win.
+			p := newTestProber(t, redisTarget("cache", 10*time.Second, config.RedisTarget{Address: tc.address}))
+			start := time.Now()
+			res := probeWithTimeout(t, p, tc.timeout)
+			took := time.Since(start)
+			if took > tc.timeout+250*time.Millisecond {
+				t.Errorf("probe took %v with a %v deadline", took, tc.timeout)
+			}
+			if res.Success || res.Reason != ReasonTimeout {
+				t.Errorf("success=%v reason=%q err=%v, want a timeout", res.Success, res.Reason, res.Err)
+			}
+			checkNoSecret(t, res, "hunter2")
+			mfs := gatherProbe(t, res)
+			if up := mustValue(t, mfs, "redis_up"); up != 0 {
+				t.Errorf("redis_up = %v", up)
+			}
+		})
+	}
+}
+
+func TestRedisConfigErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		target config.RedisTarget
+		want   string
+	}{
+		{"empty address", config.RedisTarget{}, "empty"},
+		{"bad url keeps password out", config.RedisTarget{Address: "redis://:hunter2@[::1"}, "parsing redis address"},
+		{"missing password file", config.RedisTarget{Address: "127.0.0.1:6379", PasswordFile: "/nonexistent/pw"}, "/nonexistent/pw"},
+		{"missing ca file", config.RedisTarget{Address: "127.0.0.1:6379", TLS: config.TLSConfig{Enabled: true, CAFile: "/nonexistent/ca.pem"}}, "/nonexistent/ca.pem"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(redisTarget("cache", time.Second, tc.target), nil)
+			if err == nil {
+				t.Fatalf("New succeeded, want an error containing %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error %q: want it to contain %q and no password", err, tc.want)
+			}
+		})
+	}
+}
+
+// BenchmarkRedisProbeOverhead compares the PING latency the probe reports
+// with a bare go-redis PING on a warm connection against the same server.
+func BenchmarkRedisProbeOverhead(b *testing.B) {
+	srv := testserver.Redis(b)
+	ctx := b.Context()
+	raw := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 1, DisableIdentity: true})
+	b.Cleanup(func() { raw.Close() })
+	if err := raw.Ping(ctx).Err(); err != nil {
+		b.Fatal(err)
+	}
+	p := newTestProber(b, redisTarget("cache", 2*time.Second, config.RedisTarget{Address: srv.Addr}))
+	_ = probeWithTimeout(b, p, 2*time.Second) // warm the pool
+
+	var rawTotal, reported, probeTotal time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if err := raw.Ping(ctx).Err(); err != nil {
+			b.Fatal(err)
+		}
+		rawTotal += time.Since(start)
+
+		start = time.Now()
+		res := probeWithTimeout(b, p, 2*time.Second)
+		probeTotal += time.Since(start)
+		if !res.Success {
+			b.Fatalf("probe failed: %v", res.Err)
+		}
+		for _, m := range res.Metrics {
+			if strings.Contains(m.Desc().String(), `"redis_exporter_last_scrape_ping_time_seconds"`) {
+				var d dto.Metric
+				if err := m.Write(&d); err != nil {
+					b.Fatal(err)
+				}
+				reported += time.Duration(d.GetGauge().GetValue() * float64(time.Second))
+			}
+		}
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(rawTotal.Nanoseconds())/n, "raw-ping-ns/op")
+	b.ReportMetric(float64(reported.Nanoseconds())/n, "reported-ping-ns/op")
+	b.ReportMetric(float64(probeTotal.Nanoseconds())/n, "whole-probe-ns/op")
+	b.ReportMetric(float64(reported)/float64(rawTotal), "reported/raw")
+}
