@@ -1,0 +1,242 @@
+package collectors
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"regexp"
+	"time"
+
+	"github.com/vigil-sh/vigil/internal/agent/config"
+)
+
+func init() { register(config.KindTCP, newTCP) }
+
+// netProbeTimeout bounds a probe whose target has no timeout and whose
+// caller passed a context without a deadline: every network call has one.
+const netProbeTimeout = 5 * time.Second
+
+// tcpProber dials an address and, when configured, completes a TLS
+// handshake, as blackbox_exporter's tcp prober without query/response.
+type tcpProber struct {
+	name    string
+	cfg     config.TCPTarget
+	timeout time.Duration
+	logger  *slog.Logger
+}
+
+func newTCP(t config.Target, logger *slog.Logger) (Prober, error) {
+	if t.TCP == nil {
+		return nil, fmt.Errorf("target %q: kind tcp without a tcp block", t.Name)
+	}
+	if _, _, err := net.SplitHostPort(t.TCP.Address); err != nil {
+		return nil, fmt.Errorf("target %q: tcp address %q: %w", t.Name, t.TCP.Address, err)
+	}
+	if err := checkIPProtocol(t.TCP.IPProtocol); err != nil {
+		return nil, fmt.Errorf("target %q: %w", t.Name, err)
+	}
+	return &tcpProber{name: t.Name, cfg: *t.TCP, timeout: probeTimeout(t), logger: logger}, nil
+}
+
+func (p *tcpProber) Close() error { return nil }
+
+func (p *tcpProber) Probe(ctx context.Context) Result {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	s := newSink(p.name, string(config.KindTCP))
+	reason, err := p.probe(ctx, s)
+	return finishProbe(s, start, reason, err, p.logger)
+}
+
+func (p *tcpProber) probe(ctx context.Context, s *sink) (string, error) {
+	useTLS := p.cfg.TLS || p.cfg.TLSConfig.Enabled
+	var tlsCfg *tls.Config
+	if useTLS {
+		var err error
+		if tlsCfg, err = probeTLSConfig(p.cfg.TLSConfig); err != nil {
+			return ReasonConfig, err
+		}
+	}
+	var d net.Dialer
+	conn, err := dialIPProtocol(ctx, &d, p.cfg.Address, p.cfg.IPProtocol)
+	if err != nil {
+		return classify(err), fmt.Errorf("dialing %s: %w", p.cfg.Address, err)
+	}
+	defer conn.Close()
+	if !useTLS {
+		return "", nil
+	}
+	// The handshake honours ctx, and the deadline also covers a peer that
+	// accepts and then never speaks.
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	if tlsCfg.ServerName == "" {
+		host, _, _ := net.SplitHostPort(p.cfg.Address)
+		tlsCfg.ServerName = host
+	}
+	tc := tls.Client(conn, tlsCfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		// A peer that hangs up or answers in another protocol fails the
+		// handshake as surely as a bad certificate does.
+		reason := ReasonTLS
+		if ctx.Err() != nil || classify(err) == ReasonTimeout {
+			reason = ReasonTimeout
+		}
+		return reason, fmt.Errorf("TLS handshake with %s: %w", p.cfg.Address, err)
+	}
+	cs := tc.ConnectionState()
+	addTLSMetrics(s, &cs)
+	return "", nil
+}
+
+// probeTimeout is the target's timeout, or netProbeTimeout when unset.
+func probeTimeout(t config.Target) time.Duration {
+	if d := time.Duration(t.Timeout); d > 0 {
+		return d
+	}
+	return netProbeTimeout
+}
+
+// finishProbe adds probe_success and probe_duration_seconds and builds the
+// Result; a failure is logged at debug level because the failure counter
+// and the status page already report it.
+func finishProbe(s *sink, start time.Time, reason string, err error, logger *slog.Logger) Result {
+	elapsed := time.Since(start)
+	ok := err == nil
+	if !ok && reason == "" {
+		reason = ReasonOther
+	}
+	s.gauge("probe_success", "Displays whether or not the probe was a success.", boolToFloat(ok))
+	s.gauge("probe_duration_seconds", "Returns how long the probe took to complete in seconds.", elapsed.Seconds())
+	if !ok {
+		logger.Debug("probe failed", "reason", reason, "err", err)
+	}
+	return Result{Success: ok, Duration: elapsed, Reason: reason, Err: err, Metrics: s.metrics}
+}
+
+func checkIPProtocol(p string) error {
+	switch p {
+	case "", "ip4", "ip6":
+		return nil
+	}
+	return fmt.Errorf("ip_protocol %q: want ip4, ip6 or empty", p)
+}
+
+// dialIPProtocol dials a TCP host:port. With ip_protocol ip4 or ip6 it
+// resolves the name itself and dials an address of that family, falling back
+// to the other family when the name has none (blackbox_exporter's default
+// ip_protocol_fallback). The lookup goes through net.Resolver, so httptrace
+// sees DNSStart/DNSDone either way.
+func dialIPProtocol(ctx context.Context, d *net.Dialer, addr, ipProtocol string) (net.Conn, error) {
+	if ipProtocol == "" {
+		return d.DialContext(ctx, "tcp", addr)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if net.ParseIP(host) != nil {
+		return d.DialContext(ctx, "tcp", addr)
+	}
+	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	ip, ok := chooseIP(ips, ipProtocol)
+	if !ok {
+		return nil, &net.DNSError{Err: "no addresses", Name: host, IsNotFound: true}
+	}
+	return d.DialContext(ctx, "tcp", net.JoinHostPort(ip.String(), port))
+}
+
+// chooseIP picks the first address of the preferred family, else the first
+// address at all.
+func chooseIP(ips []net.IPAddr, ipProtocol string) (net.IP, bool) {
+	if len(ips) == 0 {
+		return nil, false
+	}
+	for _, a := range ips {
+		is4 := a.IP.To4() != nil
+		if (ipProtocol == "ip4") == is4 {
+			return a.IP, true
+		}
+	}
+	return ips[0].IP, true
+}
+
+// probeTLSConfig builds a client TLS configuration. Files are read on every
+// probe so a rotated certificate or CA is picked up without a reload.
+func probeTLSConfig(c config.TLSConfig) (*tls.Config, error) {
+	cfg := &tls.Config{
+		ServerName:         c.ServerName,
+		InsecureSkipVerify: c.InsecureSkipVerify, //nolint:gosec // opt-in per target
+		MinVersion:         tls.VersionTLS12,
+	}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading ca_file %s: %w", c.CAFile, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %s: no PEM certificates", c.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if c.CertFile != "" || c.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("loading client certificate %s / key %s: %w", c.CertFile, c.KeyFile, err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// addTLSMetrics reports the peer's certificates and protocol version with
+// blackbox_exporter's names.
+func addTLSMetrics(s *sink, cs *tls.ConnectionState) {
+	if len(cs.PeerCertificates) > 0 {
+		earliest := cs.PeerCertificates[0].NotAfter
+		for _, c := range cs.PeerCertificates[1:] {
+			if c.NotAfter.Before(earliest) {
+				earliest = c.NotAfter
+			}
+		}
+		s.gauge("probe_ssl_earliest_cert_expiry", "Returns the earliest expiry of the peer's certificates in unixtime.", float64(earliest.Unix()))
+	}
+	// The chain that expires last is the one a client can keep using
+	// longest; only verified chains count, so none with insecure_skip_verify.
+	var last time.Time
+	for _, chain := range cs.VerifiedChains {
+		var chainExpiry time.Time
+		for i, c := range chain {
+			if i == 0 || c.NotAfter.Before(chainExpiry) {
+				chainExpiry = c.NotAfter
+			}
+		}
+		if chainExpiry.After(last) {
+			last = chainExpiry
+		}
+	}
+	if !last.IsZero() {
+		s.gauge("probe_ssl_last_chain_expiry_timestamp_seconds", "Returns the last SSL chain expiry in timestamp.", float64(last.Unix()))
+	}
+	s.gauge("probe_tls_version_info", "Returns the TLS version used.", 1, "version", tls.VersionName(cs.Version))
+}
+
+// unanchored recompiles a configured regexp without the anchors config adds:
+// body and mount-point expressions follow blackbox_exporter and
+// node_exporter, which search rather than match whole strings.
+func unanchored(re config.Regexp) (*regexp.Regexp, error) {
+	if re.Regexp == nil {
+		return nil, nil
+	}
+	return regexp.Compile(re.Source())
+}

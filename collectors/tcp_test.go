@@ -1,0 +1,436 @@
+package collectors
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/model"
+
+	"github.com/vigil-sh/vigil/internal/agent/config"
+)
+
+// resultSeries lets a registry and promlint collect a Result's metrics.
+type resultSeries []prometheus.Metric
+
+func (m resultSeries) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(m, ch) }
+func (m resultSeries) Collect(ch chan<- prometheus.Metric) {
+	for _, x := range m {
+		ch <- x
+	}
+}
+
+// resultFamilies gathers a Result through a pedantic registry (duplicate or
+// inconsistent series fail) and lints it. node_exporter's meminfo names
+// (node_memory_MemTotal_bytes) are camelCase by contract, so only that
+// lint finding is tolerated, and only for them.
+func resultFamilies(t *testing.T, res Result) map[string]*dto.MetricFamily {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(resultSeries(res.Metrics)); err != nil {
+		t.Fatalf("registering probe metrics: %v", err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gathering probe metrics: %v", err)
+	}
+	problems, err := testutil.CollectAndLint(resultSeries(res.Metrics))
+	if err != nil {
+		t.Fatalf("linting probe metrics: %v", err)
+	}
+	for _, p := range problems {
+		if strings.HasPrefix(p.Metric, "node_memory_") && strings.Contains(p.Text, "camelCase") {
+			continue
+		}
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+	out := make(map[string]*dto.MetricFamily, len(mfs))
+	for _, mf := range mfs {
+		out[mf.GetName()] = mf
+		for _, m := range mf.GetMetric() {
+			l := seriesLabels(m)
+			if l["target"] == "" || l["kind"] == "" {
+				t.Errorf("%s%v lacks target or kind", mf.GetName(), l)
+			}
+		}
+	}
+	return out
+}
+
+func seriesLabels(m *dto.Metric) map[string]string {
+	l := map[string]string{}
+	for _, lp := range m.GetLabel() {
+		l[lp.GetName()] = lp.GetValue()
+	}
+	return l
+}
+
+// seriesValue is the value of the first series of name whose labels include kv.
+func seriesValue(mfs map[string]*dto.MetricFamily, name string, kv ...string) (float64, bool) {
+next:
+	for _, m := range mfs[name].GetMetric() {
+		l := seriesLabels(m)
+		for i := 0; i+1 < len(kv); i += 2 {
+			if l[kv[i]] != kv[i+1] {
+				continue next
+			}
+		}
+		switch {
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue(), true
+		case m.Counter != nil:
+			return m.GetCounter().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+func mustSeries(t *testing.T, mfs map[string]*dto.MetricFamily, name string, kv ...string) float64 {
+	t.Helper()
+	v, ok := seriesValue(mfs, name, kv...)
+	if !ok {
+		t.Fatalf("series %s%v missing", name, kv)
+	}
+	return v
+}
+
+// netTarget builds a validated-looking target of kind k.
+func netTarget(k config.Kind, timeout time.Duration) config.Target {
+	return config.Target{Name: "t-" + string(k), Kind: k, Timeout: model.Duration(timeout), Interval: model.Duration(10 * time.Second)}
+}
+
+func mustProber(t *testing.T, tg config.Target) Prober {
+	t.Helper()
+	p, err := New(tg, nil)
+	if err != nil {
+		t.Fatalf("New(%+v): %v", tg, err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// mutedListener accepts connections and never writes a byte.
+func mutedListener(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return l.Addr().String()
+}
+
+// refusedAddr is a loopback address nothing listens on.
+func refusedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// testPKI is a CA and a server certificate it signed, with known expiries.
+type testPKI struct {
+	caFile, certFile, keyFile string // PEM files: CA; a client certificate and key
+	caPool                        *x509.CertPool
+	server                        tls.Certificate // leaf + CA, as servers send
+	caNotAfter, leafNotAfter      time.Time
+}
+
+func newTestPKI(t *testing.T, caNotAfter, leafNotAfter time.Time) *testPKI {
+	t.Helper()
+	dir := t.TempDir()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "vigil test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              caNotAfter,
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issue := func(serial int64, notAfter time.Time, usage x509.ExtKeyUsage) (tls.Certificate, []byte, []byte) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial),
+			Subject:      pkix.Name{CommonName: "localhost"},
+			DNSNames:     []string{"localhost"},
+			IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+			NotBefore:    time.Now().Add(-time.Hour),
+			NotAfter:     notAfter,
+			KeyUsage:     x509.KeyUsageDigitalSignature,
+			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyDER, err := x509.MarshalECPrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+		keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+		return tls.Certificate{Certificate: [][]byte{der, caDER}, PrivateKey: key}, certPEM, keyPEM
+	}
+	p := &testPKI{caPool: x509.NewCertPool(), caNotAfter: caNotAfter, leafNotAfter: leafNotAfter}
+	p.caPool.AddCert(ca)
+	p.server, _, _ = issue(2, leafNotAfter, x509.ExtKeyUsageServerAuth)
+	_, clientPEM, clientKey := issue(3, leafNotAfter, x509.ExtKeyUsageClientAuth)
+	write := func(name string, b []byte) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	p.caFile = write("ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}))
+	p.certFile = write("client.pem", clientPEM)
+	p.keyFile = write("client-key.pem", clientKey)
+	return p
+}
+
+// tlsListener serves TLS handshakes with cfg and then closes the connection.
+func tlsListener(t *testing.T, cfg *tls.Config) string {
+	t.Helper()
+	l, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				_ = c.(*tls.Conn).Handshake()
+				var b [1]byte
+				_, _ = c.Read(b[:]) // until the prober hangs up
+			})
+		}
+	})
+	t.Cleanup(func() { l.Close(); wg.Wait() })
+	return l.Addr().String()
+}
+
+func TestTCPProbe(t *testing.T) {
+	caExpiry := time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)
+	leafExpiry := time.Date(2032, 1, 2, 3, 4, 5, 0, time.UTC)
+	pki := newTestPKI(t, caExpiry, leafExpiry)
+	tlsAddr := tlsListener(t, &tls.Config{Certificates: []tls.Certificate{pki.server}, MinVersion: tls.VersionTLS12})
+	tls12Addr := tlsListener(t, &tls.Config{Certificates: []tls.Certificate{pki.server}, MaxVersion: tls.VersionTLS12})
+	plain, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { plain.Close() })
+	go func() {
+		for {
+			c, err := plain.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	_, plainPort, _ := net.SplitHostPort(plain.Addr().String())
+
+	tests := []struct {
+		name       string
+		cfg        config.TCPTarget
+		wantOK     bool
+		wantReason string
+		wantTLS    string // probe_tls_version_info version, "" for none
+		wantChain  bool   // probe_ssl_last_chain_expiry_timestamp_seconds present
+	}{
+		{name: "plain", cfg: config.TCPTarget{Address: plain.Addr().String()}, wantOK: true},
+		{name: "plain by name ip4", cfg: config.TCPTarget{Address: "localhost:" + plainPort, IPProtocol: "ip4"}, wantOK: true},
+		{name: "plain by name ip6 falls back", cfg: config.TCPTarget{Address: "localhost:" + plainPort, IPProtocol: "ip6"}, wantOK: true},
+		{name: "refused", cfg: config.TCPTarget{Address: refusedAddr(t)}, wantReason: ReasonConnect},
+		{name: "unresolvable", cfg: config.TCPTarget{Address: "vigil-probe.invalid:443"}, wantReason: ReasonDNS},
+		{name: "unresolvable ip4", cfg: config.TCPTarget{Address: "vigil-probe.invalid:443", IPProtocol: "ip4"}, wantReason: ReasonDNS},
+		{name: "tls with ca_file", cfg: config.TCPTarget{Address: tlsAddr, TLS: true, TLSConfig: config.TLSConfig{CAFile: pki.caFile, ServerName: "localhost"}},
+			wantOK: true, wantTLS: "TLS 1.3", wantChain: true},
+		{name: "tls 1.2 via tls_config.enabled", cfg: config.TCPTarget{Address: tls12Addr, TLSConfig: config.TLSConfig{Enabled: true, CAFile: pki.caFile}},
+			wantOK: true, wantTLS: "TLS 1.2", wantChain: true},
+		{name: "tls untrusted", cfg: config.TCPTarget{Address: tlsAddr, TLS: true}, wantReason: ReasonTLS},
+		{name: "tls insecure", cfg: config.TCPTarget{Address: tlsAddr, TLS: true, TLSConfig: config.TLSConfig{InsecureSkipVerify: true}},
+			wantOK: true, wantTLS: "TLS 1.3"},
+		{name: "tls to a port that hangs up", cfg: config.TCPTarget{Address: plain.Addr().String(), TLS: true}, wantReason: ReasonTLS},
+		{name: "missing ca_file", cfg: config.TCPTarget{Address: tlsAddr, TLS: true, TLSConfig: config.TLSConfig{CAFile: "/nonexistent/ca.pem"}}, wantReason: ReasonConfig},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tg := netTarget(config.KindTCP, 3*time.Second)
+			tg.TCP = &tc.cfg
+			res := mustProber(t, tg).Probe(t.Context())
+			if res.Success != tc.wantOK || res.Reason != tc.wantReason {
+				t.Fatalf("success=%v reason=%q err=%v; want success=%v reason=%q", res.Success, res.Reason, res.Err, tc.wantOK, tc.wantReason)
+			}
+			if !tc.wantOK && res.Err == nil {
+				t.Errorf("failed probe without an error")
+			}
+			mfs := resultFamilies(t, res)
+			if got := mustSeries(t, mfs, "probe_success"); got != boolToFloat(tc.wantOK) {
+				t.Errorf("probe_success = %v", got)
+			}
+			if got := mustSeries(t, mfs, "probe_duration_seconds"); got <= 0 || got != res.Duration.Seconds() {
+				t.Errorf("probe_duration_seconds = %v, Duration %v", got, res.Duration)
+			}
+			_, hasVersion := seriesValue(mfs, "probe_tls_version_info", "version", tc.wantTLS)
+			_, hasAnyVersion := seriesValue(mfs, "probe_tls_version_info")
+			if tc.wantTLS != "" && !hasVersion || tc.wantTLS == "" && hasAnyVersion {
+				t.Errorf("probe_tls_version_info: want version %q, have families %v", tc.wantTLS, mfs["probe_tls_version_info"])
+			}
+			if tc.wantTLS != "" {
+				// The CA is in the chain the server sends and expires first.
+				if got := mustSeries(t, mfs, "probe_ssl_earliest_cert_expiry"); got != float64(caExpiry.Unix()) {
+					t.Errorf("probe_ssl_earliest_cert_expiry = %v, want %v", got, caExpiry.Unix())
+				}
+			}
+			last, hasChain := seriesValue(mfs, "probe_ssl_last_chain_expiry_timestamp_seconds")
+			if hasChain != tc.wantChain || hasChain && last != float64(caExpiry.Unix()) {
+				t.Errorf("probe_ssl_last_chain_expiry_timestamp_seconds = %v (present %v), want present %v", last, hasChain, tc.wantChain)
+			}
+		})
+	}
+}
+
+// A TLS port that accepts and never answers must cost the target's timeout
+// and no more, whichever deadline is shorter.
+func TestTCPProbeSilentPeer(t *testing.T) {
+	addr := mutedListener(t)
+	tests := []struct {
+		name          string
+		targetTimeout time.Duration
+		ctxTimeout    time.Duration
+		want          time.Duration
+	}{
+		{"target timeout", 300 * time.Millisecond, 10 * time.Second, 300 * time.Millisecond},
+		{"caller deadline", 10 * time.Second, 200 * time.Millisecond, 200 * time.Millisecond},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tg := netTarget(config.KindTCP, tc.targetTimeout)
+			tg.TCP = &config.TCPTarget{Address: addr, TLS: true}
+			p := mustProber(t, tg)
+			ctx, cancel := context.WithTimeout(t.Context(), tc.ctxTimeout)
+			defer cancel()
+			start := time.Now()
+			res := p.Probe(ctx)
+			took := time.Since(start)
+			if res.Success || res.Reason != ReasonTimeout {
+				t.Fatalf("success=%v reason=%q err=%v; want timeout", res.Success, res.Reason, res.Err)
+			}
+			if took < tc.want || took > tc.want+500*time.Millisecond {
+				t.Errorf("probe took %v, want about %v", took, tc.want)
+			}
+		})
+	}
+}
+
+func TestChooseIP(t *testing.T) {
+	v4, v6 := net.IPAddr{IP: net.ParseIP("192.0.2.1")}, net.IPAddr{IP: net.ParseIP("2001:db8::1")}
+	tests := []struct {
+		name   string
+		ips    []net.IPAddr
+		proto  string
+		want   string
+		wantOK bool
+	}{
+		{"ip4 preferred", []net.IPAddr{v6, v4}, "ip4", "192.0.2.1", true},
+		{"ip6 preferred", []net.IPAddr{v4, v6}, "ip6", "2001:db8::1", true},
+		{"ip6 falls back to ip4", []net.IPAddr{v4}, "ip6", "192.0.2.1", true},
+		{"ip4 falls back to ip6", []net.IPAddr{v6}, "ip4", "2001:db8::1", true},
+		{"none", nil, "ip4", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ip, ok := chooseIP(tc.ips, tc.proto)
+			if ok != tc.wantOK || ok && ip.String() != tc.want {
+				t.Errorf("chooseIP = %v, %v; want %v, %v", ip, ok, tc.want, tc.wantOK)
+			}
+		})
+	}
+}
+
+func TestNewTCPRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  *config.TCPTarget
+	}{
+		{"no block", nil},
+		{"no port", &config.TCPTarget{Address: "localhost"}},
+		{"bad ip_protocol", &config.TCPTarget{Address: "localhost:1", IPProtocol: "ipx"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tg := netTarget(config.KindTCP, time.Second)
+			tg.TCP = tc.cfg
+			if _, err := New(tg, nil); err == nil {
+				t.Errorf("New accepted %+v", tc.cfg)
+			}
+		})
+	}
+}
