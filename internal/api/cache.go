@@ -1,0 +1,80 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// cacheOpTimeout bounds one cache call: a slow cache must cost less than
+// the database read it saves.
+const cacheOpTimeout = 250 * time.Millisecond
+
+// Cached reads are keyed under the organization's version, and every write
+// in the organization bumps it: a read after a write can never see the old
+// value, and no write has to know which list pages it affected.
+func orgNamespace(org bson.ObjectID) string { return "org:" + org.Hex() }
+
+// cachedJSON answers from the cache when it can, else from load, storing
+// what load returned. Cache failures are logged and fall through.
+func (s *server) cachedJSON(w http.ResponseWriter, r *http.Request, org bson.ObjectID, key string, load func(ctx context.Context) (any, error)) {
+	ctx := r.Context()
+	fullKey := ""
+	if s.cache != nil {
+		cctx, cancel := context.WithTimeout(ctx, cacheOpTimeout)
+		ver, err := s.cache.Version(cctx, orgNamespace(org))
+		if err == nil {
+			fullKey = fmt.Sprintf("%s:v%d:%s", orgNamespace(org), ver, key)
+			var b []byte
+			var hit bool
+			b, hit, err = s.cache.Get(cctx, fullKey)
+			if err == nil && hit {
+				cancel()
+				w.Header().Set("X-Cache", "hit")
+				writeRaw(w, http.StatusOK, b)
+				return
+			}
+		}
+		cancel()
+		if err != nil {
+			s.log.DebugContext(ctx, "cache unavailable, reading through", "err", err)
+			fullKey = ""
+		}
+	}
+	v, err := load(ctx)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("encoding %s: %w", key, err))
+		return
+	}
+	if fullKey != "" {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cacheOpTimeout)
+		if err := s.cache.Set(cctx, fullKey, b, s.cacheTTL); err != nil {
+			s.log.DebugContext(ctx, "cache set failed", "err", err)
+		}
+		cancel()
+		w.Header().Set("X-Cache", "miss")
+	}
+	writeRaw(w, http.StatusOK, b)
+}
+
+// invalidate bumps the organization's cache version after a write.
+func (s *server) invalidate(ctx context.Context, org bson.ObjectID) {
+	if s.cache == nil {
+		return
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cacheOpTimeout)
+	defer cancel()
+	if err := s.cache.Bump(cctx, orgNamespace(org)); err != nil {
+		// Entries under the old version expire within the cache TTL.
+		s.log.WarnContext(ctx, "cache invalidation failed", "err", err)
+	}
+}

@@ -1,0 +1,218 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vigil-sh/vigil/internal/api"
+	"github.com/vigil-sh/vigil/internal/auth"
+	"github.com/vigil-sh/vigil/internal/health"
+	"github.com/vigil-sh/vigil/internal/httpmetrics"
+	"github.com/vigil-sh/vigil/internal/store"
+	"github.com/vigil-sh/vigil/internal/testserver"
+)
+
+// env is one app instance on a real FerretDB, served by httptest.
+type env struct {
+	t       testing.TB
+	mongo   *testserver.MongoServer
+	store   *store.Store
+	metrics *httpmetrics.Metrics
+	srv     *httptest.Server
+	logs    *lockedWriter
+}
+
+type envOption func(*api.Deps, *health.Checker)
+
+func newEnv(t testing.TB, opts ...envOption) *env {
+	t.Helper()
+	e := &env{t: t, mongo: testserver.Mongo(t), metrics: httpmetrics.New(time.Second), logs: &lockedWriter{w: &bytes.Buffer{}}}
+	cm, pm := e.metrics.MongoMonitors()
+	st, err := store.Open(store.Options{
+		URI: e.mongo.URI, Database: "test", MaxPoolSize: 10,
+		Timeout: 3 * time.Second, ServerSelectionTimeout: 500 * time.Millisecond,
+		CommandMonitor: cm, PoolMonitor: pm,
+	})
+	if err != nil {
+		t.Fatalf("opening store: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close(context.Background()) })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := st.EnsureIndexes(ctx); err != nil {
+		t.Fatalf("indexes: %v", err)
+	}
+	e.store = st
+	hasher, err := auth.NewHasher(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	checker := &health.Checker{
+		Version: "test", Started: time.Now(), Up: e.metrics.DependencyUp, Deadline: 1500 * time.Millisecond,
+		Checks: []health.Check{
+			{Name: "mongodb", Probe: st.Ping, Critical: true},
+			{Name: "redis", Disabled: true},
+		},
+	}
+	deps := api.Deps{
+		Store:   st,
+		Tokens:  auth.NewTokens(strings.Repeat("a", 32), strings.Repeat("r", 32), 15*time.Minute, 7*24*time.Hour),
+		Hasher:  hasher,
+		Metrics: e.metrics,
+		Logger:  logger,
+		Health:  checker,
+	}
+	for _, o := range opts {
+		o(&deps, checker)
+	}
+	e.srv = httptest.NewServer(api.NewServer(deps))
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// lockedWriter lets the handler log from many goroutines into one buffer.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (lw *lockedWriter) Write(b []byte) (int, error) {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	return lw.w.Write(b)
+}
+
+// String returns what was logged so far.
+func (lw *lockedWriter) String() string {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	return lw.w.(*bytes.Buffer).String()
+}
+
+// resp is a decoded answer.
+type resp struct {
+	status int
+	header http.Header
+	raw    []byte
+}
+
+func (r resp) json(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.raw, &m); err != nil {
+		t.Fatalf("response %d is not a JSON object: %v: %s", r.status, err, r.raw)
+	}
+	return m
+}
+
+func (r resp) decode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.raw, v); err != nil {
+		t.Fatalf("decoding %d response: %v: %s", r.status, err, r.raw)
+	}
+}
+
+// do sends a request; body may be a string (sent raw) or a value (JSON).
+func (e *env) do(method, path, token string, body any) resp {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	c := &http.Client{Timeout: 10 * time.Second}
+	res, err := c.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp{status: res.StatusCode, header: res.Header, raw: raw}
+}
+
+// must fails unless the answer has the wanted status.
+func (e *env) must(want int, method, path, token string, body any) resp {
+	e.t.Helper()
+	r := e.do(method, path, token, body)
+	if r.status != want {
+		e.t.Fatalf("%s %s = %d, want %d: %s", method, path, r.status, want, r.raw)
+	}
+	return r
+}
+
+// account is a logged-in user.
+type account struct {
+	token, refresh string
+	userID, orgID  string
+	email          string
+}
+
+func (e *env) register(org, email string) account {
+	e.t.Helper()
+	r := e.must(http.StatusCreated, "POST", "/api/auth/register", "", map[string]string{
+		"organization": org, "name": "Admin of " + org, "email": email, "password": "correct horse",
+	})
+	var s struct {
+		User         struct{ ID, Organization string }
+		AccessToken  string
+		RefreshToken string
+	}
+	r.decode(e.t, &s)
+	return account{token: s.AccessToken, refresh: s.RefreshToken, userID: s.User.ID, orgID: s.User.Organization, email: email}
+}
+
+// member creates a member in admin's organization and logs them in.
+func (e *env) member(admin account, email string) account {
+	e.t.Helper()
+	e.must(http.StatusCreated, "POST", "/api/users", admin.token, map[string]string{
+		"name": "Member", "email": email, "password": "member password", "role": "member",
+	})
+	r := e.must(http.StatusOK, "POST", "/api/auth/login", "", map[string]string{"email": email, "password": "member password"})
+	var s struct {
+		User        struct{ ID, Organization string }
+		AccessToken string
+	}
+	r.decode(e.t, &s)
+	return account{token: s.AccessToken, userID: s.User.ID, orgID: s.User.Organization, email: email}
+}
+
+func (e *env) id(r resp) string {
+	e.t.Helper()
+	id, _ := r.json(e.t)["id"].(string)
+	if len(id) != 24 {
+		e.t.Fatalf("no id in %s", r.raw)
+	}
+	return id
+}

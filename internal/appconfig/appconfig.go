@@ -1,0 +1,269 @@
+// Package appconfig loads the app's configuration from the environment, with
+// command-line flags overriding it, and validates the whole of it at once so
+// that a misconfigured deployment reports every problem in one start attempt.
+package appconfig
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environments the app knows.
+const (
+	EnvProduction  = "production"
+	EnvDevelopment = "development"
+)
+
+// MinSecretLen is the shortest JWT secret accepted outside development.
+const MinSecretLen = 32
+
+// Config is everything the app needs to start.
+type Config struct {
+	Port int
+
+	// MongoURI empty means an embedded FerretDB (SQLite) under DataDir,
+	// listening on EmbeddedMongoAddr.
+	MongoURI               string
+	DataDir                string
+	EmbeddedMongoAddr      string
+	MongoDatabase          string
+	MongoMaxPoolSize       uint64
+	MongoTimeout           time.Duration
+	ServerSelectionTimeout time.Duration
+	SlowQueryThreshold     time.Duration
+
+	// RedisURL empty means the in-process LRU cache and local rate limiter.
+	RedisURL string
+
+	JWTSecret        string
+	JWTRefreshSecret string
+	AccessTokenTTL   time.Duration
+	RefreshTokenTTL  time.Duration
+	BcryptCost       int
+
+	Env      string
+	LogLevel slog.Level
+
+	CacheTTL       time.Duration
+	CacheSize      int
+	RateLimitAuth  int // requests per second per client IP on /api/auth/*
+	RateLimitAPI   int // requests per second per client IP elsewhere
+	MaxBodyBytes   int64
+	ShutdownGrace  time.Duration
+	HealthDeadline time.Duration
+}
+
+// Development reports whether the app runs with development conveniences
+// (generated JWT secrets).
+func (c Config) Development() bool { return c.Env == EnvDevelopment }
+
+// Defaults returns the configuration used when nothing is set.
+func Defaults() Config {
+	return Config{
+		Port:                   8080,
+		DataDir:                "./data/mongo",
+		EmbeddedMongoAddr:      "127.0.0.1:27017",
+		MongoDatabase:          "vigil",
+		MongoMaxPoolSize:       10,
+		MongoTimeout:           5 * time.Second,
+		ServerSelectionTimeout: time.Second,
+		SlowQueryThreshold:     time.Second,
+		AccessTokenTTL:         15 * time.Minute,
+		RefreshTokenTTL:        7 * 24 * time.Hour,
+		BcryptCost:             12,
+		Env:                    EnvProduction,
+		LogLevel:               slog.LevelInfo,
+		CacheTTL:               60 * time.Second,
+		CacheSize:              10000,
+		RateLimitAuth:          10,
+		RateLimitAPI:           50,
+		MaxBodyBytes:           1 << 20,
+		ShutdownGrace:          15 * time.Second,
+		HealthDeadline:         1500 * time.Millisecond,
+	}
+}
+
+// setting binds one environment variable and its flag to a parser.
+type setting struct {
+	env, flag, usage string
+	secret           bool
+	parse            func(c *Config, v string) error
+}
+
+func settings() []setting {
+	return []setting{
+		{"PORT", "port", "HTTP listen port", false, intField(func(c *Config) *int { return &c.Port }, 1, 65535)},
+		{"MONGODB_URI", "mongodb-uri", "MongoDB URI; empty runs an embedded FerretDB under DATA_DIR", true, func(c *Config, v string) error {
+			if v != "" {
+				u, err := url.Parse(v)
+				if err != nil || (u.Scheme != "mongodb" && u.Scheme != "mongodb+srv") {
+					return errors.New("must be a mongodb:// or mongodb+srv:// URI")
+				}
+			}
+			c.MongoURI = v
+			return nil
+		}},
+		{"DATA_DIR", "data-dir", "embedded FerretDB data directory", false, stringField(func(c *Config) *string { return &c.DataDir })},
+		{"MONGODB_EMBEDDED_ADDR", "mongodb-embedded-addr", "listen address of the embedded FerretDB", false, stringField(func(c *Config) *string { return &c.EmbeddedMongoAddr })},
+		{"MONGODB_DATABASE", "mongodb-database", "database name", false, stringField(func(c *Config) *string { return &c.MongoDatabase })},
+		{"MONGODB_MAX_POOL_SIZE", "mongodb-max-pool-size", "maximum MongoDB connections", false, func(c *Config, v string) error {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil || n < 1 || n > 1000 {
+				return errors.New("must be an integer between 1 and 1000")
+			}
+			c.MongoMaxPoolSize = n
+			return nil
+		}},
+		{"MONGODB_TIMEOUT", "mongodb-timeout", "timeout of every MongoDB operation", false, durationField(func(c *Config) *time.Duration { return &c.MongoTimeout })},
+		{"MONGODB_SERVER_SELECTION_TIMEOUT", "mongodb-server-selection-timeout", "how long an operation waits for a reachable server", false, durationField(func(c *Config) *time.Duration { return &c.ServerSelectionTimeout })},
+		{"SLOW_QUERY_THRESHOLD", "slow-query-threshold", "MongoDB commands slower than this count as slow", false, durationField(func(c *Config) *time.Duration { return &c.SlowQueryThreshold })},
+		{"REDIS_URL", "redis-url", "Redis URL; empty uses an in-process cache and limiter", true, func(c *Config, v string) error {
+			if v != "" {
+				u, err := url.Parse(v)
+				if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+					return errors.New("must be a redis:// or rediss:// URL")
+				}
+			}
+			c.RedisURL = v
+			return nil
+		}},
+		{"JWT_SECRET", "jwt-secret", "HMAC secret of access tokens (>= 32 bytes)", true, stringField(func(c *Config) *string { return &c.JWTSecret })},
+		{"JWT_REFRESH_SECRET", "jwt-refresh-secret", "HMAC secret of refresh tokens (>= 32 bytes)", true, stringField(func(c *Config) *string { return &c.JWTRefreshSecret })},
+		{"ACCESS_TOKEN_TTL", "access-token-ttl", "access token lifetime", false, durationField(func(c *Config) *time.Duration { return &c.AccessTokenTTL })},
+		{"REFRESH_TOKEN_TTL", "refresh-token-ttl", "refresh token lifetime", false, durationField(func(c *Config) *time.Duration { return &c.RefreshTokenTTL })},
+		{"BCRYPT_COST", "bcrypt-cost", "bcrypt cost of password hashes (4-31)", false, intField(func(c *Config) *int { return &c.BcryptCost }, 4, 31)},
+		{"APP_ENV", "env", "production or development", false, func(c *Config, v string) error {
+			if v != EnvProduction && v != EnvDevelopment {
+				return errors.New("must be production or development")
+			}
+			c.Env = v
+			return nil
+		}},
+		{"LOG_LEVEL", "log-level", "debug, info, warn or error", false, func(c *Config, v string) error {
+			if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+				return errors.New("must be debug, info, warn or error")
+			}
+			return nil
+		}},
+		{"CACHE_TTL", "cache-ttl", "lifetime of cached reads", false, durationField(func(c *Config) *time.Duration { return &c.CacheTTL })},
+		{"CACHE_SIZE", "cache-size", "entries of the in-process cache", false, intField(func(c *Config) *int { return &c.CacheSize }, 1, 10_000_000)},
+		{"RATE_LIMIT_AUTH", "rate-limit-auth", "requests per second per client IP on /api/auth/*", false, intField(func(c *Config) *int { return &c.RateLimitAuth }, 1, 1_000_000)},
+		{"RATE_LIMIT_API", "rate-limit-api", "requests per second per client IP on the rest of the API", false, intField(func(c *Config) *int { return &c.RateLimitAPI }, 1, 1_000_000)},
+		{"SHUTDOWN_TIMEOUT", "shutdown-timeout", "how long in-flight requests may take to finish on shutdown", false, durationField(func(c *Config) *time.Duration { return &c.ShutdownGrace })},
+	}
+}
+
+func stringField(f func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if v == "" {
+			return errors.New("must not be empty")
+		}
+		*f(c) = v
+		return nil
+	}
+}
+
+func intField(f func(*Config) *int, lo, hi int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("must be an integer between %d and %d", lo, hi)
+		}
+		*f(c) = n
+		return nil
+	}
+}
+
+func durationField(f func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return errors.New("must be a positive duration such as 5s or 500ms")
+		}
+		*f(c) = d
+		return nil
+	}
+}
+
+// Load reads the configuration from getenv, then from args (flags override
+// the environment). Every invalid value is reported, each naming its
+// variable; secret values are never echoed back.
+func Load(args []string, getenv func(string) string) (Config, error) {
+	c := Defaults()
+	var problems []error
+	set := settings()
+
+	fs := flag.NewFlagSet("app", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	flagVals := make(map[string]*string, len(set))
+	for _, s := range set {
+		flagVals[s.flag] = fs.String(s.flag, "", s.usage+" (env "+s.env+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, fmt.Errorf("parsing flags: %w", err)
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+
+	for _, s := range set {
+		name, v := s.env, getenv(s.env)
+		if given[s.flag] {
+			name, v = "-"+s.flag, *flagVals[s.flag]
+		} else if v == "" {
+			continue
+		}
+		if err := s.parse(&c, strings.TrimSpace(v)); err != nil {
+			problems = append(problems, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	problems = append(problems, c.validate()...)
+	return c, errors.Join(problems...)
+}
+
+func (c Config) validate() []error {
+	var problems []error
+	if !c.Development() {
+		if len(c.JWTSecret) < MinSecretLen {
+			problems = append(problems, fmt.Errorf("JWT_SECRET: must be set to at least %d bytes (or APP_ENV=development to generate one)", MinSecretLen))
+		}
+		if len(c.JWTRefreshSecret) < MinSecretLen {
+			problems = append(problems, fmt.Errorf("JWT_REFRESH_SECRET: must be set to at least %d bytes (or APP_ENV=development to generate one)", MinSecretLen))
+		}
+		if c.JWTSecret != "" && c.JWTSecret == c.JWTRefreshSecret {
+			problems = append(problems, errors.New("JWT_REFRESH_SECRET: must differ from JWT_SECRET"))
+		}
+	}
+	if c.ServerSelectionTimeout > c.MongoTimeout {
+		problems = append(problems, errors.New("MONGODB_SERVER_SELECTION_TIMEOUT: must not exceed MONGODB_TIMEOUT"))
+	}
+	return problems
+}
+
+// Usage describes every setting, for -h.
+func Usage(w io.Writer) {
+	for _, s := range settings() {
+		fmt.Fprintf(w, "  -%s / %s\n\t%s\n", s.flag, s.env, s.usage)
+	}
+}
+
+// RedactURI strips the password from a URI for logs and errors.
+func RedactURI(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "<unparseable URI>"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}

@@ -1,0 +1,186 @@
+// Package health answers GET /api/health: it checks the app's dependencies
+// concurrently under one deadline, so the endpoint answers in bounded time
+// even when a dependency hangs, and mirrors each result into
+// app_dependency_up.
+package health
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Overall and per-check statuses.
+const (
+	StatusHealthy   = "healthy"
+	StatusDegraded  = "degraded"
+	StatusUnhealthy = "unhealthy"
+
+	CheckUp       = "up"
+	CheckDown     = "down"
+	CheckDisabled = "disabled"
+)
+
+// Check is one dependency.
+type Check struct {
+	Name string
+	// Probe returns nil when the dependency works. It must honour ctx;
+	// one that does not is reported down at the deadline anyway.
+	Probe func(ctx context.Context) error
+	// Critical dependencies make the app unhealthy (503) when down;
+	// others only degrade it.
+	Critical bool
+	// Disabled checks are reported as "disabled" and not run (for example
+	// Redis when the app runs on its in-process cache).
+	Disabled bool
+}
+
+// CheckResult is one entry of Report.Checks.
+type CheckResult struct {
+	Status    string  `json:"status"`
+	LatencyMS float64 `json:"latency_ms"`
+	Error     string  `json:"error,omitempty"`
+}
+
+// Memory is the Go runtime's view of the process memory.
+type Memory struct {
+	AllocBytes uint64 `json:"alloc_bytes"`
+	SysBytes   uint64 `json:"sys_bytes"`
+}
+
+// Report is the JSON body of /api/health.
+type Report struct {
+	Status        string                 `json:"status"`
+	Version       string                 `json:"version"`
+	UptimeSeconds float64                `json:"uptime_seconds"`
+	Memory        Memory                 `json:"memory"`
+	Checks        map[string]CheckResult `json:"checks"`
+}
+
+// Checker runs the checks.
+type Checker struct {
+	Checks   []Check
+	Version  string
+	Started  time.Time
+	Deadline time.Duration // whole-check budget; default 1.5s
+	// Up, when set, is the app_dependency_up gauge (label: dependency).
+	Up     *prometheus.GaugeVec
+	Logger *slog.Logger
+}
+
+// Run checks every dependency concurrently and returns the report.
+func (c *Checker) Run(ctx context.Context) Report {
+	deadline := c.Deadline
+	if deadline <= 0 {
+		deadline = 1500 * time.Millisecond
+	}
+	ctx, cancel := context.WithTimeout(ctx, deadline)
+	defer cancel()
+
+	type result struct {
+		i   int
+		res CheckResult
+	}
+	results := make(chan result, len(c.Checks))
+	var wg sync.WaitGroup
+	for i, chk := range c.Checks {
+		if chk.Disabled {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			err := chk.Probe(ctx)
+			r := CheckResult{Status: CheckUp, LatencyMS: ms(time.Since(start))}
+			if err != nil {
+				r.Status, r.Error = CheckDown, err.Error()
+			}
+			results <- result{i, r}
+		}()
+	}
+	// A probe that ignores ctx must not hold the answer: stop waiting at
+	// the deadline and report what has not answered as down.
+	allDone := make(chan struct{})
+	go func() { wg.Wait(); close(allDone) }()
+
+	got := make(map[int]CheckResult, len(c.Checks))
+	start := time.Now()
+collect:
+	for {
+		select {
+		case r := <-results:
+			got[r.i] = r.res
+		case <-allDone:
+			for {
+				select {
+				case r := <-results:
+					got[r.i] = r.res
+				default:
+					break collect
+				}
+			}
+		case <-ctx.Done():
+			break collect
+		}
+	}
+
+	rep := Report{
+		Status:        StatusHealthy,
+		Version:       c.Version,
+		UptimeSeconds: time.Since(c.Started).Seconds(),
+		Checks:        make(map[string]CheckResult, len(c.Checks)),
+	}
+	var mem runtime.MemStats
+	runtime.ReadMemStats(&mem)
+	rep.Memory = Memory{AllocBytes: mem.Alloc, SysBytes: mem.Sys}
+
+	for i, chk := range c.Checks {
+		if chk.Disabled {
+			rep.Checks[chk.Name] = CheckResult{Status: CheckDisabled}
+			continue
+		}
+		r, ok := got[i]
+		if !ok {
+			r = CheckResult{Status: CheckDown, LatencyMS: ms(time.Since(start)), Error: "no answer within " + deadline.String()}
+		}
+		rep.Checks[chk.Name] = r
+		up := 1.0
+		if r.Status == CheckDown {
+			up = 0
+			if chk.Critical {
+				rep.Status = StatusUnhealthy
+			} else if rep.Status == StatusHealthy {
+				rep.Status = StatusDegraded
+			}
+		}
+		if c.Up != nil {
+			c.Up.WithLabelValues(chk.Name).Set(up)
+		}
+	}
+	return rep
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// ServeHTTP answers 200 when healthy or degraded, 503 when unhealthy.
+func (c *Checker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rep := c.Run(r.Context())
+	code := http.StatusOK
+	if rep.Status == StatusUnhealthy {
+		code = http.StatusServiceUnavailable
+		if c.Logger != nil {
+			c.Logger.WarnContext(r.Context(), "health check unhealthy", "checks", rep.Checks)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(rep)
+}
