@@ -174,9 +174,9 @@ func refusedAddr(t *testing.T) string {
 // testPKI is a CA and a server certificate it signed, with known expiries.
 type testPKI struct {
 	caFile, certFile, keyFile string // PEM files: CA; a client certificate and key
-	caPool                        *x509.CertPool
-	server                        tls.Certificate // leaf + CA, as servers send
-	caNotAfter, leafNotAfter      time.Time
+	caPool                    *x509.CertPool
+	server                    tls.Certificate // leaf + CA, as servers send
+	caNotAfter, leafNotAfter  time.Time
 }
 
 func newTestPKI(t *testing.T, caNotAfter, leafNotAfter time.Time) *testPKI {

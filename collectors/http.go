@@ -1,0 +1,319 @@
+package collectors
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vigil-sh/vigil/internal/agent/config"
+	"github.com/vigil-sh/vigil/internal/buildinfo"
+)
+
+func init() { register(config.KindHTTP, newHTTP) }
+
+const (
+	// httpBodyLimit caps what a probe reads of a body: enough for any
+	// health page, and a runaway download cannot exhaust the agent.
+	httpBodyLimit = 4 << 20
+	// httpMaxRedirects is net/http's and blackbox_exporter's limit.
+	httpMaxRedirects = 10
+)
+
+// httpPhases are the labels of probe_http_duration_seconds, as blackbox_exporter.
+var httpPhases = [...]string{"resolve", "connect", "tls", "processing", "transfer"}
+
+// httpProber requests a URL and checks the answer, as blackbox_exporter's
+// http prober: a fresh transport per probe, so every probe measures the
+// whole connection set-up.
+type httpProber struct {
+	name       string
+	cfg        config.HTTPTarget
+	url        *url.URL
+	method     string
+	matches    []*regexp.Regexp // fail if any matches
+	notMatches []*regexp.Regexp // fail if any does not match
+	timeout    time.Duration
+	logger     *slog.Logger
+}
+
+func newHTTP(t config.Target, logger *slog.Logger) (Prober, error) {
+	if t.HTTP == nil {
+		return nil, fmt.Errorf("target %q: kind http without an http block", t.Name)
+	}
+	c := *t.HTTP
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return nil, fmt.Errorf("target %q: http url: %w", t.Name, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("target %q: http url %q: want http:// or https:// with a host", t.Name, u.Redacted())
+	}
+	if err := checkIPProtocol(c.IPProtocol); err != nil {
+		return nil, fmt.Errorf("target %q: %w", t.Name, err)
+	}
+	p := &httpProber{name: t.Name, cfg: c, url: u, method: strings.ToUpper(c.Method), timeout: probeTimeout(t), logger: logger}
+	if p.method == "" {
+		p.method = http.MethodGet
+	}
+	for _, re := range c.FailIfBodyMatches {
+		r, err := unanchored(re)
+		if err != nil {
+			return nil, fmt.Errorf("target %q: fail_if_body_matches_regexp: %w", t.Name, err)
+		}
+		if r != nil {
+			p.matches = append(p.matches, r)
+		}
+	}
+	for _, re := range c.FailIfBodyNotMatches {
+		r, err := unanchored(re)
+		if err != nil {
+			return nil, fmt.Errorf("target %q: fail_if_body_not_matches_regexp: %w", t.Name, err)
+		}
+		if r != nil {
+			p.notMatches = append(p.notMatches, r)
+		}
+	}
+	return p, nil
+}
+
+func (p *httpProber) Close() error { return nil }
+
+func (p *httpProber) Probe(ctx context.Context) Result {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	s := newSink(p.name, string(config.KindHTTP))
+	reason, err := p.probe(ctx, s)
+	return finishProbe(s, start, reason, err, p.logger)
+}
+
+// httpOutcome is what one probe observed; it becomes the metrics whatever
+// the probe's verdict, so a failing endpoint still shows its status code.
+type httpOutcome struct {
+	status        int
+	contentLength int64
+	redirects     int
+	failedRegex   bool
+	tls           *tls.ConnectionState
+}
+
+func (p *httpProber) probe(ctx context.Context, s *sink) (string, error) {
+	var out httpOutcome
+	tt := &tripTracer{}
+	defer func() { p.report(s, &out, tt) }()
+
+	tlsCfg, err := probeTLSConfig(p.cfg.TLS)
+	if err != nil {
+		return ReasonConfig, err
+	}
+	req, err := p.request(ctx)
+	if err != nil {
+		return ReasonConfig, err
+	}
+	dialer := &net.Dialer{}
+	transport := &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			return dialIPProtocol(ctx, dialer, addr, p.cfg.IPProtocol)
+		},
+		TLSClientConfig:   tlsCfg,
+		ForceAttemptHTTP2: true,
+		// One connection per round trip: each hop of a redirect is timed
+		// from resolve to transfer, as a first visit would be.
+		DisableKeepAlives: true,
+	}
+	defer transport.CloseIdleConnections()
+	tt.next = transport
+	client := &http.Client{
+		Transport: tt,
+		CheckRedirect: func(_ *http.Request, via []*http.Request) error {
+			if p.cfg.NoFollowRedirects {
+				return http.ErrUseLastResponse
+			}
+			if len(via) >= httpMaxRedirects {
+				return fmt.Errorf("stopped after %d redirects", httpMaxRedirects)
+			}
+			out.redirects = len(via)
+			return nil
+		},
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return httpReason(ctx, err), err // *url.Error, password already redacted by net/http
+	}
+	defer resp.Body.Close()
+	out.status = resp.StatusCode
+	out.contentLength = resp.ContentLength
+	out.tls = resp.TLS
+
+	body, err := io.ReadAll(io.LimitReader(resp.Body, httpBodyLimit))
+	tt.finish()
+	if err != nil {
+		return httpReason(ctx, err), fmt.Errorf("reading body of %s: %w", p.url.Redacted(), err)
+	}
+	if !p.validStatus(resp.StatusCode) {
+		return ReasonStatus, fmt.Errorf("%s %s: unexpected status %d", p.method, p.url.Redacted(), resp.StatusCode)
+	}
+	for _, re := range p.matches {
+		if re.Match(body) {
+			out.failedRegex = true
+			return ReasonBodyMismatch, fmt.Errorf("%s: body matched %q", p.url.Redacted(), re.String())
+		}
+	}
+	for _, re := range p.notMatches {
+		if !re.Match(body) {
+			out.failedRegex = true
+			return ReasonBodyMismatch, fmt.Errorf("%s: body did not match %q", p.url.Redacted(), re.String())
+		}
+	}
+	return "", nil
+}
+
+func (p *httpProber) request(ctx context.Context) (*http.Request, error) {
+	var body io.Reader
+	if p.cfg.Body != "" {
+		body = strings.NewReader(p.cfg.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, p.method, p.url.String(), body)
+	if err != nil {
+		return nil, fmt.Errorf("building request for %s: %w", p.url.Redacted(), err)
+	}
+	req.Header.Set("User-Agent", "vigil-agent/"+buildinfo.Version)
+	for k, v := range p.cfg.Headers {
+		if strings.EqualFold(k, "Host") {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	if f := p.cfg.BearerTokenFile; f != "" {
+		// Read per probe: projected service-account tokens rotate.
+		tok, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("reading bearer_token_file %s: %w", f, err)
+		}
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	}
+	return req, nil
+}
+
+func (p *httpProber) validStatus(code int) bool {
+	if len(p.cfg.ValidStatusCodes) == 0 {
+		return code >= 200 && code < 300
+	}
+	return slices.Contains(p.cfg.ValidStatusCodes, code)
+}
+
+// httpReason classifies a request error; an expired probe deadline is a
+// timeout whatever error the transport surfaced for it.
+func httpReason(ctx context.Context, err error) string {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return ReasonTimeout
+	}
+	return tlsAwareReason(err)
+}
+
+func (p *httpProber) report(s *sink, out *httpOutcome, tt *tripTracer) {
+	for phase, d := range tt.phases() {
+		s.gauge("probe_http_duration_seconds", "Duration of http request by phase, summed over all redirects.", d.Seconds(), "phase", httpPhases[phase])
+	}
+	s.gauge("probe_http_status_code", "Response HTTP status code.", float64(out.status))
+	s.gauge("probe_http_content_length", "Length of http content response.", float64(out.contentLength))
+	s.gauge("probe_http_redirects", "The number of redirects.", float64(out.redirects))
+	s.gauge("probe_http_ssl", "Indicates if SSL was used for the final redirect.", boolToFloat(out.tls != nil))
+	s.gauge("probe_failed_due_to_regex", "Indicates if probe failed due to regex.", boolToFloat(out.failedRegex))
+	if out.tls != nil {
+		addTLSMetrics(s, out.tls)
+	}
+}
+
+// roundTrip holds the httptrace timestamps of one request of a probe.
+type roundTrip struct {
+	dnsStart, dnsDone         time.Time
+	connectStart, connectDone time.Time
+	tlsStart, tlsDone         time.Time
+	gotConn, firstByte, end   time.Time
+}
+
+// tripTracer is a RoundTripper recording every round trip of a probe,
+// redirects included, as blackbox_exporter's transport does. Hooks run on
+// the transport's dial goroutines, hence the mutex.
+type tripTracer struct {
+	next  http.RoundTripper
+	mu    sync.Mutex
+	trips []*roundTrip
+}
+
+func (t *tripTracer) RoundTrip(req *http.Request) (*http.Response, error) {
+	rt := &roundTrip{}
+	now := time.Now()
+	t.mu.Lock()
+	if n := len(t.trips); n > 0 && t.trips[n-1].end.IsZero() {
+		t.trips[n-1].end = now // the previous response ends where its redirect starts
+	}
+	t.trips = append(t.trips, rt)
+	t.mu.Unlock()
+	set := func(f *time.Time) {
+		t.mu.Lock()
+		if f.IsZero() {
+			*f = time.Now()
+		}
+		t.mu.Unlock()
+	}
+	trace := &httptrace.ClientTrace{
+		DNSStart:             func(httptrace.DNSStartInfo) { set(&rt.dnsStart) },
+		DNSDone:              func(httptrace.DNSDoneInfo) { set(&rt.dnsDone) },
+		ConnectStart:         func(string, string) { set(&rt.connectStart) },
+		ConnectDone:          func(_, _ string, err error) { set(&rt.connectDone) },
+		TLSHandshakeStart:    func() { set(&rt.tlsStart) },
+		TLSHandshakeDone:     func(tls.ConnectionState, error) { set(&rt.tlsDone) },
+		GotConn:              func(httptrace.GotConnInfo) { set(&rt.gotConn) },
+		GotFirstResponseByte: func() { set(&rt.firstByte) },
+	}
+	return t.next.RoundTrip(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+}
+
+// finish marks the end of the last response's transfer.
+func (t *tripTracer) finish() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if n := len(t.trips); n > 0 && t.trips[n-1].end.IsZero() {
+		t.trips[n-1].end = time.Now()
+	}
+}
+
+// phases sums each phase over the round trips, in httpPhases order. A phase
+// that did not happen (no DNS for an IP literal, no TLS for http, a request
+// that failed early) counts zero.
+func (t *tripTracer) phases() [len(httpPhases)]time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	span := func(from, to time.Time) time.Duration {
+		if from.IsZero() || to.IsZero() || to.Before(from) {
+			return 0
+		}
+		return to.Sub(from)
+	}
+	var sum [len(httpPhases)]time.Duration
+	for _, rt := range t.trips {
+		sum[0] += span(rt.dnsStart, rt.dnsDone)
+		sum[1] += span(rt.connectStart, rt.connectDone)
+		sum[2] += span(rt.tlsStart, rt.tlsDone)
+		sum[3] += span(rt.gotConn, rt.firstByte)
+		sum[4] += span(rt.firstByte, rt.end)
+	}
+	return sum
+}

@@ -1,0 +1,379 @@
+package collectors
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/vigil-sh/vigil/internal/agent/config"
+)
+
+// seenRequest is what the test server received.
+type seenRequest struct {
+	method, path, host, body, auth, header string
+}
+
+// probeServer answers a few routes; every request is recorded.
+func probeServer(t *testing.T, tlsCfg *tls.Config) (*httptest.Server, func() []seenRequest) {
+	t.Helper()
+	var mu sync.Mutex
+	var seen []seenRequest
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "status: ok\n") })
+	mux.HandleFunc("/error", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "status: error", http.StatusInternalServerError)
+	})
+	mux.HandleFunc("/missing", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
+	mux.HandleFunc("/degraded", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "status: degraded, error in cache\n") })
+	mux.HandleFunc("/r1", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/r2", http.StatusFound) })
+	mux.HandleFunc("/r2", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ok", http.StatusMovedPermanently) })
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		// 60 ms before the first byte, 60 ms between it and the last.
+		time.Sleep(60 * time.Millisecond)
+		io.WriteString(w, "first ")
+		w.(http.Flusher).Flush()
+		time.Sleep(60 * time.Millisecond)
+		io.WriteString(w, "last")
+	})
+	mux.HandleFunc("/huge", func(w http.ResponseWriter, r *http.Request) {
+		chunk := strings.Repeat("x", 64<<10)
+		for range (httpBodyLimit / len(chunk)) + 1 {
+			io.WriteString(w, chunk)
+		}
+		io.WriteString(w, "needle")
+	})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen = append(seen, seenRequest{r.Method, r.URL.Path, r.Host, string(b), r.Header.Get("Authorization"), r.Header.Get("X-Vigil-Test")})
+		mu.Unlock()
+		mux.ServeHTTP(w, r)
+	})
+	var srv *httptest.Server
+	srv = httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // rejected handshakes are the point
+	if tlsCfg != nil {
+		srv.TLS = tlsCfg
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	t.Cleanup(srv.Close)
+	return srv, func() []seenRequest {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]seenRequest(nil), seen...)
+	}
+}
+
+func httpProbe(t *testing.T, cfg config.HTTPTarget, timeout time.Duration) (Result, map[string]*dto.MetricFamily) {
+	t.Helper()
+	tg := netTarget(config.KindHTTP, timeout)
+	tg.HTTP = &cfg
+	res := mustProber(t, tg).Probe(t.Context())
+	return res, resultFamilies(t, res)
+}
+
+func mustRegexps(t *testing.T, exprs ...string) []config.Regexp {
+	t.Helper()
+	var out []config.Regexp
+	for _, e := range exprs {
+		re, err := config.NewRegexp(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, re)
+	}
+	return out
+}
+
+func TestHTTPProbe(t *testing.T) {
+	srv, _ := probeServer(t, nil)
+	tests := []struct {
+		name        string
+		cfg         config.HTTPTarget
+		wantOK      bool
+		wantReason  string
+		wantStatus  float64
+		wantRedir   float64
+		wantRegex   float64
+		wantContent float64 // -1: do not check
+	}{
+		{name: "ok", cfg: config.HTTPTarget{URL: srv.URL + "/ok"}, wantOK: true, wantStatus: 200, wantContent: float64(len("status: ok\n"))},
+		{name: "500 is not 2xx", cfg: config.HTTPTarget{URL: srv.URL + "/error"}, wantReason: ReasonStatus, wantStatus: 500, wantContent: -1},
+		{name: "404 when 404 is valid", cfg: config.HTTPTarget{URL: srv.URL + "/missing", ValidStatusCodes: []int{404}}, wantOK: true, wantStatus: 404, wantContent: -1},
+		{name: "200 when only 204 is valid", cfg: config.HTTPTarget{URL: srv.URL + "/ok", ValidStatusCodes: []int{204}}, wantReason: ReasonStatus, wantStatus: 200, wantContent: -1},
+		{name: "fail_if_body_matches hit", cfg: config.HTTPTarget{URL: srv.URL + "/degraded", FailIfBodyMatches: mustRegexps(t, "error")},
+			wantReason: ReasonBodyMismatch, wantStatus: 200, wantRegex: 1, wantContent: -1},
+		{name: "fail_if_body_matches miss", cfg: config.HTTPTarget{URL: srv.URL + "/ok", FailIfBodyMatches: mustRegexps(t, "error")},
+			wantOK: true, wantStatus: 200, wantContent: -1},
+		{name: "fail_if_body_not_matches hit", cfg: config.HTTPTarget{URL: srv.URL + "/ok", FailIfBodyNotMatches: mustRegexps(t, `status: (ok|fine)`)},
+			wantOK: true, wantStatus: 200, wantContent: -1},
+		{name: "fail_if_body_not_matches miss", cfg: config.HTTPTarget{URL: srv.URL + "/degraded", FailIfBodyNotMatches: mustRegexps(t, `status: ok`)},
+			wantReason: ReasonBodyMismatch, wantStatus: 200, wantRegex: 1, wantContent: -1},
+		{name: "body read up to the cap", cfg: config.HTTPTarget{URL: srv.URL + "/huge", FailIfBodyNotMatches: mustRegexps(t, "needle")},
+			wantReason: ReasonBodyMismatch, wantStatus: 200, wantRegex: 1, wantContent: -1},
+		{name: "redirects followed", cfg: config.HTTPTarget{URL: srv.URL + "/r1"}, wantOK: true, wantStatus: 200, wantRedir: 2, wantContent: -1},
+		{name: "redirect not followed", cfg: config.HTTPTarget{URL: srv.URL + "/r1", NoFollowRedirects: true}, wantReason: ReasonStatus, wantStatus: 302, wantContent: -1},
+		{name: "redirect not followed, 302 valid", cfg: config.HTTPTarget{URL: srv.URL + "/r1", NoFollowRedirects: true, ValidStatusCodes: []int{302}},
+			wantOK: true, wantStatus: 302, wantContent: -1},
+		{name: "by name, ip4", cfg: config.HTTPTarget{URL: strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/ok", IPProtocol: "ip4"},
+			wantOK: true, wantStatus: 200, wantContent: -1},
+		{name: "refused", cfg: config.HTTPTarget{URL: "http://" + refusedAddr(t) + "/"}, wantReason: ReasonConnect, wantContent: 0},
+		{name: "unresolvable", cfg: config.HTTPTarget{URL: "http://vigil-probe.invalid/"}, wantReason: ReasonDNS, wantContent: 0},
+		{name: "unresolvable ip6", cfg: config.HTTPTarget{URL: "http://vigil-probe.invalid/", IPProtocol: "ip6"}, wantReason: ReasonDNS, wantContent: 0},
+		{name: "missing bearer_token_file", cfg: config.HTTPTarget{URL: srv.URL + "/ok", BearerTokenFile: "/nonexistent/token"}, wantReason: ReasonConfig, wantContent: 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, mfs := httpProbe(t, tc.cfg, 3*time.Second)
+			if res.Success != tc.wantOK || res.Reason != tc.wantReason {
+				t.Fatalf("success=%v reason=%q err=%v; want success=%v reason=%q", res.Success, res.Reason, res.Err, tc.wantOK, tc.wantReason)
+			}
+			if !tc.wantOK && res.Err == nil {
+				t.Errorf("failed probe without an error")
+			}
+			checks := []struct {
+				name string
+				want float64
+			}{
+				{"probe_success", boolToFloat(tc.wantOK)},
+				{"probe_http_status_code", tc.wantStatus},
+				{"probe_http_redirects", tc.wantRedir},
+				{"probe_failed_due_to_regex", tc.wantRegex},
+				{"probe_http_ssl", 0},
+			}
+			for _, c := range checks {
+				if got := mustSeries(t, mfs, c.name); got != c.want {
+					t.Errorf("%s = %v, want %v", c.name, got, c.want)
+				}
+			}
+			if tc.wantContent >= 0 {
+				if got := mustSeries(t, mfs, "probe_http_content_length"); got != tc.wantContent {
+					t.Errorf("probe_http_content_length = %v, want %v", got, tc.wantContent)
+				}
+			}
+			for _, phase := range httpPhases {
+				if got := mustSeries(t, mfs, "probe_http_duration_seconds", "phase", phase); got < 0 || got > res.Duration.Seconds() {
+					t.Errorf("phase %s = %v outside [0, %v]", phase, got, res.Duration.Seconds())
+				}
+			}
+			if _, ok := seriesValue(mfs, "probe_tls_version_info"); ok {
+				t.Errorf("probe_tls_version_info on plain http")
+			}
+		})
+	}
+}
+
+// The phases come from httptrace: a handler that waits before its first
+// byte and between first and last shows in processing and transfer, and
+// the phases of a redirected request add up over its hops.
+func TestHTTPProbePhases(t *testing.T) {
+	srv, _ := probeServer(t, nil)
+	_, mfs := httpProbe(t, config.HTTPTarget{URL: srv.URL + "/slow"}, 3*time.Second)
+	for _, phase := range []string{"processing", "transfer"} {
+		if got := mustSeries(t, mfs, "probe_http_duration_seconds", "phase", phase); got < 0.06 {
+			t.Errorf("%s = %vs, want ≥ 0.06s", phase, got)
+		}
+	}
+	if got := mustSeries(t, mfs, "probe_http_duration_seconds", "phase", "connect"); got <= 0 {
+		t.Errorf("connect = %v, want > 0", got)
+	}
+	if got := mustSeries(t, mfs, "probe_http_duration_seconds", "phase", "resolve"); got != 0 {
+		t.Errorf("resolve = %v for an IP literal, want 0", got)
+	}
+
+	byName := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	_, mfs = httpProbe(t, config.HTTPTarget{URL: byName + "/ok"}, 3*time.Second)
+	if got := mustSeries(t, mfs, "probe_http_duration_seconds", "phase", "resolve"); got <= 0 {
+		t.Errorf("resolve = %v for localhost, want > 0", got)
+	}
+
+	// Three hops, three connections: the tracer saw each one.
+	tt := &tripTracer{next: http.DefaultTransport}
+	client := &http.Client{Transport: tt}
+	resp, err := client.Get(srv.URL + "/r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	tt.finish()
+	if len(tt.trips) != 3 {
+		t.Fatalf("traced %d round trips, want 3", len(tt.trips))
+	}
+	var sum time.Duration
+	for _, rt := range tt.trips {
+		sum += rt.firstByte.Sub(rt.gotConn)
+	}
+	if got := tt.phases()[3]; got != sum {
+		t.Errorf("processing = %v, want the sum over hops %v", got, sum)
+	}
+}
+
+func TestHTTPProbeRequest(t *testing.T) {
+	srv, seen := probeServer(t, nil)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("s3cret-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		cfg  config.HTTPTarget
+		want seenRequest
+	}{
+		{"default GET", config.HTTPTarget{URL: srv.URL + "/ok"}, seenRequest{method: "GET", path: "/ok"}},
+		{"HEAD", config.HTTPTarget{URL: srv.URL + "/ok", Method: "head"}, seenRequest{method: "HEAD", path: "/ok"}},
+		{"POST with body, headers and token", config.HTTPTarget{
+			URL: srv.URL + "/ok", Method: "POST", Body: `{"ping":true}`,
+			Headers:         map[string]string{"X-Vigil-Test": "yes", "Host": "app.example"},
+			BearerTokenFile: tokenFile,
+		}, seenRequest{method: "POST", path: "/ok", host: "app.example", body: `{"ping":true}`, auth: "Bearer s3cret-token", header: "yes"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(seen())
+			res, _ := httpProbe(t, tc.cfg, 3*time.Second)
+			if !res.Success {
+				t.Fatalf("probe failed: %s %v", res.Reason, res.Err)
+			}
+			got := seen()[before:]
+			if len(got) != 1 {
+				t.Fatalf("server saw %d requests, want 1", len(got))
+			}
+			want := tc.want
+			if want.host == "" {
+				want.host = srv.Listener.Addr().String()
+			}
+			if got[0] != want {
+				t.Errorf("server saw %+v, want %+v", got[0], want)
+			}
+		})
+	}
+}
+
+func TestHTTPProbeTLS(t *testing.T) {
+	caExpiry := time.Date(2033, 7, 8, 9, 10, 11, 0, time.UTC)
+	leafExpiry := time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)
+	pki := newTestPKI(t, caExpiry, leafExpiry)
+	srv, _ := probeServer(t, &tls.Config{Certificates: []tls.Certificate{pki.server}})
+	mtls, _ := probeServer(t, &tls.Config{Certificates: []tls.Certificate{pki.server}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pki.caPool})
+	tests := []struct {
+		name       string
+		cfg        config.HTTPTarget
+		wantOK     bool
+		wantReason string
+		wantChain  bool
+	}{
+		{name: "ca_file", cfg: config.HTTPTarget{URL: srv.URL + "/ok", TLS: config.TLSConfig{CAFile: pki.caFile}}, wantOK: true, wantChain: true},
+		{name: "untrusted", cfg: config.HTTPTarget{URL: srv.URL + "/ok"}, wantReason: ReasonTLS},
+		{name: "insecure", cfg: config.HTTPTarget{URL: srv.URL + "/ok", TLS: config.TLSConfig{InsecureSkipVerify: true}}, wantOK: true},
+		{name: "wrong server_name", cfg: config.HTTPTarget{URL: srv.URL + "/ok", TLS: config.TLSConfig{CAFile: pki.caFile, ServerName: "other.example"}}, wantReason: ReasonTLS},
+		{name: "client certificate", cfg: config.HTTPTarget{URL: mtls.URL + "/ok", TLS: config.TLSConfig{CAFile: pki.caFile, CertFile: pki.certFile, KeyFile: pki.keyFile}},
+			wantOK: true, wantChain: true},
+		{name: "client certificate missing", cfg: config.HTTPTarget{URL: mtls.URL + "/ok", TLS: config.TLSConfig{CAFile: pki.caFile}}, wantReason: ReasonTLS},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, mfs := httpProbe(t, tc.cfg, 3*time.Second)
+			if res.Success != tc.wantOK || res.Reason != tc.wantReason {
+				t.Fatalf("success=%v reason=%q err=%v; want success=%v reason=%q", res.Success, res.Reason, res.Err, tc.wantOK, tc.wantReason)
+			}
+			if !tc.wantOK {
+				return
+			}
+			if got := mustSeries(t, mfs, "probe_http_ssl"); got != 1 {
+				t.Errorf("probe_http_ssl = %v", got)
+			}
+			// The leaf expires before the CA: the earliest is the leaf's NotAfter.
+			if got := mustSeries(t, mfs, "probe_ssl_earliest_cert_expiry"); got != float64(leafExpiry.Unix()) {
+				t.Errorf("probe_ssl_earliest_cert_expiry = %v, want %v", got, leafExpiry.Unix())
+			}
+			if got := mustSeries(t, mfs, "probe_tls_version_info", "version", "TLS 1.3"); got != 1 {
+				t.Errorf("probe_tls_version_info = %v", got)
+			}
+			if got := mustSeries(t, mfs, "probe_http_duration_seconds", "phase", "tls"); got <= 0 {
+				t.Errorf("tls phase = %v, want > 0", got)
+			}
+			last, ok := seriesValue(mfs, "probe_ssl_last_chain_expiry_timestamp_seconds")
+			if ok != tc.wantChain || ok && last != float64(leafExpiry.Unix()) {
+				t.Errorf("probe_ssl_last_chain_expiry_timestamp_seconds = %v (present %v), want present %v at %v", last, ok, tc.wantChain, leafExpiry.Unix())
+			}
+		})
+	}
+}
+
+// An HTTP server that accepts and never answers costs the timeout, no more,
+// and a password in the URL never reaches the error.
+func TestHTTPProbeSilentServer(t *testing.T) {
+	addr := mutedListener(t)
+	const timeout = 300 * time.Millisecond
+	start := time.Now()
+	res, mfs := httpProbe(t, config.HTTPTarget{URL: "http://probe:hunter2@" + addr + "/health"}, timeout)
+	took := time.Since(start)
+	if res.Success || res.Reason != ReasonTimeout {
+		t.Fatalf("success=%v reason=%q err=%v; want timeout", res.Success, res.Reason, res.Err)
+	}
+	if took < timeout || took > timeout+500*time.Millisecond {
+		t.Errorf("probe took %v, want about %v", took, timeout)
+	}
+	if strings.Contains(res.Err.Error(), "hunter2") {
+		t.Errorf("error leaks the password: %v", res.Err)
+	}
+	if got := mustSeries(t, mfs, "probe_http_status_code"); got != 0 {
+		t.Errorf("probe_http_status_code = %v without a response", got)
+	}
+}
+
+func TestHTTPProbeCallerDeadline(t *testing.T) {
+	addr := mutedListener(t)
+	tg := netTarget(config.KindHTTP, 10*time.Second)
+	tg.HTTP = &config.HTTPTarget{URL: "http://" + addr + "/"}
+	p := mustProber(t, tg)
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	res := p.Probe(ctx)
+	if took := time.Since(start); took > 700*time.Millisecond || res.Reason != ReasonTimeout {
+		t.Errorf("took %v reason %q, want about 200ms and timeout", took, res.Reason)
+	}
+}
+
+func TestNewHTTPRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  *config.HTTPTarget
+	}{
+		{"no block", nil},
+		{"no scheme", &config.HTTPTarget{URL: "localhost:8080/health"}},
+		{"ftp", &config.HTTPTarget{URL: "ftp://example.com/"}},
+		{"bad ip_protocol", &config.HTTPTarget{URL: "http://localhost/", IPProtocol: "tcp4"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tg := netTarget(config.KindHTTP, time.Second)
+			tg.HTTP = tc.cfg
+			_, err := New(tg, nil)
+			if err == nil {
+				t.Fatalf("New accepted %+v", tc.cfg)
+			}
+			if tc.cfg != nil {
+				if u, perr := url.Parse(tc.cfg.URL); perr == nil && u.User != nil && strings.Contains(err.Error(), u.User.String()) {
+					t.Errorf("error leaks credentials: %v", err)
+				}
+			}
+		})
+	}
+}
