@@ -1,0 +1,409 @@
+package alerts
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/storage"
+
+	"github.com/vigil-sh/vigil/internal/agent/config"
+)
+
+// maxScrapeBytes bounds one scrape's body so a runaway target cannot exhaust
+// the agent's memory.
+const maxScrapeBytes = 64 << 20
+
+const scrapeAccept = "text/plain;version=0.0.4;q=1,*/*;q=0.1"
+
+var staleNaN = math.Float64frombits(value.StaleNaN)
+
+// scrapeTarget is one endpoint scraped into the TSDB: an HTTP exposition
+// endpoint, or the agent's own registry.
+type scrapeTarget struct {
+	job      string
+	url      string // empty for the self-scrape
+	base     labels.Labels
+	interval time.Duration
+	timeout  time.Duration
+	bearer   string
+	gatherer prometheus.Gatherer
+}
+
+// key identifies a target and its settings; a changed setting is a new loop.
+func (t scrapeTarget) key() string {
+	return strings.Join([]string{t.job, t.url, t.base.String(), t.interval.String(), t.timeout.String(), t.bearer}, "\x00")
+}
+
+// scrapeTargets derives the scrape targets of a configuration.
+func scrapeTargets(cfg *config.Config, o Options) ([]scrapeTarget, error) {
+	gInterval := cmp.Or(time.Duration(cfg.Global.Interval), DefaultScrapeInterval)
+	gTimeout := cmp.Or(time.Duration(cfg.Global.Timeout), DefaultScrapeTimeout)
+	var out []scrapeTarget
+	if o.Gatherer != nil {
+		out = append(out, scrapeTarget{
+			job:      "agent",
+			base:     labels.FromStrings("instance", o.SelfInstance, "job", "agent"),
+			interval: gInterval,
+			timeout:  min(gTimeout, gInterval),
+			gatherer: o.Gatherer,
+		})
+	}
+	var errs []error
+	for i, sc := range cfg.ScrapeConfigs {
+		if sc.JobName == "" {
+			errs = append(errs, fmt.Errorf("scrape_configs[%d].job_name: empty", i))
+		}
+		interval := cmp.Or(time.Duration(sc.Interval), gInterval)
+		timeout := min(cmp.Or(time.Duration(sc.Timeout), gTimeout), interval)
+		for j, raw := range sc.Targets {
+			u, err := url.Parse(raw)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				errs = append(errs, fmt.Errorf("scrape_configs[%d].targets[%d] %q: want an http(s) URL", i, j, redactURL(raw)))
+				continue
+			}
+			b := labels.NewBuilder(labels.FromMap(sc.Labels))
+			b.Set("job", sc.JobName)
+			b.Set("instance", u.Host)
+			out = append(out, scrapeTarget{
+				job:      sc.JobName,
+				url:      raw,
+				base:     b.Labels(),
+				interval: interval,
+				timeout:  timeout,
+				bearer:   sc.BearerToken,
+			})
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// reconcileLoops keeps unchanged loops, stops removed ones (writing
+// staleness markers, so their series end at once) and starts new ones if
+// the engine runs. Callers hold e.mu.
+func (e *Engine) reconcileLoops(targets []scrapeTarget) {
+	next := make(map[string]*scrapeLoop, len(targets))
+	for _, t := range targets {
+		k := t.key()
+		if l, ok := e.loops[k]; ok {
+			next[k] = l
+			continue
+		}
+		l := newScrapeLoop(t, e.db, e.logger)
+		if e.runCtx != nil {
+			l.start(e.runCtx)
+		}
+		next[k] = l
+	}
+	for k, l := range e.loops {
+		if _, ok := next[k]; !ok {
+			l.stop(true)
+		}
+	}
+	e.loops = next
+}
+
+// scrapeLoop scrapes one target on its own schedule and timeout, so a slow
+// target delays neither the others nor rule evaluation.
+type scrapeLoop struct {
+	t      scrapeTarget
+	db     storage.AppendableV2
+	client *http.Client
+	logger *slog.Logger
+
+	cancel context.CancelFunc
+	done   chan struct{}
+	// prev holds the series written by the last scrape, to mark those
+	// that disappear stale.
+	prev map[string]labels.Labels
+}
+
+func newScrapeLoop(t scrapeTarget, db storage.AppendableV2, logger *slog.Logger) *scrapeLoop {
+	return &scrapeLoop{
+		t:      t,
+		db:     db,
+		client: &http.Client{}, // every request carries the scrape timeout in its context
+		logger: logger.With("component", "scrape", "job", t.job, "instance", t.base.Get("instance")),
+		prev:   map[string]labels.Labels{},
+	}
+}
+
+func (l *scrapeLoop) start(ctx context.Context) {
+	ctx, l.cancel = context.WithCancel(ctx)
+	l.done = make(chan struct{})
+	go func() {
+		defer close(l.done)
+		l.run(ctx)
+	}()
+}
+
+// stop ends the loop; with stale set it marks every series of the target
+// stale, as Prometheus does when a target goes away.
+func (l *scrapeLoop) stop(stale bool) {
+	if l.cancel != nil {
+		l.cancel()
+		<-l.done
+		l.cancel = nil
+	}
+	if stale {
+		l.markAllStale(context.Background(), time.Now())
+	}
+}
+
+func (l *scrapeLoop) run(ctx context.Context) {
+	tick := time.NewTicker(l.t.interval)
+	defer tick.Stop()
+	for {
+		l.scrapeOnce(ctx, time.Now())
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// sample is one flattened series value of a scrape.
+type sample struct {
+	ls labels.Labels
+	v  float64
+}
+
+func (l *scrapeLoop) scrapeOnce(ctx context.Context, start time.Time) {
+	sctx, cancel := context.WithTimeout(ctx, l.t.timeout)
+	fams, err := l.fetch(sctx)
+	cancel()
+	dur := time.Since(start)
+	if ctx.Err() != nil {
+		return // shutting down: write nothing, not even up=0
+	}
+	var samples []sample
+	if err != nil {
+		l.logger.Debug("scrape failed", "err", err)
+	} else {
+		samples = flatten(fams, l.t.base)
+	}
+	up := 1.0
+	if err != nil {
+		up = 0
+	}
+	report := []sample{
+		{labels.NewBuilder(l.t.base).Set(model.MetricNameLabel, "up").Labels(), up},
+		{labels.NewBuilder(l.t.base).Set(model.MetricNameLabel, "scrape_duration_seconds").Labels(), dur.Seconds()},
+		{labels.NewBuilder(l.t.base).Set(model.MetricNameLabel, "scrape_samples_scraped").Labels(), float64(len(samples))},
+	}
+	l.write(ctx, start, samples, report)
+}
+
+// write appends a scrape's samples and report series, and a staleness
+// marker for every series of the previous scrape that is now missing.
+func (l *scrapeLoop) write(ctx context.Context, ts time.Time, samples, report []sample) {
+	t := ts.UnixMilli()
+	app := l.db.AppenderV2(ctx)
+	seen := make(map[string]labels.Labels, len(samples))
+	var appendErrs int
+	for _, s := range samples {
+		k := string(s.ls.Bytes(nil))
+		if _, dup := seen[k]; dup {
+			continue
+		}
+		seen[k] = s.ls
+		if _, err := app.Append(0, s.ls, 0, t, s.v, nil, nil, storage.AOptions{}); err != nil {
+			appendErrs++
+		}
+	}
+	for k, ls := range l.prev {
+		if _, ok := seen[k]; !ok {
+			if _, err := app.Append(0, ls, 0, t, staleNaN, nil, nil, storage.AOptions{}); err != nil {
+				appendErrs++
+			}
+		}
+	}
+	for _, s := range report {
+		if _, err := app.Append(0, s.ls, 0, t, s.v, nil, nil, storage.AOptions{}); err != nil {
+			appendErrs++
+		}
+	}
+	if err := app.Commit(); err != nil {
+		l.logger.Warn("writing scrape to storage failed", "err", err)
+		return
+	}
+	if appendErrs > 0 {
+		l.logger.Debug("samples rejected by storage", "count", appendErrs)
+	}
+	l.prev = seen
+}
+
+// markAllStale ends every series of the target, the report series included.
+func (l *scrapeLoop) markAllStale(ctx context.Context, ts time.Time) {
+	t := ts.UnixMilli()
+	app := l.db.AppenderV2(ctx)
+	all := make([]labels.Labels, 0, len(l.prev)+3)
+	for _, ls := range l.prev {
+		all = append(all, ls)
+	}
+	for _, n := range []string{"up", "scrape_duration_seconds", "scrape_samples_scraped"} {
+		all = append(all, labels.NewBuilder(l.t.base).Set(model.MetricNameLabel, n).Labels())
+	}
+	for _, ls := range all {
+		_, _ = app.Append(0, ls, 0, t, staleNaN, nil, nil, storage.AOptions{})
+	}
+	if err := app.Commit(); err != nil {
+		l.logger.Warn("writing staleness markers failed", "err", err)
+	}
+	l.prev = map[string]labels.Labels{}
+}
+
+func (l *scrapeLoop) fetch(ctx context.Context) ([]*dto.MetricFamily, error) {
+	if l.t.gatherer != nil {
+		return gatherWithContext(ctx, l.t.gatherer)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.t.url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("scraping %s: %w", redactURL(l.t.url), err)
+	}
+	req.Header.Set("Accept", scrapeAccept)
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", strconv.FormatFloat(l.t.timeout.Seconds(), 'f', -1, 64))
+	if l.t.bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+l.t.bearer)
+	}
+	resp, err := l.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("scraping %s: %w", redactURL(l.t.url), err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("scraping %s: HTTP status %s", redactURL(l.t.url), resp.Status)
+	}
+	dec := expfmt.NewDecoder(io.LimitReader(resp.Body, maxScrapeBytes), expfmt.ResponseFormat(resp.Header))
+	var fams []*dto.MetricFamily
+	for {
+		mf := &dto.MetricFamily{}
+		if err := dec.Decode(mf); err != nil {
+			if errors.Is(err, io.EOF) {
+				return fams, nil
+			}
+			return nil, fmt.Errorf("parsing scrape of %s: %w", redactURL(l.t.url), err)
+		}
+		fams = append(fams, mf)
+	}
+}
+
+// gatherWithContext bounds an in-process Gather by the scrape timeout: a
+// collector stuck on I/O must not stall the self-scrape loop.
+func gatherWithContext(ctx context.Context, g prometheus.Gatherer) ([]*dto.MetricFamily, error) {
+	type result struct {
+		fams []*dto.MetricFamily
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		fams, err := g.Gather()
+		ch <- result{fams, err}
+	}()
+	select {
+	case r := <-ch:
+		// A partial gather still carries every healthy collector's series.
+		if r.err != nil && len(r.fams) == 0 {
+			return nil, fmt.Errorf("gathering agent metrics: %w", r.err)
+		}
+		return r.fams, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("gathering agent metrics: %w", ctx.Err())
+	}
+}
+
+// flatten turns metric families into samples as Prometheus's text parser
+// sees them: histograms as _bucket/_sum/_count, summaries as quantiles plus
+// _sum/_count. Exposed labels clashing with a target label are kept as
+// exported_<name>, as with honor_labels: false.
+func flatten(fams []*dto.MetricFamily, base labels.Labels) []sample {
+	var out []sample
+	b := labels.NewScratchBuilder(8)
+	mk := func(name string, m *dto.Metric, extraName, extraValue string) labels.Labels {
+		b.Reset()
+		base.Range(func(l labels.Label) { b.Add(l.Name, l.Value) })
+		b.Add(model.MetricNameLabel, name)
+		for _, lp := range m.GetLabel() {
+			n := lp.GetName()
+			if base.Has(n) {
+				n = "exported_" + n
+			}
+			b.Add(n, lp.GetValue())
+		}
+		if extraName != "" {
+			b.Add(extraName, extraValue)
+		}
+		b.Sort()
+		return b.Labels()
+	}
+	for _, mf := range fams {
+		name := mf.GetName()
+		for _, m := range mf.GetMetric() {
+			switch mf.GetType() {
+			case dto.MetricType_COUNTER:
+				out = append(out, sample{mk(name, m, "", ""), m.GetCounter().GetValue()})
+			case dto.MetricType_GAUGE:
+				out = append(out, sample{mk(name, m, "", ""), m.GetGauge().GetValue()})
+			case dto.MetricType_UNTYPED:
+				out = append(out, sample{mk(name, m, "", ""), m.GetUntyped().GetValue()})
+			case dto.MetricType_SUMMARY:
+				s := m.GetSummary()
+				for _, q := range s.GetQuantile() {
+					out = append(out, sample{mk(name, m, "quantile", formatFloat(q.GetQuantile())), q.GetValue()})
+				}
+				out = append(out,
+					sample{mk(name+"_sum", m, "", ""), s.GetSampleSum()},
+					sample{mk(name+"_count", m, "", ""), float64(s.GetSampleCount())})
+			case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
+				h := m.GetHistogram()
+				count := float64(h.GetSampleCount())
+				if h.SampleCountFloat != nil {
+					count = h.GetSampleCountFloat()
+				}
+				sawInf := false
+				for _, bk := range h.GetBucket() {
+					c := float64(bk.GetCumulativeCount())
+					if bk.CumulativeCountFloat != nil {
+						c = bk.GetCumulativeCountFloat()
+					}
+					sawInf = sawInf || math.IsInf(bk.GetUpperBound(), 1)
+					out = append(out, sample{mk(name+"_bucket", m, "le", formatFloat(bk.GetUpperBound())), c})
+				}
+				if !sawInf {
+					out = append(out, sample{mk(name+"_bucket", m, "le", "+Inf"), count})
+				}
+				out = append(out,
+					sample{mk(name+"_sum", m, "", ""), h.GetSampleSum()},
+					sample{mk(name+"_count", m, "", ""), count})
+			}
+		}
+	}
+	return out
+}
+
+func formatFloat(f float64) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "+Inf"
+	case math.IsInf(f, -1):
+		return "-Inf"
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
