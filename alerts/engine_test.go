@@ -1,8 +1,6 @@
 package alerts
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -93,15 +91,7 @@ func TestAlertDeliveredAfterAlertmanagerOutage(t *testing.T) {
 // TestEvaluationNotBlockedByHungAlertmanager points the engine at an
 // Alertmanager that never answers: evaluation goes on at its interval.
 func TestEvaluationNotBlockedByHungAlertmanager(t *testing.T) {
-	release := make(chan struct{})
-	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(hung.Close)
-	t.Cleanup(func() { close(release) })
+	hung := newHangingServer(t)
 	var body strings.Builder
 	for i := range 50 {
 		body.WriteString("app_queue_depth{queue=\"q" + string(rune('a'+i%26)) + string(rune('a'+i/26)) + "\"} 10\n")

@@ -242,3 +242,18 @@ func metricOf(typ dto.MetricType, m *dto.Metric) float64 {
 }
 
 func cfgDuration(d time.Duration) config.Duration { return config.Duration(d) }
+
+// newHangingServer answers no request until the test ends.
+func newHangingServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	return srv
+}

@@ -101,8 +101,8 @@ func checkRuleFiles(l ruleLoader, ids []string) error {
 	for _, id := range ids {
 		rgs, ferrs := l.Load(id, false, model.UTF8Validation)
 		errs = append(errs, ferrs...)
-		if rgs == nil {
-			continue
+		if rgs == nil || len(ferrs) > 0 {
+			continue // rulefmt already reported the expressions it could not parse
 		}
 		for _, g := range rgs.Groups {
 			for i, r := range g.Rules {
