@@ -65,7 +65,7 @@ and
 node_filesystem_readonly == 0`, num(th.DiskPredictFreeRatio), num(th.DiskPredictHorizon.Seconds())),
 				for_:        time.Hour,
 				severity:    SeverityWarning,
-				summary:     "Filesystem {{ $labels.mountpoint }} on {{ $labels.target }} will fill within " + th.DiskPredictHorizon.String(),
+				summary:     "Filesystem {{ $labels.mountpoint }} on {{ $labels.target }} will fill within " + dur(th.DiskPredictHorizon),
 				description: "At the rate of the last 6 hours, filesystem {{ $labels.mountpoint }} ({{ $labels.device }}) seen by target {{ $labels.target }} on {{ $labels.instance }} runs out of space within " + dur(th.DiskPredictHorizon) + "; {{ $value | humanizePercentage }} is left.",
 			}.rule(),
 			alert{

@@ -30,9 +30,15 @@ app_dependency_up{dependency="mongodb"} == 0`,
 		}.rule(),
 		alert{
 			name: "MongoDBConnectionsNearLimit",
+			// A server that does not report available connections
+			// (FerretDB) yields no ratio rather than 100%.
 			expr: fmt.Sprintf(`sum without (conn_type) (mongodb_ss_connections{conn_type="current"})
 /
-sum without (conn_type) (mongodb_ss_connections{conn_type=~"current|available"})
+(
+  sum without (conn_type) (mongodb_ss_connections{conn_type="current"})
++
+  sum without (conn_type) (mongodb_ss_connections{conn_type="available"})
+)
 > %s`, num(th.MongoConnRatio)),
 			for_:        5 * time.Minute,
 			severity:    SeverityWarning,
