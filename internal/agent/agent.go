@@ -1,0 +1,343 @@
+// Package agent is the agent's runtime: it loads and reloads the
+// configuration, runs one probe loop per target in the background, keeps each
+// target's latest result and recent history, and serves them — /metrics for
+// Prometheus, a status page and JSON for people — without ever probing on a
+// request. A reload validates the whole new configuration before swapping it
+// in, as blackbox_exporter's SafeConfig does, and restarts only the targets
+// whose configuration changed.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	promcollectors "github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/vigil-sh/vigil/collectors"
+	"github.com/vigil-sh/vigil/internal/agent/config"
+)
+
+// RuleEngine is what the agent needs of the alerting engine (package alerts):
+// it gets every validated configuration and lists its alerts for the status
+// page. An engine that also has Register(*http.ServeMux) serves its API on
+// the agent's mux.
+type RuleEngine interface {
+	ApplyConfig(cfg *config.Config) error
+	Alerts() []Alert
+}
+
+// Alert is a pending or firing alert as the status page shows it.
+type Alert struct {
+	Name     string            `json:"name"`
+	State    string            `json:"state"`
+	Value    float64           `json:"value"`
+	Labels   map[string]string `json:"labels"`
+	ActiveAt time.Time         `json:"activeAt"`
+}
+
+// Options configures an Agent. Only the zero value of each field has a
+// default; there are no functional options.
+type Options struct {
+	Logger *slog.Logger
+	// Registry receives the self-metrics and the probe results; nil means a
+	// new registry with the process and Go collectors (NewRegistry).
+	Registry *prometheus.Registry
+	// ConfigFile is re-read on every Reload; empty means config.Default.
+	ConfigFile string
+	// AppURL is the app's base URL for the default configuration.
+	AppURL string
+	// StoragePath, when set, overrides storage.path of every loaded config.
+	StoragePath string
+	// CheckConfig validates what config.Load cannot, such as rule files
+	// (alerts.CheckConfig); it runs before anything is swapped in.
+	CheckConfig func(*config.Config) error
+	// Rules receives every applied configuration; may be nil, or set later
+	// with SetRuleEngine.
+	Rules RuleEngine
+	// NewProber builds a target's prober; nil means collectors.New.
+	NewProber func(config.Target, *slog.Logger) (collectors.Prober, error)
+	// HistorySize is how many recent probes the status page shows per target
+	// (default 10).
+	HistorySize int
+}
+
+// Agent runs the probes of the current configuration. It is safe for
+// concurrent use.
+type Agent struct {
+	opts    Options
+	logger  *slog.Logger
+	reg     *prometheus.Registry
+	metrics *selfMetrics
+	ctx     context.Context // bounds every probe loop
+	stop    context.CancelFunc
+
+	reloadMu sync.Mutex // serialises ApplyConfig and Reload
+
+	mu      sync.RWMutex // guards the fields below
+	cfg     *config.Config
+	runners map[string]*runner
+	order   []string // target names in configuration order
+	rules   RuleEngine
+	ready   bool
+}
+
+// NewRegistry is a registry with the process and Go collectors, as every
+// Prometheus exporter serves.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		promcollectors.NewProcessCollector(promcollectors.ProcessCollectorOpts{}),
+		promcollectors.NewGoCollector(),
+	)
+	return reg
+}
+
+// New returns an agent with no targets; ApplyConfig or Reload starts them.
+// ctx bounds the probe loops: cancelling it stops them, as Close does.
+func New(ctx context.Context, o Options) (*Agent, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Registry == nil {
+		o.Registry = NewRegistry()
+	}
+	if o.NewProber == nil {
+		o.NewProber = collectors.New
+	}
+	if o.HistorySize <= 0 {
+		o.HistorySize = 10
+	}
+	a := &Agent{
+		opts:    o,
+		logger:  o.Logger,
+		reg:     o.Registry,
+		runners: map[string]*runner{},
+		rules:   o.Rules,
+	}
+	m, err := newSelfMetrics(a.reg, a)
+	if err != nil {
+		return nil, err
+	}
+	a.metrics = m
+	a.ctx, a.stop = context.WithCancel(ctx)
+	return a, nil
+}
+
+// Registry is the registry /metrics serves: the alerting engine scrapes it
+// into its TSDB as job "agent".
+func (a *Agent) Registry() *prometheus.Registry { return a.reg }
+
+// SetRuleEngine attaches the alerting engine once it exists; it receives the
+// configuration from the next ApplyConfig or Reload on.
+func (a *Agent) SetRuleEngine(e RuleEngine) {
+	a.mu.Lock()
+	a.rules = e
+	a.mu.Unlock()
+}
+
+// Config is the configuration in force, nil before the first ApplyConfig.
+// Callers must not modify it.
+func (a *Agent) Config() *config.Config {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.cfg
+}
+
+// Ready reports whether a configuration is loaded and its probes scheduled.
+func (a *Agent) Ready() bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.ready
+}
+
+// LoadConfig reads the configured file (or the default configuration),
+// applies the storage path override and runs CheckConfig. It starts nothing.
+func (a *Agent) LoadConfig() (*config.Config, error) {
+	return LoadConfig(a.opts)
+}
+
+// LoadConfig is Agent.LoadConfig for `agent --check-config`, which has no agent.
+func LoadConfig(o Options) (*config.Config, error) {
+	var (
+		cfg *config.Config
+		err error
+	)
+	if o.ConfigFile == "" {
+		cfg, err = config.LoadDefault(o.AppURL)
+	} else {
+		cfg, err = config.Load(o.ConfigFile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if o.StoragePath != "" {
+		cfg.Storage.Path = o.StoragePath
+	}
+	if o.CheckConfig != nil {
+		if err := o.CheckConfig(cfg); err != nil {
+			return nil, fmt.Errorf("checking rules: %w", err)
+		}
+	}
+	return cfg, nil
+}
+
+// Reload re-reads the configuration and applies it. On any error the
+// previous configuration keeps running, vigil_config_last_reload_successful
+// drops to 0 and the error is returned (and logged).
+func (a *Agent) Reload(ctx context.Context) error {
+	cfg, err := a.LoadConfig()
+	if err == nil {
+		err = a.ApplyConfig(ctx, cfg)
+	} else {
+		a.metrics.reloadFailed()
+	}
+	if err != nil {
+		a.logger.Error("reloading configuration failed; the previous configuration stays in force", "file", a.opts.ConfigFile, "err", err)
+		return err
+	}
+	a.logger.Info("configuration reloaded", "file", a.opts.ConfigFile, "targets", len(cfg.Targets))
+	return nil
+}
+
+// ApplyConfig swaps in a validated configuration. Targets whose
+// configuration is unchanged keep their probe loop, prober and results;
+// removed ones stop and their series go; new and changed ones start. If a
+// prober cannot be built or the rule engine rejects the configuration,
+// nothing changes.
+func (a *Agent) ApplyConfig(ctx context.Context, cfg *config.Config) (err error) {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	defer func() {
+		if err != nil {
+			a.metrics.reloadFailed()
+		} else {
+			a.metrics.reloadSucceeded()
+		}
+	}()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	a.mu.RLock()
+	old := a.runners
+	rules := a.rules
+	a.mu.RUnlock()
+
+	next := make(map[string]*runner, len(cfg.Targets))
+	order := make([]string, 0, len(cfg.Targets))
+	var fresh []*runner
+	closeFresh := func() {
+		for _, r := range fresh {
+			if err := r.prober.Close(); err != nil {
+				a.logger.Warn("closing unused prober", "target", r.target.Name, "kind", r.target.Kind, "err", err)
+			}
+		}
+	}
+	for _, t := range cfg.Targets {
+		order = append(order, t.Name)
+		if r, ok := old[t.Name]; ok && reflect.DeepEqual(r.target, t) {
+			next[t.Name] = r
+			continue
+		}
+		logger := a.logger.With("target", t.Name, "kind", string(t.Kind))
+		p, err := a.opts.NewProber(t, a.logger)
+		if err != nil {
+			closeFresh()
+			return fmt.Errorf("target %q (%s): %w", t.Name, t.Kind, errors.New(config.Scrub(err.Error(), t.Secrets())))
+		}
+		r := newRunner(t, p, a.opts.HistorySize, a.metrics, logger)
+		next[t.Name] = r
+		fresh = append(fresh, r)
+	}
+	if rules != nil {
+		if err := rules.ApplyConfig(cfg); err != nil {
+			closeFresh()
+			return fmt.Errorf("applying configuration to the alerting engine: %w", err)
+		}
+	}
+
+	a.mu.Lock()
+	a.cfg = cfg
+	a.runners = next
+	a.order = order
+	a.mu.Unlock()
+
+	for name, r := range old {
+		if next[name] == r {
+			continue
+		}
+		r.stop()
+		if n, ok := next[name]; !ok || n.target.Kind != r.target.Kind {
+			a.metrics.forget(name)
+		}
+	}
+	for _, r := range fresh {
+		r.start(a.ctx)
+	}
+
+	a.mu.Lock()
+	a.ready = true
+	a.mu.Unlock()
+	return nil
+}
+
+// Close stops every probe loop and closes the probers.
+func (a *Agent) Close() error {
+	a.stop()
+	a.mu.Lock()
+	runners := a.runners
+	a.runners = map[string]*runner{}
+	a.order = nil
+	a.ready = false
+	a.mu.Unlock()
+	var errs []error
+	for _, r := range runners {
+		r.stop()
+		if err := r.wait(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// snapshot lists the current runners in configuration order.
+func (a *Agent) snapshot() []*runner {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make([]*runner, 0, len(a.order))
+	for _, name := range a.order {
+		if r, ok := a.runners[name]; ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// alerts lists the rule engine's alerts, firing first, then by name.
+func (a *Agent) alerts() []Alert {
+	a.mu.RLock()
+	rules := a.rules
+	a.mu.RUnlock()
+	if rules == nil {
+		return nil
+	}
+	list := rules.Alerts()
+	sort.SliceStable(list, func(i, j int) bool {
+		if list[i].State != list[j].State {
+			return list[i].State == "firing"
+		}
+		return list[i].Name < list[j].Name
+	})
+	return list
+}
+
+// registerer is implemented by engines that serve their own API.
+type registerer interface{ Register(*http.ServeMux) }

@@ -1,0 +1,96 @@
+package agent
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigil-sh/vigil/internal/agent/config"
+	"github.com/vigil-sh/vigil/internal/buildinfo"
+)
+
+// selfMetrics are the agent's own series (docs/metrics.md).
+type selfMetrics struct {
+	probes        *prometheus.CounterVec
+	failures      *prometheus.CounterVec
+	duration      *prometheus.HistogramVec
+	reloadOK      prometheus.Gauge
+	reloadSuccess prometheus.Gauge
+}
+
+func newSelfMetrics(reg prometheus.Registerer, a *Agent) (*selfMetrics, error) {
+	m := &selfMetrics{
+		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_probes_total",
+			Help: "Probes run, by target.",
+		}, []string{"target", "kind"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_probe_failures_total",
+			Help: "Failed probes, by target and failure reason.",
+		}, []string{"target", "kind", "reason"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "vigil_probe_duration_seconds",
+			Help:    "Duration of probes, by kind.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"kind"}),
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "vigil_config_last_reload_successful",
+			Help: "Whether the last configuration load or reload succeeded.",
+		}),
+		reloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "vigil_config_last_reload_success_timestamp_seconds",
+			Help: "Timestamp of the last successful configuration load or reload.",
+		}),
+	}
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "vigil_build_info",
+		Help: "A metric with a constant '1' value labelled by the agent's version, revision and Go version.",
+	}, []string{"version", "revision", "goversion"})
+	build.WithLabelValues(buildinfo.Version, buildinfo.Revision, buildinfo.GoVersion()).Set(1)
+	for _, c := range []prometheus.Collector{m.probes, m.failures, m.duration, m.reloadOK, m.reloadSuccess, build, resultsCollector{a}} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *selfMetrics) observe(t config.Target, rec probeRecord) {
+	kind := string(t.Kind)
+	m.probes.WithLabelValues(t.Name, kind).Inc()
+	if !rec.Success {
+		m.failures.WithLabelValues(t.Name, kind, rec.Reason).Inc()
+	}
+	m.duration.WithLabelValues(kind).Observe(rec.Duration.Seconds())
+}
+
+// forget drops a removed target's series.
+func (m *selfMetrics) forget(target string) {
+	m.probes.DeletePartialMatch(prometheus.Labels{"target": target})
+	m.failures.DeletePartialMatch(prometheus.Labels{"target": target})
+}
+
+func (m *selfMetrics) reloadSucceeded() {
+	m.reloadOK.Set(1)
+	m.reloadSuccess.Set(float64(time.Now().UnixNano()) / 1e9)
+}
+
+func (m *selfMetrics) reloadFailed() { m.reloadOK.Set(0) }
+
+// resultsCollector serves every target's latest probe result. It only
+// copies what the probe loops stored, so a scrape never waits on a target.
+// It is unchecked (describes nothing): the series depend on the targets.
+type resultsCollector struct{ a *Agent }
+
+func (resultsCollector) Describe(chan<- *prometheus.Desc) {}
+
+func (c resultsCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, r := range c.a.snapshot() {
+		r.mu.RLock()
+		metrics := r.last.Metrics
+		r.mu.RUnlock()
+		for _, m := range metrics {
+			ch <- m
+		}
+	}
+}

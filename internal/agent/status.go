@@ -1,0 +1,158 @@
+package agent
+
+import (
+	_ "embed"
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"time"
+
+	"github.com/vigil-sh/vigil/internal/agent/config"
+	"github.com/vigil-sh/vigil/internal/buildinfo"
+)
+
+// TargetStatus is one target as the status page and /api/v1/targets show it.
+// It never carries configuration secrets: errors are scrubbed when recorded.
+type TargetStatus struct {
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	Health   string `json:"health"` // up, down, unknown (not probed yet)
+	Interval string `json:"interval"`
+	Timeout  string `json:"timeout"`
+	// LastProbe is zero until the first probe finishes.
+	LastProbe           time.Time     `json:"lastProbe"`
+	LastDurationSeconds float64       `json:"lastDurationSeconds"`
+	LastError           string        `json:"lastError"`
+	Reason              string        `json:"reason"`
+	Probes              uint64        `json:"probes"`
+	Failures            uint64        `json:"failures"`
+	History             []ProbeStatus `json:"history"` // most recent last
+}
+
+// ProbeStatus is one recent probe of a target.
+type ProbeStatus struct {
+	Time            time.Time `json:"time"`
+	Success         bool      `json:"success"`
+	DurationSeconds float64   `json:"durationSeconds"`
+	Reason          string    `json:"reason,omitempty"`
+	Error           string    `json:"error,omitempty"`
+}
+
+const (
+	healthUp      = "up"
+	healthDown    = "down"
+	healthUnknown = "unknown"
+)
+
+// Targets is the state of every target, in configuration order.
+func (a *Agent) Targets() []TargetStatus {
+	runners := a.snapshot()
+	out := make([]TargetStatus, 0, len(runners))
+	for _, r := range runners {
+		s := r.state()
+		ts := TargetStatus{
+			Name:     r.target.Name,
+			Kind:     string(r.target.Kind),
+			Health:   healthUnknown,
+			Interval: r.target.Interval.String(),
+			Timeout:  r.target.Timeout.String(),
+			Probes:   s.probes,
+			Failures: s.failures,
+			History:  make([]ProbeStatus, len(s.history)),
+		}
+		if rec := s.lastRec; rec != nil {
+			ts.Health = healthDown
+			if rec.Success {
+				ts.Health = healthUp
+			}
+			ts.LastProbe = rec.Time
+			ts.LastDurationSeconds = rec.Duration.Seconds()
+			ts.LastError = rec.Err
+			ts.Reason = rec.Reason
+		}
+		for i, h := range s.history {
+			ts.History[i] = ProbeStatus{Time: h.Time, Success: h.Success, DurationSeconds: h.Duration.Seconds(), Reason: h.Reason, Error: h.Err}
+		}
+		out = append(out, ts)
+	}
+	return out
+}
+
+func (a *Agent) serveTargets(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"status": "success",
+		"data":   map[string]any{"targets": a.Targets()},
+	})
+}
+
+//go:embed status.html
+var statusHTML string
+
+var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap{
+	"ago": func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return time.Since(t).Truncate(time.Millisecond).String() + " ago"
+	},
+	"ts": func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return t.UTC().Format("15:04:05.000")
+	},
+	"ms": func(s float64) string {
+		return (time.Duration(s * float64(time.Second))).Truncate(time.Microsecond * 100).String()
+	},
+}).Parse(statusHTML))
+
+type statusPage struct {
+	Version, Revision, GoVersion string
+	ConfigFile                   string
+	Now                          time.Time
+	Ready                        bool
+	Targets                      []TargetStatus
+	Up, Down                     int
+	Alerts                       []Alert
+	Scrapes                      []config.ScrapeConfig
+}
+
+func (a *Agent) serveStatus(w http.ResponseWriter, _ *http.Request) {
+	p := statusPage{
+		Version:    buildinfo.Version,
+		Revision:   buildinfo.Revision,
+		GoVersion:  buildinfo.GoVersion(),
+		ConfigFile: a.opts.ConfigFile,
+		Now:        time.Now(),
+		Ready:      a.Ready(),
+		Targets:    a.Targets(),
+		Alerts:     a.alerts(),
+	}
+	if p.ConfigFile == "" {
+		p.ConfigFile = "(none: built-in defaults)"
+	}
+	for _, t := range p.Targets {
+		switch t.Health {
+		case healthUp:
+			p.Up++
+		case healthDown:
+			p.Down++
+		}
+	}
+	if cfg := a.Config(); cfg != nil {
+		for _, s := range cfg.ScrapeConfigs {
+			s.BearerToken = "" // never rendered
+			targets := make([]string, len(s.Targets))
+			for i, u := range s.Targets {
+				targets[i] = config.RedactURL(u)
+			}
+			s.Targets = targets
+			p.Scrapes = append(p.Scrapes, s)
+		}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := statusTemplate.Execute(w, p); err != nil {
+		a.logger.Error("rendering the status page", "err", err)
+	}
+}

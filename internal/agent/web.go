@@ -1,0 +1,141 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/exporter-toolkit/web"
+)
+
+// Handler serves the agent's endpoints:
+//
+//	/                 status page
+//	/api/v1/targets   the status page's data as JSON
+//	/metrics          probe results and self-metrics
+//	/-/healthy        200 while the process runs
+//	/-/ready          200 once a configuration is loaded and its probes scheduled
+//	/-/reload         POST: re-read the configuration
+//
+// plus the alerting engine's API when it has one.
+func (a *Agent) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{
+		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelError),
+		ErrorHandling:     promhttp.ContinueOnError,
+		Registry:          a.reg,
+		Timeout:           10 * time.Second,
+		EnableOpenMetrics: true,
+	}))
+	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "Healthy")
+	})
+	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !a.Ready() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "Not ready: no configuration loaded yet")
+			return
+		}
+		fmt.Fprintln(w, "Ready")
+	})
+	mux.HandleFunc("/-/reload", a.serveReload)
+	mux.HandleFunc("GET /api/v1/targets", a.serveTargets)
+	mux.HandleFunc("GET /{$}", a.serveStatus)
+	a.mu.RLock()
+	rules := a.rules
+	a.mu.RUnlock()
+	if r, ok := rules.(registerer); ok {
+		r.Register(mux)
+	}
+	return mux
+}
+
+func (a *Agent) serveReload(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "This endpoint requires a POST request.", http.StatusMethodNotAllowed)
+		return
+	}
+	if err := a.Reload(r.Context()); err != nil {
+		writeError(w, r, http.StatusInternalServerError, fmt.Errorf("failed to reload config: %w", err))
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, "Configuration reloaded")
+}
+
+// writeError answers JSON to clients that ask for it, text otherwise.
+func writeError(w http.ResponseWriter, r *http.Request, code int, err error) {
+	if wantsJSON(r) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(map[string]string{"status": "error", "error": err.Error()})
+		return
+	}
+	http.Error(w, err.Error(), code)
+}
+
+func wantsJSON(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept") {
+		if len(v) >= 16 && v[:16] == "application/json" {
+			return true
+		}
+	}
+	return false
+}
+
+// Serve serves Handler on the --web.listen-address addresses with TLS and
+// basic auth from --web.config.file (exporter-toolkit) until ctx is done.
+func (a *Agent) Serve(ctx context.Context, flags *web.FlagConfig) error {
+	srv := a.server()
+	return a.serve(ctx, srv, func() error { return web.ListenAndServe(srv, flags, a.logger) })
+}
+
+// ServeListener is Serve on an existing listener, for tests and socket
+// activation; webConfigFile may be empty.
+func (a *Agent) ServeListener(ctx context.Context, l net.Listener, webConfigFile string) error {
+	srv := a.server()
+	systemd := false
+	flags := &web.FlagConfig{
+		WebListenAddresses: &[]string{l.Addr().String()},
+		WebSystemdSocket:   &systemd,
+		WebConfigFile:      &webConfigFile,
+	}
+	return a.serve(ctx, srv, func() error { return web.Serve(l, srv, flags, a.logger) })
+}
+
+func (a *Agent) server() *http.Server {
+	return &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+	}
+}
+
+func (a *Agent) serve(ctx context.Context, srv *http.Server, run func() error) error {
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			a.logger.Warn("shutting down the web server", "err", err)
+		}
+	}()
+	err := run()
+	if errors.Is(err, http.ErrServerClosed) {
+		<-stopped
+		return nil
+	}
+	return err
+}
