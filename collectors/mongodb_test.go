@@ -1,0 +1,444 @@
+package collectors
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/vigil-sh/vigil/internal/agent/config"
+	"github.com/vigil-sh/vigil/internal/testserver"
+)
+
+func mongoTarget(name string, timeout time.Duration, mt config.MongoDBTarget) config.Target {
+	return config.Target{
+		Name:     name,
+		Kind:     config.KindMongoDB,
+		Timeout:  model.Duration(timeout),
+		Interval: model.Duration(10 * time.Second),
+		MongoDB:  &mt,
+	}
+}
+
+// loadMongoFixture reads a reply kept in testdata/mongodb as Extended JSON.
+func loadMongoFixture(t *testing.T, name string) bson.Raw {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "mongodb", name))
+	if err != nil {
+		t.Fatalf("reading fixture: %v", err)
+	}
+	var doc bson.D
+	if err := bson.UnmarshalExtJSON(data, false, &doc); err != nil {
+		t.Fatalf("parsing fixture %s: %v", name, err)
+	}
+	raw, err := bson.Marshal(doc)
+	if err != nil {
+		t.Fatalf("marshalling fixture %s: %v", name, err)
+	}
+	return raw
+}
+
+func TestServerStatusMetrics(t *testing.T) {
+	type series struct {
+		name   string
+		labels []string
+		want   float64
+	}
+	tests := []struct {
+		fixture string
+		want    []series
+		absent  []string
+	}{
+		{
+			fixture: "server_status.json",
+			want: []series{
+				{"mongodb_ss_uptime", nil, 86400},
+				{"mongodb_ss_mem_resident", nil, 512},
+				{"mongodb_ss_connections", []string{"conn_type", "current"}, 42},
+				{"mongodb_ss_connections", []string{"conn_type", "available"}, 838818},
+				{"mongodb_ss_connections", []string{"conn_type", "totalCreated"}, 1337},
+				{"mongodb_ss_connections", []string{"conn_type", "active"}, 9},
+				{"mongodb_ss_opcounters", []string{"legacy_op_type", "insert"}, 250000},
+				{"mongodb_ss_opcounters", []string{"legacy_op_type", "query"}, 1200000},
+				{"mongodb_ss_opcounters", []string{"legacy_op_type", "update"}, 54321},
+				{"mongodb_ss_opcounters", []string{"legacy_op_type", "delete"}, 1234},
+				{"mongodb_ss_opcounters", []string{"legacy_op_type", "getmore"}, 300000},
+				{"mongodb_ss_opcounters", []string{"legacy_op_type", "command"}, 2800000},
+			},
+		},
+		{
+			fixture: "server_status_ferretdb.json",
+			want:    []series{{"mongodb_ss_uptime", nil, 12.5}},
+			absent:  []string{"mongodb_ss_mem_resident", "mongodb_ss_connections", "mongodb_ss_opcounters"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.fixture, func(t *testing.T) {
+			s := newSink("db", "mongodb")
+			serverStatusMetrics(loadMongoFixture(t, tc.fixture), s)
+			mfs := gatherProbe(t, Result{Metrics: s.metrics})
+			n := 0
+			for _, mf := range mfs {
+				n += len(mf.GetMetric())
+			}
+			if n != len(tc.want) {
+				t.Errorf("got %d series in %v, want %d", n, familyNames(mfs), len(tc.want))
+			}
+			for _, w := range tc.want {
+				if got := mustValue(t, mfs, w.name, w.labels...); got != w.want {
+					t.Errorf("%s%v = %v, want %v", w.name, w.labels, got, w.want)
+				}
+			}
+			for _, name := range tc.absent {
+				if _, ok := mfs[name]; ok {
+					t.Errorf("%s present", name)
+				}
+			}
+		})
+	}
+}
+
+func TestReplSetMembers(t *testing.T) {
+	lag := func(v float64) *float64 { return &v }
+	tests := []struct {
+		fixture string
+		want    []replMember
+	}{
+		{"replset_status.json", []replMember{
+			{Set: "rs0", Name: "mongo-0.mongo:27017", State: 1, Healthy: true, Lag: lag(0)},
+			{Set: "rs0", Name: "mongo-1.mongo:27017", State: 2, Healthy: true, Lag: lag(12)},
+			// health 1, but its heartbeat is 30 s old: unhealthy, no lag.
+			{Set: "rs0", Name: "mongo-2.mongo:27017", State: 2, Healthy: false},
+		}},
+		{"replset_status_from_secondary.json", []replMember{
+			{Set: "rs0", Name: "mongo-0.mongo:27017", State: 1, Healthy: true, Lag: lag(0)},
+			// Ahead of the primary's optime as last heard: clamped to 0.
+			{Set: "rs0", Name: "mongo-1.mongo:27017", State: 2, Healthy: true, Lag: lag(0)},
+			{Set: "rs0", Name: "mongo-2.mongo:27017", State: 2, Healthy: true, Lag: lag(12)},
+		}},
+		{"replset_status_no_primary.json", []replMember{
+			{Set: "rs0", Name: "mongo-0.mongo:27017", State: 8, Healthy: false},
+			{Set: "rs0", Name: "mongo-1.mongo:27017", State: 2, Healthy: true},
+			{Set: "rs0", Name: "mongo-2.mongo:27017", State: 2, Healthy: true},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.fixture, func(t *testing.T) {
+			got := replSetMembers(loadMongoFixture(t, tc.fixture))
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d members %+v, want %d", len(got), got, len(tc.want))
+			}
+			for i, w := range tc.want {
+				g := got[i]
+				if g.Set != w.Set || g.Name != w.Name || g.State != w.State || g.Healthy != w.Healthy {
+					t.Errorf("member %d = %+v, want %+v", i, g, w)
+				}
+				switch {
+				case (g.Lag == nil) != (w.Lag == nil):
+					t.Errorf("%s: lag %v, want %v", w.Name, fmtLag(g.Lag), fmtLag(w.Lag))
+				case g.Lag != nil && *g.Lag != *w.Lag:
+					t.Errorf("%s: lag %v, want %v", w.Name, *g.Lag, *w.Lag)
+				}
+			}
+
+			// The metrics say the same, and only lag-known members have a
+			// lag series.
+			s := newSink("db", "mongodb")
+			replSetMetrics(got, s)
+			mfs := gatherProbe(t, Result{Metrics: s.metrics})
+			for _, w := range tc.want {
+				sel := []string{"set", w.Set, "name", w.Name}
+				if h := mustValue(t, mfs, "mongodb_mongod_replset_member_health", sel...); h != boolToFloat(w.Healthy) {
+					t.Errorf("%s: health %v", w.Name, h)
+				}
+				if st := mustValue(t, mfs, "mongodb_mongod_replset_member_state", sel...); st != float64(w.State) {
+					t.Errorf("%s: state %v", w.Name, st)
+				}
+				v, ok := sampleValue(mfs, "mongodb_mongod_replset_member_replication_lag", sel...)
+				if ok != (w.Lag != nil) || (ok && v != *w.Lag) {
+					t.Errorf("%s: lag series %v (present %v), want %v", w.Name, v, ok, fmtLag(w.Lag))
+				}
+			}
+		})
+	}
+}
+
+func fmtLag(l *float64) string {
+	if l == nil {
+		return "none"
+	}
+	return model.SampleValue(*l).String()
+}
+
+// TestReplSetMembersEdges covers replies no fixture has: they must yield
+// sensible series, never a panic or a negative lag.
+func TestReplSetMembersEdges(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	member := func(name string, state int, health float64, optime, heartbeat time.Time, self bool) bson.D {
+		d := bson.D{{Key: "name", Value: name}, {Key: "state", Value: int32(state)}, {Key: "health", Value: health}}
+		if !optime.IsZero() {
+			d = append(d, bson.E{Key: "optimeDate", Value: bson.NewDateTimeFromTime(optime)})
+		}
+		if !heartbeat.IsZero() {
+			d = append(d, bson.E{Key: "lastHeartbeat", Value: bson.NewDateTimeFromTime(heartbeat)})
+		}
+		if self {
+			d = append(d, bson.E{Key: "self", Value: true})
+		}
+		return d
+	}
+	tests := []struct {
+		name     string
+		doc      bson.D
+		wantLags map[string]float64 // members with a lag series
+		healthy  map[string]bool
+	}{
+		{
+			name:    "no members",
+			doc:     bson.D{{Key: "set", Value: "rs0"}, {Key: "date", Value: bson.NewDateTimeFromTime(now)}},
+			healthy: map[string]bool{},
+		},
+		{
+			name: "arbiter has no optime",
+			doc: bson.D{{Key: "set", Value: "rs0"}, {Key: "date", Value: bson.NewDateTimeFromTime(now)}, {Key: "members", Value: bson.A{
+				member("a", 1, 1, now.Add(-time.Second), time.Time{}, true),
+				member("b", 7, 1, time.Time{}, now.Add(-time.Second), false),
+			}}},
+			wantLags: map[string]float64{"a": 0},
+			healthy:  map[string]bool{"a": true, "b": true},
+		},
+		{
+			name: "default heartbeat interval 2s: 3s is fresh, 5s is stale",
+			doc: bson.D{{Key: "set", Value: "rs0"}, {Key: "date", Value: bson.NewDateTimeFromTime(now)}, {Key: "members", Value: bson.A{
+				member("p", 1, 1, now, time.Time{}, true),
+				member("fresh", 2, 1, now.Add(-1500*time.Millisecond), now.Add(-3*time.Second), false),
+				member("stale", 2, 1, now.Add(-time.Second), now.Add(-5*time.Second), false),
+				member("never", 2, 1, now, time.Time{}, false),
+			}}},
+			wantLags: map[string]float64{"p": 0, "fresh": 1.5},
+			healthy:  map[string]bool{"p": true, "fresh": true, "stale": false, "never": false},
+		},
+		{
+			name: "longer heartbeat interval widens freshness",
+			doc: bson.D{{Key: "set", Value: "rs0"}, {Key: "date", Value: bson.NewDateTimeFromTime(now)}, {Key: "heartbeatIntervalMillis", Value: int64(10000)}, {Key: "members", Value: bson.A{
+				member("p", 1, 1, now, time.Time{}, true),
+				member("s", 2, 1, now.Add(-4*time.Second), now.Add(-15*time.Second), false),
+			}}},
+			wantLags: map[string]float64{"p": 0, "s": 4},
+			healthy:  map[string]bool{"p": true, "s": true},
+		},
+		{
+			name: "unhealthy primary gives no lag",
+			doc: bson.D{{Key: "set", Value: "rs0"}, {Key: "date", Value: bson.NewDateTimeFromTime(now)}, {Key: "members", Value: bson.A{
+				member("p", 1, 0, now, now.Add(-time.Second), false),
+				member("s", 2, 1, now.Add(-4*time.Second), time.Time{}, true),
+			}}},
+			healthy: map[string]bool{"p": false, "s": true},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			raw, err := bson.Marshal(tc.doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := replSetMembers(raw)
+			if len(got) != len(tc.healthy) {
+				t.Fatalf("got %d members %+v, want %d", len(got), got, len(tc.healthy))
+			}
+			for _, m := range got {
+				if m.Healthy != tc.healthy[m.Name] {
+					t.Errorf("%s: healthy %v, want %v", m.Name, m.Healthy, tc.healthy[m.Name])
+				}
+				want, wantLag := tc.wantLags[m.Name]
+				switch {
+				case wantLag != (m.Lag != nil):
+					t.Errorf("%s: lag %s, want present=%v", m.Name, fmtLag(m.Lag), wantLag)
+				case wantLag && *m.Lag != want:
+					t.Errorf("%s: lag %v, want %v", m.Name, *m.Lag, want)
+				}
+			}
+		})
+	}
+}
+
+func TestRedactMongoURI(t *testing.T) {
+	tests := []struct {
+		uri, wantSafe, wantSecret string
+	}{
+		{"mongodb://127.0.0.1:27017/", "mongodb://127.0.0.1:27017/", ""},
+		{"mongodb://app:hunter2@db-0:27017,db-1:27017/vigil?replicaSet=rs0&authSource=admin", "mongodb://app:xxxxx@db-0:27017,db-1:27017/vigil", "hunter2"},
+		{"mongodb+srv://app:p%40ss@cluster0.example.net/?tlsCertificateKeyFilePassword=k3y", "mongodb+srv://app:xxxxx@cluster0.example.net/", "p%40ss"},
+		{"mongodb://user@db-0", "mongodb://user@db-0", ""},
+		{"not a uri hunter2", "<unparseable mongodb uri>", ""},
+	}
+	for _, tc := range tests {
+		safe, secret := redactMongoURI(tc.uri)
+		if safe != tc.wantSafe || secret != tc.wantSecret {
+			t.Errorf("redactMongoURI(%q) = %q, %q; want %q, %q", tc.uri, safe, secret, tc.wantSafe, tc.wantSecret)
+		}
+	}
+}
+
+func TestMongoConfigErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		target config.MongoDBTarget
+		want   string
+	}{
+		{"empty uri", config.MongoDBTarget{}, "empty"},
+		{"missing uri file", config.MongoDBTarget{URIFile: "/nonexistent/mongo-uri"}, "/nonexistent/mongo-uri"},
+		{"bad scheme keeps password out", config.MongoDBTarget{URI: "mongo://app:hunter2@db-0/"}, "parsing mongodb uri"},
+		{"bad option keeps password out", config.MongoDBTarget{URI: "mongodb://app:hunter2@db-0/?connectTimeoutMS=soon"}, "mongodb://app:xxxxx@db-0/"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(mongoTarget("db", time.Second, tc.target), nil)
+			if err == nil {
+				t.Fatalf("New succeeded, want an error containing %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error %q: want it to contain %q and no password", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestMongoProbeFerretDB(t *testing.T) {
+	srv := testserver.Mongo(t)
+	uriFile := filepath.Join(t.TempDir(), "mongo-uri")
+	if err := os.WriteFile(uriFile, []byte(srv.URI+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		target config.MongoDBTarget
+	}{
+		{"uri", config.MongoDBTarget{URI: srv.URI}},
+		{"uri file", config.MongoDBTarget{URIFile: uriFile}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newTestProber(t, mongoTarget("db", 5*time.Second, tc.target))
+			for i := range 2 { // the second probe reuses the pooled client
+				res := probeWithTimeout(t, p, 5*time.Second)
+				if !res.Success || res.Err != nil || res.Reason != "" {
+					t.Fatalf("probe %d: success=%v reason=%q err=%v", i, res.Success, res.Reason, res.Err)
+				}
+				mfs := gatherProbe(t, res)
+				checkTargetLabels(t, mfs, "db", config.KindMongoDB)
+				if up := mustValue(t, mfs, "mongodb_up"); up != 1 {
+					t.Errorf("mongodb_up = %v", up)
+				}
+				if ok := mustValue(t, mfs, "probe_success"); ok != 1 {
+					t.Errorf("probe_success = %v", ok)
+				}
+				if l := mustValue(t, mfs, "mongodb_ping_latency_seconds"); l <= 0 || l > 5 {
+					t.Errorf("mongodb_ping_latency_seconds = %v", l)
+				}
+				if u := mustValue(t, mfs, "mongodb_ss_uptime"); u < 0 || u > 600 {
+					t.Errorf("mongodb_ss_uptime = %v", u)
+				}
+				for name := range mfs {
+					if strings.HasPrefix(name, "mongodb_mongod_replset_") {
+						t.Errorf("%s present for a server without replica set", name)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestMongoProbeOutage(t *testing.T) {
+	srv := testserver.Mongo(t)
+	const timeout = 2 * time.Second
+	p := newTestProber(t, mongoTarget("db", timeout, config.MongoDBTarget{URI: srv.URI}))
+	steps := []struct {
+		name   string
+		action func()
+		wantUp float64
+	}{
+		{"running", func() {}, 1},
+		{"stopped", srv.Stop, 0},
+		{"restarted", srv.Start, 1},
+	}
+	for _, st := range steps {
+		st.action()
+		start := time.Now()
+		res := probeWithTimeout(t, p, timeout)
+		if took := time.Since(start); took > timeout+500*time.Millisecond {
+			t.Errorf("%s: probe took %v, timeout %v", st.name, took, timeout)
+		}
+		mfs := gatherProbe(t, res)
+		if up := mustValue(t, mfs, "mongodb_up"); up != st.wantUp {
+			t.Fatalf("%s: mongodb_up = %v, want %v (reason %q, err %v)", st.name, up, st.wantUp, res.Reason, res.Err)
+		}
+		if res.Success != (st.wantUp == 1) {
+			t.Errorf("%s: success = %v", st.name, res.Success)
+		}
+		if st.wantUp == 0 {
+			if res.Reason != ReasonConnect {
+				t.Errorf("%s: reason %q, want %q (err %v)", st.name, res.Reason, ReasonConnect, res.Err)
+			}
+			if _, ok := mfs["mongodb_ping_latency_seconds"]; ok {
+				t.Errorf("%s: ping latency reported for a failed ping", st.name)
+			}
+		}
+	}
+}
+
+func TestMongoProbeHungServer(t *testing.T) {
+	addr := silentListener(t)
+	const secret = "hunter2"
+	tests := []struct {
+		name     string
+		uri      string
+		deadline time.Duration
+		timeout  time.Duration
+	}{
+		{"caller deadline", "mongodb://app:" + secret + "@" + addr + "/?directConnection=true", 400 * time.Millisecond, 10 * time.Second},
+		{"target timeout", "mongodb://" + addr + "/", 10 * time.Second, 400 * time.Millisecond},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newTestProber(t, mongoTarget("db", tc.timeout, config.MongoDBTarget{URI: tc.uri}))
+			limit := min(tc.deadline, tc.timeout)
+			start := time.Now()
+			res := probeWithTimeout(t, p, tc.deadline)
+			if took := time.Since(start); took > limit+300*time.Millisecond {
+				t.Errorf("probe took %v, limit %v", took, limit)
+			}
+			if res.Success || res.Reason != ReasonTimeout {
+				t.Errorf("success=%v reason=%q err=%v, want a timeout", res.Success, res.Reason, res.Err)
+			}
+			checkNoSecret(t, res, secret)
+			mfs := gatherProbe(t, res)
+			if up := mustValue(t, mfs, "mongodb_up"); up != 0 {
+				t.Errorf("mongodb_up = %v", up)
+			}
+		})
+	}
+}
+
+// TestMongoProbeRefusedRedacts checks a failing probe names the server
+// without the URI's password.
+func TestMongoProbeRefusedRedacts(t *testing.T) {
+	const secret = "s3cret-Pa55word"
+	addr := closedPort(t)
+	p := newTestProber(t, mongoTarget("db", time.Second, config.MongoDBTarget{URI: "mongodb://app:" + secret + "@" + addr + "/admin"}))
+	res := probeWithTimeout(t, p, time.Second)
+	if res.Success || res.Reason != ReasonConnect {
+		t.Fatalf("success=%v reason=%q err=%v, want connect", res.Success, res.Reason, res.Err)
+	}
+	if !strings.Contains(res.Err.Error(), addr) {
+		t.Errorf("error %q does not name the server %s", res.Err, addr)
+	}
+	checkNoSecret(t, res, secret)
+	if up := mustValue(t, gatherProbe(t, res), "mongodb_up"); up != 0 {
+		t.Errorf("mongodb_up = %v", up)
+	}
+}
