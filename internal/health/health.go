@@ -184,3 +184,18 @@ func (c *Checker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(rep)
 }
+
+// Watch runs the checks every interval until ctx ends, so that
+// app_dependency_up stays current when nobody calls /api/health.
+func (c *Checker) Watch(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		c.Run(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

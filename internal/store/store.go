@@ -131,7 +131,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 	}
 	specs := map[string][]mongo.IndexModel{
 		collUsers: {
-			{Keys: asc("email"), Options: options.Index().SetUnique(true).SetName("email_unique")},
+			{Keys: asc("email"), Options: options.Index().SetUnique(true)},
 			{Keys: asc("organization")},
 		},
 		collProjects: {
@@ -151,12 +151,16 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 			{Keys: asc("task")},
 		},
 	}
+	// One at a time: FerretDB v1 drops the connection on a createIndexes
+	// of several indexes that all exist already.
 	for _, coll := range []string{collUsers, collProjects, collTasks, collTimeEntries} {
-		ctx, cancel := s.opContext(ctx)
-		_, err := s.db.Collection(coll).Indexes().CreateMany(ctx, specs[coll])
-		cancel()
-		if err != nil {
-			return classify("creating indexes on "+coll, err)
+		for _, spec := range specs[coll] {
+			ctx, cancel := s.opContext(ctx)
+			_, err := s.db.Collection(coll).Indexes().CreateOne(ctx, spec)
+			cancel()
+			if err != nil {
+				return classify(fmt.Sprintf("creating index %v on %s", spec.Keys, coll), err)
+			}
 		}
 	}
 	return nil

@@ -1,0 +1,111 @@
+package api_test
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+func TestMongoOutageFailsFastAndRecovers(t *testing.T) {
+	e := newEnv(t)
+	a := e.register("Acme", "ada@acme.test")
+	p := e.id(e.must(http.StatusCreated, "POST", "/api/projects", a.token, map[string]any{"name": "P"}))
+	e.must(http.StatusOK, "GET", "/api/health", "", nil)
+
+	e.mongo.Stop()
+	for _, req := range []struct{ method, path string }{
+		{"GET", "/api/health"},
+		{"GET", "/api/projects"},
+		{"GET", "/api/projects/" + p},
+		{"POST", "/api/projects"},
+		{"POST", "/api/auth/login"},
+	} {
+		var body any
+		switch req.path {
+		case "/api/projects":
+			if req.method == "POST" {
+				body = map[string]any{"name": "during outage"}
+			}
+		case "/api/auth/login":
+			body = map[string]any{"email": "ada@acme.test", "password": "correct horse"}
+		}
+		start := time.Now()
+		r := e.do(req.method, req.path, a.token, body)
+		took := time.Since(start)
+		if r.status != http.StatusServiceUnavailable {
+			t.Errorf("%s %s during outage = %d, want 503: %s", req.method, req.path, r.status, r.raw)
+		}
+		if took > 2*time.Second {
+			t.Errorf("%s %s took %s during outage, want < 2s", req.method, req.path, took)
+		}
+		got := r.json(t)
+		if req.path == "/api/health" {
+			checks, _ := got["checks"].(map[string]any)
+			mongo, _ := checks["mongodb"].(map[string]any)
+			if got["status"] != "unhealthy" || mongo["status"] != "down" || mongo["error"] == "" {
+				t.Errorf("health during outage = %s", r.raw)
+			}
+		} else if got["error"] != "database unavailable" {
+			t.Errorf("%s %s error = %v, want database unavailable", req.method, req.path, got["error"])
+		}
+	}
+	if v := testutil.ToFloat64(e.metrics.DependencyUp.WithLabelValues("mongodb")); v != 0 {
+		t.Errorf("app_dependency_up{dependency=mongodb} = %v during outage, want 0", v)
+	}
+
+	e.mongo.Start()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r := e.do("GET", "/api/projects/"+p, a.token, nil)
+		if r.status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("API did not recover after MongoDB restart: %d %s", r.status, r.raw)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.must(http.StatusOK, "GET", "/api/health", "", nil)
+	if v := testutil.ToFloat64(e.metrics.DependencyUp.WithLabelValues("mongodb")); v != 1 {
+		t.Errorf("app_dependency_up{dependency=mongodb} = %v after recovery, want 1", v)
+	}
+}
+
+func TestMetricsUseRouteTemplates(t *testing.T) {
+	e := newEnv(t)
+	a := e.register("Acme", "ada@acme.test")
+	p := e.id(e.must(http.StatusCreated, "POST", "/api/projects", a.token, map[string]any{"name": "P"}))
+	e.must(http.StatusOK, "GET", "/api/projects/"+p, a.token, nil)
+	e.must(http.StatusNotFound, "GET", "/api/projects/000000000000000000000000", a.token, nil)
+	e.must(http.StatusNotFound, "GET", "/api/projects/"+p+"/nope/"+p, a.token, nil)
+	e.must(http.StatusMethodNotAllowed, "PUT", "/api/projects/"+p, a.token, nil)
+	e.must(http.StatusOK, "GET", "/api/health", "", nil)
+
+	body := string(e.must(http.StatusOK, "GET", "/api/metrics", "", nil).raw)
+	for _, want := range []string{
+		`http_requests_total{method="GET",route="/api/projects/{id}",status="200"} 1`,
+		`http_requests_total{method="GET",route="/api/projects/{id}",status="404"} 1`,
+		`http_requests_total{method="GET",route="unmatched",status="404"} 1`,
+		`http_requests_total{method="POST",route="/api/auth/register",status="201"} 1`,
+		`app_dependency_up{dependency="mongodb"} 1`,
+		`app_mongodb_command_duration_seconds_bucket{command="insert"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/api/metrics lacks %s", want)
+		}
+	}
+	if regexp.MustCompile(`route="[^"]*[0-9a-f]{24}`).MatchString(body) {
+		t.Error("a raw id reached a route label")
+	}
+	problems, err := testutil.CollectAndLint(e.metrics.Registry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}

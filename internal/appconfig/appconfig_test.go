@@ -1,0 +1,126 @@
+package appconfig_test
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-sh/vigil/internal/appconfig"
+)
+
+var secret = strings.Repeat("s", 32)
+
+func env(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+func TestLoad(t *testing.T) {
+	cases := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		check   func(t *testing.T, c appconfig.Config)
+		wantErr []string // substrings; each names a variable
+	}{
+		{
+			name: "development defaults need no secrets",
+			env:  map[string]string{"APP_ENV": "development"},
+			check: func(t *testing.T, c appconfig.Config) {
+				if c.Port != 8080 || c.MongoMaxPoolSize != 10 || c.MongoTimeout != 5*time.Second || c.CacheTTL != time.Minute ||
+					c.RateLimitAuth != 10 || c.RateLimitAPI != 50 || c.SlowQueryThreshold != time.Second || c.DataDir != "./data/mongo" ||
+					c.MongoURI != "" || c.RedisURL != "" || !c.Development() {
+					t.Errorf("defaults = %+v", c)
+				}
+			},
+		},
+		{
+			name: "environment",
+			env: map[string]string{
+				"PORT": "9000", "MONGODB_URI": "mongodb://u:p@db:27017/x", "REDIS_URL": "redis://:pw@cache:6379/0",
+				"JWT_SECRET": secret, "JWT_REFRESH_SECRET": secret + "r", "MONGODB_MAX_POOL_SIZE": "25",
+				"MONGODB_TIMEOUT": "3s", "CACHE_TTL": "30s", "RATE_LIMIT_AUTH": "5", "RATE_LIMIT_API": "100",
+				"LOG_LEVEL": "debug", "SLOW_QUERY_THRESHOLD": "250ms", "DATA_DIR": "/var/lib/app",
+			},
+			check: func(t *testing.T, c appconfig.Config) {
+				if c.Port != 9000 || c.MongoURI != "mongodb://u:p@db:27017/x" || c.RedisURL != "redis://:pw@cache:6379/0" ||
+					c.MongoMaxPoolSize != 25 || c.MongoTimeout != 3*time.Second || c.CacheTTL != 30*time.Second ||
+					c.RateLimitAuth != 5 || c.RateLimitAPI != 100 || c.LogLevel != slog.LevelDebug ||
+					c.SlowQueryThreshold != 250*time.Millisecond || c.DataDir != "/var/lib/app" || c.Development() {
+					t.Errorf("config = %+v", c)
+				}
+			},
+		},
+		{
+			name: "flags override the environment",
+			env:  map[string]string{"APP_ENV": "development", "PORT": "9000", "CACHE_TTL": "30s"},
+			args: []string{"-port", "9100", "-cache-ttl=2m"},
+			check: func(t *testing.T, c appconfig.Config) {
+				if c.Port != 9100 || c.CacheTTL != 2*time.Minute {
+					t.Errorf("port %d cache ttl %s", c.Port, c.CacheTTL)
+				}
+			},
+		},
+		{
+			name:    "production refuses missing secrets",
+			env:     map[string]string{},
+			wantErr: []string{"JWT_SECRET", "JWT_REFRESH_SECRET"},
+		},
+		{
+			name:    "short secret",
+			env:     map[string]string{"JWT_SECRET": "short", "JWT_REFRESH_SECRET": secret},
+			wantErr: []string{"JWT_SECRET: must be set to at least 32 bytes"},
+		},
+		{
+			name: "every invalid value is reported by name",
+			env: map[string]string{
+				"APP_ENV": "staging", "PORT": "http", "MONGODB_MAX_POOL_SIZE": "0", "MONGODB_TIMEOUT": "soon",
+				"CACHE_TTL": "-1s", "RATE_LIMIT_AUTH": "many", "LOG_LEVEL": "loud", "REDIS_URL": "http://x", "MONGODB_URI": "postgres://x",
+			},
+			wantErr: []string{"APP_ENV", "PORT", "MONGODB_MAX_POOL_SIZE", "MONGODB_TIMEOUT", "CACHE_TTL", "RATE_LIMIT_AUTH", "LOG_LEVEL", "REDIS_URL", "MONGODB_URI"},
+		},
+		{
+			name:    "invalid flag named as a flag",
+			env:     map[string]string{"APP_ENV": "development"},
+			args:    []string{"-port", "0"},
+			wantErr: []string{"-port"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := appconfig.Load(tc.args, env(tc.env))
+			if len(tc.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				tc.check(t, c)
+				return
+			}
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			for _, w := range tc.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %s", err, w)
+				}
+			}
+			for _, v := range tc.env {
+				if strings.Contains(v, "pw@") && strings.Contains(err.Error(), v) {
+					t.Errorf("error echoes a secret-bearing value: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestRedactURI(t *testing.T) {
+	for in, want := range map[string]string{
+		"mongodb://user:hunter2@db:27017/app": "mongodb://user:xxxxx@db:27017/app",
+		"redis://:hunter2@cache:6379/0":       "redis://:xxxxx@cache:6379/0",
+		"mongodb://db:27017/":                 "mongodb://db:27017/",
+	} {
+		if got := appconfig.RedactURI(in); got != want || strings.Contains(got, "hunter2") {
+			t.Errorf("RedactURI(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
