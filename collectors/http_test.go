@@ -61,8 +61,7 @@ func probeServer(t *testing.T, tlsCfg *tls.Config) (*httptest.Server, func() []s
 		mu.Unlock()
 		mux.ServeHTTP(w, r)
 	})
-	var srv *httptest.Server
-	srv = httptest.NewUnstartedServer(h)
+	srv := httptest.NewUnstartedServer(h)
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // rejected handshakes are the point
 	if tlsCfg != nil {
 		srv.TLS = tlsCfg

@@ -1,0 +1,433 @@
+package collectors
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/vigil-sh/vigil/internal/agent/config"
+)
+
+func init() { register(config.KindHost, newHost) }
+
+// node_exporter's default filesystem exclusions (collector/filesystem_linux.go).
+const (
+	defaultMountPointsExclude = `^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)`
+	defaultFSTypesExclude     = `^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|erofs|sysfs|tracefs)$`
+	defaultFilesystemTimeout  = time.Second
+)
+
+var (
+	defaultMountPointsExcludeRE = regexp.MustCompile(defaultMountPointsExclude)
+	defaultFSTypesExcludeRE     = regexp.MustCompile(defaultFSTypesExclude)
+)
+
+// fsStat is what one statfs reports, in bytes and inodes.
+type fsStat struct {
+	size, free, avail, files, filesFree float64
+}
+
+// statfsFunc stats the filesystem mounted at a path; tests inject one that hangs.
+type statfsFunc func(path string) (fsStat, error)
+
+func statfs(path string) (fsStat, error) {
+	var buf syscall.Statfs_t
+	if err := syscall.Statfs(path, &buf); err != nil {
+		return fsStat{}, fmt.Errorf("statfs %s: %w", path, err)
+	}
+	bsize := float64(buf.Bsize)
+	return fsStat{
+		size:      float64(buf.Blocks) * bsize,
+		free:      float64(buf.Bfree) * bsize,
+		avail:     float64(buf.Bavail) * bsize,
+		files:     float64(buf.Files),
+		filesFree: float64(buf.Ffree),
+	}, nil
+}
+
+// hostProber reports the host's memory and filesystems as node_exporter
+// does, and the memory of the cgroup v2 container the agent runs in as
+// cAdvisor does (cgroup.go). It reads /proc directly rather than through a
+// library so that every /proc/meminfo field gets node_exporter's name and
+// the proc path stays configurable.
+type hostProber struct {
+	name       string
+	procPath   string
+	cgroupPath string
+	fsTimeout  time.Duration
+	timeout    time.Duration
+	mpExclude  *regexp.Regexp
+	fsExclude  *regexp.Regexp
+	statfs     statfsFunc
+	logger     *slog.Logger
+
+	mu sync.Mutex
+	// stuck holds the mount points whose statfs is still running after it
+	// timed out. They are reported as device errors without a new statfs
+	// until the old one returns, so a hung NFS mount costs one goroutine,
+	// not one per probe (node_exporter's stuckMounts).
+	stuck map[string]struct{}
+}
+
+func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
+	h := config.HostTarget{}
+	if t.Host != nil {
+		h = *t.Host
+	}
+	p := &hostProber{
+		name:      t.Name,
+		procPath:  orDefault(h.ProcPath, "/proc"),
+		fsTimeout: time.Duration(h.FilesystemTimeout),
+		timeout:   probeTimeout(t),
+		mpExclude: defaultMountPointsExcludeRE,
+		fsExclude: defaultFSTypesExcludeRE,
+		statfs:    statfs,
+		logger:    logger,
+		stuck:     map[string]struct{}{},
+	}
+	p.cgroupPath = h.CgroupPath
+	if p.cgroupPath == "" {
+		p.cgroupPath = filepath.Join(orDefault(h.SysPath, "/sys"), "fs", "cgroup")
+	}
+	if p.fsTimeout <= 0 {
+		p.fsTimeout = defaultFilesystemTimeout
+	}
+	var err error
+	if h.MountPointsExclude != nil && h.MountPointsExclude.Regexp != nil {
+		if p.mpExclude, err = unanchored(*h.MountPointsExclude); err != nil {
+			return nil, fmt.Errorf("target %q: mount_points_exclude: %w", t.Name, err)
+		}
+	}
+	if h.FSTypesExclude != nil && h.FSTypesExclude.Regexp != nil {
+		if p.fsExclude, err = unanchored(*h.FSTypesExclude); err != nil {
+			return nil, fmt.Errorf("target %q: fs_types_exclude: %w", t.Name, err)
+		}
+	}
+	return p, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func (p *hostProber) Close() error { return nil }
+
+func (p *hostProber) Probe(ctx context.Context) Result {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	s := newSink(p.name, string(config.KindHost))
+	var errs []error
+	if err := p.collectMemory(s); err != nil {
+		errs = append(errs, err)
+	}
+	if err := p.collectFilesystems(ctx, s); err != nil {
+		errs = append(errs, err)
+	}
+	p.collectContainer(s)
+	err := errors.Join(errs...)
+	reason := ""
+	if err != nil {
+		reason = ReasonOther
+	}
+	return finishProbe(s, start, reason, err, p.logger)
+}
+
+// collectMemory turns every /proc/meminfo field into node_exporter's
+// node_memory_<Field>[_bytes] gauge.
+func (p *hostProber) collectMemory(s *sink) error {
+	path := filepath.Join(p.procPath, "meminfo")
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("reading memory info: %w", err)
+	}
+	defer f.Close()
+	fields, err := parseMeminfo(f)
+	if err != nil {
+		return fmt.Errorf("parsing %s: %w", path, err)
+	}
+	for _, m := range fields {
+		s.gauge("node_memory_"+m.name, "Memory information field "+m.name+".", m.value)
+	}
+	return nil
+}
+
+type meminfoField struct {
+	name  string
+	value float64
+}
+
+var meminfoParens = regexp.MustCompile(`\((.*)\)`)
+
+// parseMeminfo parses /proc/meminfo lines such as "Active(anon):  1234 kB"
+// into node_exporter's names ("Active_anon_bytes", value in bytes); fields
+// without a unit (HugePages_Total) keep their name and value.
+func parseMeminfo(r io.Reader) ([]meminfoField, error) {
+	var out []meminfoField
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		parts := strings.Fields(sc.Text())
+		if len(parts) < 2 || len(parts) > 3 || !strings.HasSuffix(parts[0], ":") {
+			continue
+		}
+		v, err := strconv.ParseFloat(parts[1], 64)
+		if err != nil {
+			return nil, fmt.Errorf("field %s: %w", parts[0], err)
+		}
+		key := meminfoParens.ReplaceAllString(strings.TrimSuffix(parts[0], ":"), "_${1}")
+		if !validMetricSuffix(key) {
+			continue
+		}
+		if len(parts) == 3 {
+			if parts[2] != "kB" {
+				continue
+			}
+			v *= 1024
+			key += "_bytes"
+		}
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, meminfoField{name: key, value: v})
+	}
+	return out, sc.Err()
+}
+
+func validMetricSuffix(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// mount is one line of mountinfo.
+type mount struct {
+	device, mountPoint, fsType string
+	readOnly                   bool
+}
+
+// readMounts reads the agent's own mount table: its mount namespace is the
+// container's, whose root filesystem the app beside it fills.
+func (p *hostProber) readMounts() ([]mount, error) {
+	path := filepath.Join(p.procPath, "self", "mountinfo")
+	f, err := os.Open(path)
+	if err == nil {
+		defer f.Close()
+		return parseMountinfo(f)
+	}
+	path = filepath.Join(p.procPath, "mounts")
+	f, err2 := os.Open(path)
+	if err2 != nil {
+		return nil, fmt.Errorf("reading mount table: %w", errors.Join(err, err2))
+	}
+	defer f.Close()
+	return parseProcMounts(f)
+}
+
+// parseMountinfo parses /proc/<pid>/mountinfo (proc(5)):
+// "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue".
+func parseMountinfo(r io.Reader) ([]mount, error) {
+	var out []mount
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		sep := -1
+		for i := 6; i < len(fields); i++ {
+			if fields[i] == "-" {
+				sep = i
+				break
+			}
+		}
+		if sep < 0 || len(fields) < sep+3 {
+			return nil, fmt.Errorf("malformed mountinfo line %q", sc.Text())
+		}
+		ro := hasOption(fields[5], "ro")
+		if len(fields) > sep+3 {
+			ro = ro || hasOption(fields[sep+3], "ro")
+		}
+		out = append(out, mount{
+			device:     unescapeMount(fields[sep+2]),
+			mountPoint: unescapeMount(fields[4]),
+			fsType:     fields[sep+1],
+			readOnly:   ro,
+		})
+	}
+	return out, sc.Err()
+}
+
+// parseProcMounts parses /proc/mounts, the fallback when mountinfo is absent.
+func parseProcMounts(r io.Reader) ([]mount, error) {
+	var out []mount
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 4 {
+			return nil, fmt.Errorf("malformed mounts line %q", sc.Text())
+		}
+		out = append(out, mount{
+			device:     unescapeMount(fields[0]),
+			mountPoint: unescapeMount(fields[1]),
+			fsType:     fields[2],
+			readOnly:   hasOption(fields[3], "ro"),
+		})
+	}
+	return out, sc.Err()
+}
+
+func hasOption(opts, want string) bool {
+	for o := range strings.SplitSeq(opts, ",") {
+		if o == want {
+			return true
+		}
+	}
+	return false
+}
+
+// unescapeMount decodes the octal escapes the kernel writes for space, tab,
+// newline and backslash in mount fields.
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// filesystems applies the exclusions. The root filesystem is kept even when
+// its type is excluded (overlay in a container): it is the disk the app
+// beside the agent fills. Only mount_points_exclude can drop it.
+func (p *hostProber) filesystems(mounts []mount) []mount {
+	seen := map[mount]bool{}
+	var out []mount
+	for _, m := range mounts {
+		if p.mpExclude.MatchString(m.mountPoint) {
+			continue
+		}
+		if m.mountPoint != "/" && p.fsExclude.MatchString(m.fsType) {
+			continue
+		}
+		key := m
+		key.readOnly = false
+		if seen[key] { // one series per device, fstype and mount point
+			continue
+		}
+		seen[key] = true
+		out = append(out, m)
+	}
+	return out
+}
+
+type fsResult struct {
+	stat fsStat
+	err  error
+}
+
+// collectFilesystems stats every mount concurrently, each bounded by the
+// filesystem timeout and the probe's deadline, so a hung mount marks only
+// itself and the probe returns on time.
+func (p *hostProber) collectFilesystems(ctx context.Context, s *sink) error {
+	all, err := p.readMounts()
+	if err != nil {
+		return err
+	}
+	mounts := p.filesystems(all)
+	results := make([]fsResult, len(mounts))
+	var wg sync.WaitGroup
+	for i, m := range mounts {
+		wg.Go(func() { results[i] = p.statMount(ctx, m.mountPoint) })
+	}
+	wg.Wait()
+	for i, m := range mounts {
+		labels := []string{"device", m.device, "fstype", m.fsType, "mountpoint", m.mountPoint}
+		r := results[i]
+		s.gauge("node_filesystem_device_error", "Whether an error occurred while getting statistics for the given device.", boolToFloat(r.err != nil), labels...)
+		s.gauge("node_filesystem_readonly", "Filesystem read-only status.", boolToFloat(m.readOnly), labels...)
+		if r.err != nil {
+			p.logger.Debug("filesystem statistics unavailable", "mountpoint", m.mountPoint, "err", r.err)
+			continue
+		}
+		s.gauge("node_filesystem_size_bytes", "Filesystem size in bytes.", r.stat.size, labels...)
+		s.gauge("node_filesystem_free_bytes", "Filesystem free space in bytes.", r.stat.free, labels...)
+		s.gauge("node_filesystem_avail_bytes", "Filesystem space available to non-root users in bytes.", r.stat.avail, labels...)
+		s.gauge("node_filesystem_files", "Filesystem total file nodes.", r.stat.files, labels...)
+		s.gauge("node_filesystem_files_free", "Filesystem total free file nodes.", r.stat.filesFree, labels...)
+	}
+	return nil
+}
+
+var errMountStuck = errors.New("statfs still pending from an earlier probe")
+
+func (p *hostProber) statMount(ctx context.Context, mountPoint string) fsResult {
+	p.mu.Lock()
+	if _, ok := p.stuck[mountPoint]; ok {
+		p.mu.Unlock()
+		return fsResult{err: fmt.Errorf("mount point %s: %w", mountPoint, errMountStuck)}
+	}
+	p.mu.Unlock()
+
+	done := make(chan fsResult, 1)
+	go func() {
+		st, err := p.statfs(mountPoint)
+		// Sending and clearing under the lock pairs with the timeout branch
+		// below: either the waiter sees the result, or the mark it sets is
+		// cleared here.
+		p.mu.Lock()
+		done <- fsResult{st, err}
+		if _, ok := p.stuck[mountPoint]; ok {
+			delete(p.stuck, mountPoint)
+			p.logger.Info("mount point responds again", "mountpoint", mountPoint)
+		}
+		p.mu.Unlock()
+	}()
+
+	timer := time.NewTimer(p.fsTimeout)
+	defer timer.Stop()
+	select {
+	case r := <-done:
+		return r
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case r := <-done:
+		return r
+	default:
+	}
+	p.stuck[mountPoint] = struct{}{}
+	p.logger.Warn("mount point timed out; skipping it until statfs returns", "mountpoint", mountPoint, "timeout", p.fsTimeout)
+	return fsResult{err: fmt.Errorf("statfs %s: timed out after %s", mountPoint, p.fsTimeout)}
+}

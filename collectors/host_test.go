@@ -1,0 +1,397 @@
+package collectors
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"maps"
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/shirou/gopsutil/v4/disk"
+	"github.com/shirou/gopsutil/v4/mem"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/vigil-sh/vigil/internal/agent/config"
+)
+
+// fakeStatfs derives distinct, checkable figures from the mount point.
+func fakeStatfs(path string) (fsStat, error) {
+	n := float64(len(path))
+	return fsStat{size: n * 1e9, free: n * 1e8, avail: n * 5e7, files: n * 1e4, filesFree: n * 1e3}, nil
+}
+
+// hostFixture is a host prober reading testdata/host.
+func hostFixture(t *testing.T, h config.HostTarget) *hostProber {
+	t.Helper()
+	h.ProcPath = filepath.Join("testdata", "host", "proc")
+	h.SysPath = filepath.Join("testdata", "host", "sys")
+	tg := netTarget(config.KindHost, 5*time.Second)
+	tg.Host = &h
+	p, err := newHost(tg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("newHost: %v", err)
+	}
+	hp := p.(*hostProber)
+	hp.statfs = fakeStatfs
+	return hp
+}
+
+// mountPoints lists the mount points of a family.
+func mountPoints(mfs map[string]*dto.MetricFamily, name string) []string {
+	var out []string
+	for _, m := range mfs[name].GetMetric() {
+		out = append(out, seriesLabels(m)["mountpoint"])
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestHostProbeFixture(t *testing.T) {
+	p := hostFixture(t, config.HostTarget{})
+	res := p.Probe(t.Context())
+	if !res.Success || res.Err != nil {
+		t.Fatalf("probe failed: %s %v", res.Reason, res.Err)
+	}
+	mfs := resultFamilies(t, res)
+
+	// /proc/meminfo, every field, node_exporter's names and units.
+	memory := map[string]float64{
+		"node_memory_MemTotal_bytes":      16318164 * 1024,
+		"node_memory_MemAvailable_bytes":  9876543 * 1024,
+		"node_memory_SwapTotal_bytes":     2097148 * 1024,
+		"node_memory_SwapFree_bytes":      2000000 * 1024,
+		"node_memory_Active_anon_bytes":   3145728 * 1024,
+		"node_memory_Inactive_file_bytes": 4718592 * 1024,
+		"node_memory_HugePages_Total":     4,
+		"node_memory_Hugepagesize_bytes":  2048 * 1024,
+	}
+	for name, want := range memory {
+		if got := mustSeries(t, mfs, name); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	var memFamilies int
+	for name := range mfs {
+		if strings.HasPrefix(name, "node_memory_") {
+			memFamilies++
+		}
+	}
+	if memFamilies != 21 { // one per line of the fixture
+		t.Errorf("%d node_memory_ families, want 21", memFamilies)
+	}
+
+	// Pseudo and container-runtime filesystems are excluded, the overlay
+	// root is not, the duplicate /data line is one series, escapes decoded.
+	want := []string{"/", "/data", "/etc/hostname", "/etc/resolv.conf", "/mnt/nfs", "/mnt/with space", "/srv/reference", "/tmp"}
+	for _, fam := range []string{"node_filesystem_size_bytes", "node_filesystem_avail_bytes", "node_filesystem_free_bytes",
+		"node_filesystem_files", "node_filesystem_files_free", "node_filesystem_readonly", "node_filesystem_device_error"} {
+		if got := mountPoints(mfs, fam); !slices.Equal(got, want) {
+			t.Errorf("%s mount points = %q, want %q", fam, got, want)
+		}
+	}
+	for _, mp := range want {
+		st, _ := fakeStatfs(mp)
+		for fam, v := range map[string]float64{
+			"node_filesystem_size_bytes": st.size, "node_filesystem_free_bytes": st.free, "node_filesystem_avail_bytes": st.avail,
+			"node_filesystem_files": st.files, "node_filesystem_files_free": st.filesFree, "node_filesystem_device_error": 0,
+		} {
+			if got := mustSeries(t, mfs, fam, "mountpoint", mp); got != v {
+				t.Errorf("%s{mountpoint=%q} = %v, want %v", fam, mp, got, v)
+			}
+		}
+		wantRO := boolToFloat(mp == "/srv/reference")
+		if got := mustSeries(t, mfs, "node_filesystem_readonly", "mountpoint", mp); got != wantRO {
+			t.Errorf("readonly{%s} = %v, want %v", mp, got, wantRO)
+		}
+	}
+	if got := mustSeries(t, mfs, "node_filesystem_size_bytes", "mountpoint", "/", "fstype", "overlay", "device", "overlay"); got <= 0 {
+		t.Errorf("root size = %v", got)
+	}
+	if _, ok := seriesValue(mfs, "node_filesystem_size_bytes", "mountpoint", "/mnt/nfs", "fstype", "nfs4", "device", "fileserver:/exports/shared"); !ok {
+		t.Errorf("nfs mount lacks its device and fstype labels")
+	}
+	// The fixture is in a cgroup v2 container.
+	if got := mustSeries(t, mfs, "container_memory_working_set_bytes"); got != 209715200-31457280 {
+		t.Errorf("container_memory_working_set_bytes = %v", got)
+	}
+	if got := mustSeries(t, mfs, "container_oom_events_total"); got != 3 {
+		t.Errorf("container_oom_events_total = %v", got)
+	}
+}
+
+func TestHostProbeExclusionOverrides(t *testing.T) {
+	re := func(s string) *config.Regexp {
+		r, err := config.NewRegexp(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &r
+	}
+	tests := []struct {
+		name string
+		h    config.HostTarget
+		want []string
+	}{
+		{"fs types: the root stays", config.HostTarget{FSTypesExclude: re(`^(ext4|overlay|tmpfs)$`)},
+			[]string{"/", "/mnt/nfs"}},
+		{"fs types replace the defaults", config.HostTarget{FSTypesExclude: re(`^nfs4$`)},
+			[]string{"/", "/data", "/etc/hostname", "/etc/resolv.conf", "/mnt/with space", "/srv/reference", "/tmp"}},
+		// The default mount points no longer apply, the default fs types do.
+		{"mount points replace the defaults, unanchored like node_exporter", config.HostTarget{MountPointsExclude: re(`^/(etc|mnt)/`)},
+			[]string{"/", "/data", "/dev", "/dev/shm", "/run/credentials/systemd-sysusers.service", "/srv/reference", "/tmp", "/var/lib/docker/overlay2"}},
+		{"mount points can drop the root", config.HostTarget{MountPointsExclude: re(`^/$|^/(dev|proc|sys|etc|mnt|srv|tmp|var|run)(/|$)`)},
+			[]string{"/data"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := hostFixture(t, tc.h).Probe(t.Context())
+			mfs := resultFamilies(t, res)
+			if got := mountPoints(mfs, "node_filesystem_device_error"); !slices.Equal(got, tc.want) {
+				t.Errorf("mount points = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// hangingStatfs blocks statfs of one mount point until released, as a hard
+// NFS mount whose server is gone does.
+type hangingStatfs struct {
+	mountPoint string
+	release    chan struct{}
+	mu         sync.Mutex
+	calls      map[string]int
+}
+
+func (h *hangingStatfs) statfs(path string) (fsStat, error) {
+	h.mu.Lock()
+	h.calls[path]++
+	h.mu.Unlock()
+	if path == h.mountPoint {
+		<-h.release
+	}
+	return fakeStatfs(path)
+}
+
+func (h *hangingStatfs) callsTo(path string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.calls[path]
+}
+
+func TestHostProbeHungMount(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := hostFixture(t, config.HostTarget{FilesystemTimeout: config.Duration(time.Second)})
+		hung := &hangingStatfs{mountPoint: "/mnt/nfs", release: make(chan struct{}), calls: map[string]int{}}
+		p.statfs = hung.statfs
+
+		probe := func(wantTook time.Duration) map[string]*dto.MetricFamily {
+			t.Helper()
+			start := time.Now()
+			res := p.Probe(t.Context())
+			if took := time.Since(start); took != wantTook {
+				t.Errorf("probe took %v, want %v", took, wantTook)
+			}
+			if !res.Success {
+				t.Errorf("a hung mount failed the probe: %s %v", res.Reason, res.Err)
+			}
+			return resultFamilies(t, res)
+		}
+		checkHung := func(mfs map[string]*dto.MetricFamily, hung bool) {
+			t.Helper()
+			if got := mustSeries(t, mfs, "node_filesystem_device_error", "mountpoint", "/mnt/nfs"); got != boolToFloat(hung) {
+				t.Errorf("device_error{/mnt/nfs} = %v, want %v", got, boolToFloat(hung))
+			}
+			if _, ok := seriesValue(mfs, "node_filesystem_size_bytes", "mountpoint", "/mnt/nfs"); ok == hung {
+				t.Errorf("size series of /mnt/nfs present = %v while hung = %v", ok, hung)
+			}
+			// The other mounts are unaffected.
+			if got := mustSeries(t, mfs, "node_filesystem_device_error", "mountpoint", "/data"); got != 0 {
+				t.Errorf("device_error{/data} = %v", got)
+			}
+			mustSeries(t, mfs, "node_filesystem_size_bytes", "mountpoint", "/")
+		}
+
+		// First probe: waits exactly the filesystem timeout for the hung mount.
+		checkHung(probe(time.Second), true)
+		// Second: the statfs still in flight is not repeated; no waiting.
+		checkHung(probe(0), true)
+		if n := hung.callsTo("/mnt/nfs"); n != 1 {
+			t.Errorf("statfs of the stuck mount ran %d times, want 1", n)
+		}
+		if n := hung.callsTo("/data"); n != 2 {
+			t.Errorf("statfs of /data ran %d times, want 2", n)
+		}
+		// The server comes back: the pending statfs returns and clears the mark.
+		close(hung.release)
+		synctest.Wait()
+		checkHung(probe(0), false)
+		if n := hung.callsTo("/mnt/nfs"); n != 2 {
+			t.Errorf("statfs of the recovered mount ran %d times, want 2", n)
+		}
+	})
+}
+
+// The probe's own deadline wins over a longer filesystem timeout.
+func TestHostProbeDeadlineBeforeFilesystemTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := hostFixture(t, config.HostTarget{FilesystemTimeout: config.Duration(10 * time.Second)})
+		hung := &hangingStatfs{mountPoint: "/", release: make(chan struct{}), calls: map[string]int{}}
+		p.statfs = hung.statfs
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		res := p.Probe(ctx)
+		if took := time.Since(start); took != 300*time.Millisecond {
+			t.Errorf("probe took %v, want 300ms", took)
+		}
+		mfs := resultFamilies(t, res)
+		if got := mustSeries(t, mfs, "node_filesystem_device_error", "mountpoint", "/"); got != 1 {
+			t.Errorf("device_error{/} = %v, want 1", got)
+		}
+		close(hung.release)
+		synctest.Wait()
+	})
+}
+
+// Against the machine's own /proc and filesystems, cross-checked with gopsutil.
+func TestHostProbeReal(t *testing.T) {
+	tg := netTarget(config.KindHost, 10*time.Second)
+	tg.Host = &config.HostTarget{}
+	res := mustProber(t, tg).Probe(t.Context())
+	if !res.Success {
+		t.Fatalf("probe failed: %s %v", res.Reason, res.Err)
+	}
+	mfs := resultFamilies(t, res)
+	vm, err := mem.VirtualMemoryWithContext(t.Context())
+	if err != nil {
+		t.Fatalf("gopsutil: %v", err)
+	}
+	if got := mustSeries(t, mfs, "node_memory_MemTotal_bytes"); got != float64(vm.Total) {
+		t.Errorf("MemTotal = %v, gopsutil says %v", got, vm.Total)
+	}
+	if got := mustSeries(t, mfs, "node_memory_SwapTotal_bytes"); got != float64(vm.SwapTotal) {
+		t.Errorf("SwapTotal = %v, gopsutil says %v", got, vm.SwapTotal)
+	}
+	if got := mustSeries(t, mfs, "node_memory_MemAvailable_bytes"); got <= 0 || got > float64(vm.Total) {
+		t.Errorf("MemAvailable = %v of %v", got, vm.Total)
+	}
+	usage, err := disk.UsageWithContext(t.Context(), "/")
+	if err != nil {
+		t.Fatalf("gopsutil: %v", err)
+	}
+	if got := mustSeries(t, mfs, "node_filesystem_size_bytes", "mountpoint", "/"); got != float64(usage.Total) {
+		t.Errorf("size{/} = %v, gopsutil says %v", got, usage.Total)
+	}
+	if got := mustSeries(t, mfs, "node_filesystem_device_error", "mountpoint", "/"); got != 0 {
+		t.Errorf("device_error{/} = %v", got)
+	}
+	for _, mp := range mountPoints(mfs, "node_filesystem_device_error") {
+		if defaultMountPointsExcludeRE.MatchString(mp) {
+			t.Errorf("excluded mount point %s reported", mp)
+		}
+	}
+}
+
+func TestHostProbeMissingProc(t *testing.T) {
+	tg := netTarget(config.KindHost, time.Second)
+	tg.Host = &config.HostTarget{ProcPath: filepath.Join(t.TempDir(), "proc")}
+	res := mustProber(t, tg).Probe(t.Context())
+	if res.Success || res.Reason != ReasonOther || res.Err == nil {
+		t.Fatalf("success=%v reason=%q err=%v; want a failure", res.Success, res.Reason, res.Err)
+	}
+	if !strings.Contains(res.Err.Error(), "meminfo") || !strings.Contains(res.Err.Error(), "mount") {
+		t.Errorf("error %q does not name what was missing", res.Err)
+	}
+	resultFamilies(t, res)
+}
+
+func TestParseMountinfo(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    []mount
+		wantErr bool
+	}{
+		{"optional fields and ro super options", "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 shared:2 - ext3 /dev/root ro,errors=continue\n",
+			[]mount{{device: "/dev/root", mountPoint: "/mnt2", fsType: "ext3", readOnly: true}}, false},
+		{"escapes", `1 0 8:1 / /a\040b\011c\134d rw - ext4 /dev/my\040disk rw` + "\n",
+			[]mount{{device: "/dev/my disk", mountPoint: "/a b\tc\\d", fsType: "ext4"}}, false},
+		{"bad escape kept", `1 0 8:1 / /a\9 rw - ext4 d rw` + "\n", []mount{{device: "d", mountPoint: `/a\9`, fsType: "ext4"}}, false},
+		{"no separator", "1 0 8:1 / / rw ext4 /dev/sda1 rw\n", nil, true},
+		{"empty", "", nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseMountinfo(strings.NewReader(tc.in))
+			if (err != nil) != tc.wantErr || !slices.Equal(got, tc.want) {
+				t.Errorf("got %+v, %v; want %+v, error %v", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+	got, err := parseProcMounts(strings.NewReader("/dev/sda1 / ext4 ro,relatime 0 0\nnfs:/x /mnt/x\\040y nfs4 rw 0 0\n"))
+	want := []mount{{"/dev/sda1", "/", "ext4", true}, {"nfs:/x", "/mnt/x y", "nfs4", false}}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("parseProcMounts = %+v, %v; want %+v", got, err, want)
+	}
+}
+
+func TestParseMeminfo(t *testing.T) {
+	in := "MemTotal:  100 kB\nActive(anon):  3 kB\nHugePages_Total:  7\nWeird: 1 MB\nnot a field\nBad-Name: 2 kB\nMemTotal: 5 kB\n"
+	got, err := parseMeminfo(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{"MemTotal_bytes": 102400, "Active_anon_bytes": 3072, "HugePages_Total": 7}
+	have := map[string]float64{}
+	for _, f := range got {
+		have[f.name] = f.value
+	}
+	if !maps.Equal(have, want) {
+		t.Errorf("got %v, want %v", have, want)
+	}
+	if _, err := parseMeminfo(strings.NewReader("MemTotal: lots kB\n")); err == nil {
+		t.Errorf("unparsable value accepted")
+	}
+}
+
+func FuzzParseMountinfo(f *testing.F) {
+	f.Add("36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n")
+	f.Add(`1 0 8:1 / /a\040b rw - ext4 /dev/x rw` + "\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		mounts, err := parseMountinfo(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		if n := strings.Count(s, "\n") + 1; len(mounts) > n {
+			t.Errorf("%d mounts from %d lines", len(mounts), n)
+		}
+		for _, m := range mounts {
+			if m.fsType == "" || strings.ContainsAny(m.fsType, " \n") {
+				t.Errorf("bad fstype %q", m.fsType)
+			}
+		}
+	})
+}
+
+func FuzzParseMeminfo(f *testing.F) {
+	f.Add("MemTotal: 100 kB\nHugePages_Total: 4\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		fields, err := parseMeminfo(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		for _, m := range fields {
+			if !validMetricSuffix(m.name) || math.IsNaN(m.value) && !strings.Contains(strings.ToLower(s), "nan") {
+				t.Errorf("bad field %+v", m)
+			}
+		}
+	})
+}
