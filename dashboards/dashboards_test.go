@@ -259,6 +259,19 @@ func TestLayoutSVG(t *testing.T) {
 	}
 }
 
+// TestDocsShowEveryDashboard: docs/dashboards.md pictures each dashboard.
+func TestDocsShowEveryDashboard(t *testing.T) {
+	raw, err := os.ReadFile("../docs/dashboards.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range mustIndex(t) {
+		if !strings.Contains(string(raw), "(dashboards/"+e.UID+".svg)") {
+			t.Errorf("docs/dashboards.md does not show dashboards/%s.svg", e.UID)
+		}
+	}
+}
+
 func TestHandler(t *testing.T) {
 	srv := httptest.NewServer(Handler())
 	t.Cleanup(srv.Close)

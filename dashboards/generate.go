@@ -86,6 +86,9 @@ func LayoutSVG(d dashboard.Dashboard) []byte {
 		if p.Panel.Title != nil {
 			title = *p.Panel.Title
 		}
+		if fc := p.Panel.FieldConfig; fc != nil && fc.Defaults.Unit != nil {
+			kind += " · " + *fc.Defaults.Unit
+		}
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" rx="3" fill="#181b1f" stroke="#2c3235"/>`+"\n", x, y, w, h)
 		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="12" fill="#ccccdc">%s</text>`+"\n", x+8, y+18, html.EscapeString(title))
 		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" fill="#8e8e8e">%s</text>`+"\n", x+8, y+h-8, html.EscapeString(kind))
