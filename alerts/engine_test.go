@@ -191,3 +191,18 @@ func TestNotificationMetricsLint(t *testing.T) {
 		t.Errorf("alertmanagers discovered = %v, want 1", got)
 	}
 }
+
+// TestEveryAlertmanagerReceivesEveryAlert configures two Alertmanagers.
+func TestEveryAlertmanagerReceivesEveryAlert(t *testing.T) {
+	hookA, hookB := newWebhook(t), newWebhook(t)
+	amA := startAlertmanager(t, amConfig(hookA.URL))
+	amB := startAlertmanager(t, amConfig(hookB.URL))
+	target := newApp(t, "app_queue_depth 5\n")
+	rulesPath := writeRules(t, t.TempDir(), "queue.yml", queueRules)
+	startEngine(t, t.TempDir(), testConfig([]string{rulesPath}, []string{target.metricsURL()}, amA.URL, amB.URL), nil)
+	for name, h := range map[string]*webhook{"A": hookA, "B": hookB} {
+		h.wait(t, 20*time.Second, "QueueDeep at Alertmanager "+name, func(a webhookAlert) bool {
+			return a.Labels["alertname"] == "QueueDeep" && a.Status == "firing"
+		})
+	}
+}

@@ -257,3 +257,12 @@ func newHangingServer(t *testing.T) *httptest.Server {
 	t.Cleanup(func() { close(release) })
 	return srv
 }
+
+func containsAll(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}

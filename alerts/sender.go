@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -113,6 +114,10 @@ type amQueue struct {
 func newAMQueue(cfg config.AlertmanagerConfig, metrics *senderMetrics, logger *slog.Logger) (*amQueue, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // *url.Error repeats the URL, password included
+		}
 		return nil, fmt.Errorf("alertmanager url %q: %w", redactURL(cfg.URL), err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
