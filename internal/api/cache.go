@@ -24,7 +24,7 @@ func orgNamespace(org bson.ObjectID) string { return "org:" + org.Hex() }
 func (s *server) cachedJSON(w http.ResponseWriter, r *http.Request, org bson.ObjectID, key string, load func(ctx context.Context) (any, error)) {
 	ctx := r.Context()
 	fullKey := ""
-	if s.cache != nil {
+	if s.cache != nil && !s.suspect(org) {
 		cctx, cancel := context.WithTimeout(ctx, cacheOpTimeout)
 		ver, err := s.cache.Version(cctx, orgNamespace(org))
 		if err == nil {
@@ -74,7 +74,24 @@ func (s *server) invalidate(ctx context.Context, org bson.ObjectID) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cacheOpTimeout)
 	defer cancel()
 	if err := s.cache.Bump(cctx, orgNamespace(org)); err != nil {
-		// Entries under the old version expire within the cache TTL.
-		s.log.WarnContext(ctx, "cache invalidation failed", "err", err)
+		// Entries under the old version may still be served by the cache
+		// once it is back, until they expire: this replica reads the
+		// organization from the database for a TTL.
+		s.log.WarnContext(ctx, "cache invalidation failed; bypassing the cache for the organization", "err", err)
+		s.uncached.Store(org, time.Now().Add(s.cacheTTL))
 	}
+}
+
+// suspect reports whether org's cache entries may be stale because an
+// invalidation failed within the last TTL.
+func (s *server) suspect(org bson.ObjectID) bool {
+	v, ok := s.uncached.Load(org)
+	if !ok {
+		return false
+	}
+	if time.Now().Before(v.(time.Time)) {
+		return true
+	}
+	s.uncached.CompareAndDelete(org, v)
+	return false
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -60,6 +61,9 @@ type server struct {
 	cacheTTL time.Duration
 	maxBody  int64
 	mux      *http.ServeMux
+	// uncached holds organizations whose last cache invalidation failed
+	// (bson.ObjectID -> time.Time until which reads bypass the cache).
+	uncached sync.Map
 }
 
 type routeKey struct{}

@@ -99,7 +99,7 @@ type setting struct {
 
 func settings() []setting {
 	return []setting{
-		{"PORT", "port", "HTTP listen port", false, intField(func(c *Config) *int { return &c.Port }, 1, 65535)},
+		{"PORT", "port", "HTTP listen port (0 picks a free one)", false, intField(func(c *Config) *int { return &c.Port }, 0, 65535)},
 		{"MONGODB_URI", "mongodb-uri", "MongoDB URI; empty runs an embedded FerretDB under DATA_DIR", true, func(c *Config, v string) error {
 			if v != "" {
 				u, err := url.Parse(v)

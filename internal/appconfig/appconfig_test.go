@@ -82,7 +82,7 @@ func TestLoad(t *testing.T) {
 		{
 			name:    "invalid flag named as a flag",
 			env:     map[string]string{"APP_ENV": "development"},
-			args:    []string{"-port", "0"},
+			args:    []string{"-port", "-1"},
 			wantErr: []string{"-port"},
 		},
 	}
