@@ -414,11 +414,13 @@ func (p *hostProber) statMount(ctx context.Context, mountPoint string) fsResult 
 
 	timer := time.NewTimer(p.fsTimeout)
 	defer timer.Stop()
+	waited := fmt.Sprintf("filesystem_timeout %s", p.fsTimeout)
 	select {
 	case r := <-done:
 		return r
 	case <-timer.C:
 	case <-ctx.Done():
+		waited = "the probe deadline"
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -428,6 +430,6 @@ func (p *hostProber) statMount(ctx context.Context, mountPoint string) fsResult 
 	default:
 	}
 	p.stuck[mountPoint] = struct{}{}
-	p.logger.Warn("mount point timed out; skipping it until statfs returns", "mountpoint", mountPoint, "timeout", p.fsTimeout)
-	return fsResult{err: fmt.Errorf("statfs %s: timed out after %s", mountPoint, p.fsTimeout)}
+	p.logger.Warn("statfs timed out; mount point skipped until it returns", "mountpoint", mountPoint, "waited_for", waited)
+	return fsResult{err: fmt.Errorf("statfs %s: no answer within %s", mountPoint, waited)}
 }

@@ -395,3 +395,35 @@ func FuzzParseMeminfo(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkHostProbe compares the host probe on this machine with the same
+// figures read through gopsutil (memory, partitions, usage of each).
+func BenchmarkHostProbe(b *testing.B) {
+	b.Run("baseline=gopsutil", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := mem.VirtualMemory(); err != nil {
+				b.Fatal(err)
+			}
+			parts, err := disk.Partitions(false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, p := range parts {
+				disk.Usage(p.Mountpoint)
+			}
+		}
+	})
+	b.Run("probe", func(b *testing.B) {
+		tg := netTarget(config.KindHost, 10*time.Second)
+		tg.Host = &config.HostTarget{}
+		p, err := New(tg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if res := p.Probe(b.Context()); !res.Success {
+				b.Fatalf("probe failed: %v", res.Err)
+			}
+		}
+	})
+}

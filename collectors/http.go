@@ -124,8 +124,9 @@ func (p *httpProber) probe(ctx context.Context, s *sink) (string, error) {
 		return ReasonConfig, err
 	}
 	dialer := &net.Dialer{}
+	// No proxy, as blackbox_exporter by default: an HTTP(S)_PROXY in the
+	// agent's environment would otherwise be timed instead of the target.
 	transport := &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
 			return dialIPProtocol(ctx, dialer, addr, p.cfg.IPProtocol)
 		},

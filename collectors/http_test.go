@@ -376,3 +376,36 @@ func TestNewHTTPRejects(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkHTTPProbeOverhead compares a probe with a bare GET on a fresh
+// connection, which is what a probe costs at least: the difference is the
+// tracing, the checks and the metrics.
+func BenchmarkHTTPProbeOverhead(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "status: ok\n") }))
+	b.Cleanup(srv.Close)
+	b.Run("baseline=bare_get", func(b *testing.B) {
+		for b.Loop() {
+			tr := &http.Transport{DisableKeepAlives: true}
+			resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get(srv.URL)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			tr.CloseIdleConnections()
+		}
+	})
+	b.Run("probe", func(b *testing.B) {
+		tg := netTarget(config.KindHTTP, 5*time.Second)
+		tg.HTTP = &config.HTTPTarget{URL: srv.URL, FailIfBodyNotMatches: []config.Regexp{config.MustNewRegexp("ok")}}
+		p, err := New(tg, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if res := p.Probe(b.Context()); !res.Success {
+				b.Fatalf("probe failed: %v", res.Err)
+			}
+		}
+	})
+}
