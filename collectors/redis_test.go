@@ -2,13 +2,22 @@ package collectors
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -246,6 +255,7 @@ func TestRedisProbeAuth(t *testing.T) {
 		{"tls with an untrusted certificate", config.RedisTarget{Address: untrusted, TLS: config.TLSConfig{Enabled: true}}, false, ReasonTLS},
 		{"rediss url with an untrusted certificate", config.RedisTarget{Address: "rediss://" + untrusted}, false, ReasonTLS},
 		{"connection refused", config.RedisTarget{Address: closedPort(t)}, false, ReasonConnect},
+		{"unresolvable host", config.RedisTarget{Address: "vigil-no-such-host.invalid:6379"}, false, ReasonDNS},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -521,14 +531,15 @@ func BenchmarkRedisProbeOverhead(b *testing.B) {
 	_ = probeWithTimeout(b, p, 2*time.Second) // warm the pool
 
 	var rawTotal, reported, probeTotal time.Duration
-	for b.Loop() {
+	rawPing := func() {
 		start := time.Now()
 		if err := raw.Ping(ctx).Err(); err != nil {
 			b.Fatal(err)
 		}
 		rawTotal += time.Since(start)
-
-		start = time.Now()
+	}
+	probe := func() {
+		start := time.Now()
 		res := probeWithTimeout(b, p, 2*time.Second)
 		probeTotal += time.Since(start)
 		if !res.Success {
@@ -544,9 +555,159 @@ func BenchmarkRedisProbeOverhead(b *testing.B) {
 			}
 		}
 	}
+	// Alternate which goes first so neither always meets a cold server.
+	odd := false
+	for b.Loop() {
+		if odd {
+			probe()
+			rawPing()
+		} else {
+			rawPing()
+			probe()
+		}
+		odd = !odd
+	}
 	n := float64(b.N)
 	b.ReportMetric(float64(rawTotal.Nanoseconds())/n, "raw-ping-ns/op")
 	b.ReportMetric(float64(reported.Nanoseconds())/n, "reported-ping-ns/op")
 	b.ReportMetric(float64(probeTotal.Nanoseconds())/n, "whole-probe-ns/op")
 	b.ReportMetric(float64(reported)/float64(rawTotal), "reported/raw")
+}
+
+// tlsFiles are PEM files of a throwaway CA, a server certificate for
+// localhost and a client certificate, all signed by the CA.
+type tlsFiles struct {
+	ca, serverCert, serverKey, clientCert, clientKey string
+}
+
+func writeTLSFiles(t *testing.T) tlsFiles {
+	t.Helper()
+	dir := t.TempDir()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "vigil test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, typ string, der []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	leaf := func(serial int64, usage x509.ExtKeyUsage, name string) (certPath, keyPath string) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial),
+			Subject:      pkix.Name{CommonName: name},
+			DNSNames:     []string{"localhost"},
+			IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+			NotBefore:    time.Now().Add(-time.Hour),
+			NotAfter:     time.Now().Add(time.Hour),
+			KeyUsage:     x509.KeyUsageDigitalSignature,
+			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return write(name+".crt", "CERTIFICATE", der), write(name+".key", "PRIVATE KEY", keyDER)
+	}
+	f := tlsFiles{ca: write("ca.crt", "CERTIFICATE", caDER)}
+	f.serverCert, f.serverKey = leaf(2, x509.ExtKeyUsageServerAuth, "server")
+	f.clientCert, f.clientKey = leaf(3, x509.ExtKeyUsageClientAuth, "client")
+	return f
+}
+
+// tlsRedis starts a redis-server that speaks only TLS and requires client
+// certificates. testserver.Redis has no TLS mode.
+func tlsRedis(t *testing.T, f tlsFiles) string {
+	t.Helper()
+	bin := testserver.LookBinary(t, "redis-server", "redis-server")
+	port := testserver.FreePort(t)
+	dir := t.TempDir()
+	cmd := exec.Command(bin,
+		"--port", "0", "--tls-port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--tls-cert-file", f.serverCert, "--tls-key-file", f.serverKey,
+		"--tls-ca-cert-file", f.ca, "--tls-auth-clients", "yes",
+		"--dir", dir, "--save", "", "--appendonly", "no", "--loglevel", "warning",
+	)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting redis-server with TLS: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("TLS redis-server on %s did not start: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestRedisProbeTLS(t *testing.T) {
+	f := writeTLSFiles(t)
+	addr := tlsRedis(t, f)
+	mtls := config.TLSConfig{Enabled: true, CAFile: f.ca, CertFile: f.clientCert, KeyFile: f.clientKey}
+	withName := func(c config.TLSConfig, name string) config.TLSConfig { c.ServerName = name; return c }
+	insecure := config.TLSConfig{Enabled: true, InsecureSkipVerify: true, CertFile: f.clientCert, KeyFile: f.clientKey}
+
+	tests := []struct {
+		name       string
+		target     config.RedisTarget
+		wantReason string // "" for success
+	}{
+		{"ca and client certificate", config.RedisTarget{Address: addr, TLS: mtls}, ""},
+		{"server name localhost", config.RedisTarget{Address: addr, TLS: withName(mtls, "localhost")}, ""},
+		{"rediss url with tls files", config.RedisTarget{Address: "rediss://" + addr + "/0", TLS: mtls}, ""},
+		{"insecure skip verify", config.RedisTarget{Address: addr, TLS: insecure}, ""},
+		{"wrong server name", config.RedisTarget{Address: addr, TLS: withName(mtls, "redis.example.com")}, ReasonTLS},
+		{"no client certificate", config.RedisTarget{Address: addr, TLS: config.TLSConfig{Enabled: true, CAFile: f.ca}}, ReasonTLS},
+		{"untrusted server", config.RedisTarget{Address: addr, TLS: config.TLSConfig{Enabled: true, CertFile: f.clientCert, KeyFile: f.clientKey}}, ReasonTLS},
+		{"plaintext to a tls server", config.RedisTarget{Address: addr}, ReasonConnect},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newTestProber(t, redisTarget("cache", 2*time.Second, tc.target))
+			res := probeWithTimeout(t, p, 2*time.Second)
+			if res.Success != (tc.wantReason == "") || res.Reason != tc.wantReason {
+				t.Fatalf("success=%v reason=%q err=%v; want reason %q", res.Success, res.Reason, res.Err, tc.wantReason)
+			}
+			if up := mustValue(t, gatherProbe(t, res), "redis_up"); up != boolToFloat(res.Success) {
+				t.Errorf("redis_up = %v", up)
+			}
+		})
+	}
 }
