@@ -1,0 +1,231 @@
+package api_test
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vigil-sh/vigil/internal/api"
+	"github.com/vigil-sh/vigil/internal/cache"
+	"github.com/vigil-sh/vigil/internal/health"
+	"github.com/vigil-sh/vigil/internal/testserver"
+)
+
+// withRedis serves reads through a Redis cache on srv, with the Redis health
+// check enabled.
+func withRedis(t testing.TB, srv *testserver.RedisServer) envOption {
+	opts, err := cache.RedisOptions(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := redis.NewClient(opts)
+	t.Cleanup(func() { _ = client.Close() })
+	return func(d *api.Deps, c *health.Checker) {
+		rc := cache.NewRedis(client, d.Metrics)
+		d.Cache = rc
+		for i := range c.Checks {
+			if c.Checks[i].Name == "redis" {
+				c.Checks[i] = health.Check{Name: "redis", Probe: rc.Ping}
+			}
+		}
+	}
+}
+
+func TestCacheReadAfterWrite(t *testing.T) {
+	for _, backend := range []string{"redis", "lru"} {
+		t.Run(backend, func(t *testing.T) {
+			var opt envOption
+			if backend == "redis" {
+				opt = withRedis(t, testserver.Redis(t, testserver.WithPassword("cache-pw")))
+			} else {
+				opt = func(d *api.Deps, _ *health.Checker) { d.Cache = cache.NewLRU(100, d.Metrics) }
+			}
+			e := newEnv(t, opt)
+			a := e.register("Acme", "ada@acme.test")
+			p := e.id(e.must(http.StatusCreated, "POST", "/api/projects", a.token, map[string]any{"name": "v1"}))
+			task := e.id(e.must(http.StatusCreated, "POST", "/api/projects/"+p+"/tasks", a.token, map[string]any{"title": "t1"}))
+
+			hits := func() float64 { return testutil.ToFloat64(e.metrics.CacheHits) }
+			steps := []struct {
+				method, path string
+				body         map[string]any
+				wantName     string // "name" of a project or "title" of a task, or the first list item's
+				field        string
+				wantCache    string
+			}{
+				{"GET", "/api/projects/" + p, nil, "v1", "name", "miss"},
+				{"GET", "/api/projects/" + p, nil, "v1", "name", "hit"},
+				{"PATCH", "/api/projects/" + p, map[string]any{"name": "v2"}, "v2", "name", ""},
+				{"GET", "/api/projects/" + p, nil, "v2", "name", "miss"},
+				{"GET", "/api/projects/" + p, nil, "v2", "name", "hit"},
+				{"GET", "/api/tasks/" + task, nil, "t1", "title", "miss"},
+				{"GET", "/api/tasks/" + task, nil, "t1", "title", "hit"},
+				{"PATCH", "/api/tasks/" + task, map[string]any{"title": "t2"}, "t2", "title", ""},
+				{"GET", "/api/tasks/" + task, nil, "t2", "title", "miss"},
+			}
+			for i, s := range steps {
+				before := hits()
+				r := e.must(http.StatusOK, s.method, s.path, a.token, s.body)
+				if got := r.json(t)[s.field]; got != s.wantName {
+					t.Fatalf("step %d %s %s: %s = %v, want %v (stale read?)", i, s.method, s.path, s.field, got, s.wantName)
+				}
+				if s.wantCache != "" && r.header.Get("X-Cache") != s.wantCache {
+					t.Errorf("step %d %s %s: X-Cache = %q, want %q", i, s.method, s.path, r.header.Get("X-Cache"), s.wantCache)
+				}
+				if s.wantCache == "hit" && hits() != before+1 {
+					t.Errorf("step %d: app_cache_hits_total went %v -> %v", i, before, hits())
+				}
+			}
+
+			// Lists: cached, and a create or delete shows at once.
+			count := func() float64 {
+				return e.must(http.StatusOK, "GET", "/api/projects", a.token, nil).json(t)["total"].(float64)
+			}
+			if n := count(); n != 1 {
+				t.Fatalf("total = %v", n)
+			}
+			if r := e.must(http.StatusOK, "GET", "/api/projects", a.token, nil); r.header.Get("X-Cache") != "hit" {
+				t.Errorf("second list read X-Cache = %q", r.header.Get("X-Cache"))
+			}
+			p2 := e.id(e.must(http.StatusCreated, "POST", "/api/projects", a.token, map[string]any{"name": "other"}))
+			if n := count(); n != 2 {
+				t.Fatalf("total after create = %v, want 2", n)
+			}
+			e.must(http.StatusNoContent, "DELETE", "/api/projects/"+p2, a.token, nil)
+			if n := count(); n != 1 {
+				t.Fatalf("total after delete = %v, want 1", n)
+			}
+			e.must(http.StatusNotFound, "GET", "/api/projects/"+p2, a.token, nil)
+			e.must(http.StatusNoContent, "DELETE", "/api/tasks/"+task, a.token, nil)
+			e.must(http.StatusNotFound, "GET", "/api/tasks/"+task, a.token, nil)
+
+			// Cached entries are per organization.
+			b := e.register("B", "b@b.test")
+			e.must(http.StatusNotFound, "GET", "/api/projects/"+p, b.token, nil)
+			if r := e.must(http.StatusOK, "GET", "/api/projects", b.token, nil); r.json(t)["total"] != float64(0) {
+				t.Errorf("org B sees org A's cached list: %s", r.raw)
+			}
+		})
+	}
+}
+
+func TestRedisDownStillServesAndDegrades(t *testing.T) {
+	rs := testserver.Redis(t)
+	e := newEnv(t, withRedis(t, rs))
+	a := e.register("Acme", "ada@acme.test")
+	p := e.id(e.must(http.StatusCreated, "POST", "/api/projects", a.token, map[string]any{"name": "v1"}))
+	e.must(http.StatusOK, "GET", "/api/projects/"+p, a.token, nil)
+	if got := e.must(http.StatusOK, "GET", "/api/health", "", nil).json(t)["status"]; got != "healthy" {
+		t.Fatalf("health with Redis up = %v", got)
+	}
+
+	rs.Stop()
+	e.must(http.StatusOK, "PATCH", "/api/projects/"+p, a.token, map[string]any{"name": "v2"})
+	r := e.must(http.StatusOK, "GET", "/api/projects/"+p, a.token, nil)
+	if r.json(t)["name"] != "v2" {
+		t.Errorf("read with Redis down: %s", r.raw)
+	}
+	e.must(http.StatusOK, "GET", "/api/projects", a.token, nil)
+	h := e.must(http.StatusOK, "GET", "/api/health", "", nil).json(t)
+	redisCheck := h["checks"].(map[string]any)["redis"].(map[string]any)
+	if h["status"] != "degraded" || redisCheck["status"] != "down" {
+		t.Errorf("health with Redis down = %v", h)
+	}
+	if v := testutil.ToFloat64(e.metrics.DependencyUp.WithLabelValues("redis")); v != 0 {
+		t.Errorf("app_dependency_up{dependency=redis} = %v, want 0", v)
+	}
+
+	// Back up: the write made while Redis was down must not be hidden by
+	// the entry cached before it.
+	rs.Start()
+	r = e.must(http.StatusOK, "GET", "/api/projects/"+p, a.token, nil)
+	if r.json(t)["name"] != "v2" {
+		t.Errorf("after Redis restart: stale %s", r.raw)
+	}
+}
+
+// faultProxy forwards TCP to a real server and can cut the link, as a
+// network partition between the app and Redis would, while Redis keeps
+// its data.
+type faultProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	cut    bool
+	conns  []net.Conn
+}
+
+func newFaultProxy(t *testing.T, target string) *faultProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &faultProxy{ln: ln, target: target}
+	t.Cleanup(func() { ln.Close(); p.setCut(true) })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			if p.cut {
+				p.mu.Unlock()
+				c.Close()
+				continue
+			}
+			up, err := net.DialTimeout("tcp", target, time.Second)
+			if err != nil {
+				p.mu.Unlock()
+				c.Close()
+				continue
+			}
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(up, c); up.Close() }()
+			go func() { _, _ = io.Copy(c, up); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *faultProxy) setCut(cut bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = cut
+	if cut {
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.conns = nil
+	}
+}
+
+func TestFailedInvalidationNeverServesStale(t *testing.T) {
+	rs := testserver.Redis(t)
+	proxy := newFaultProxy(t, rs.Addr)
+	e := newEnv(t, withRedis(t, &testserver.RedisServer{Addr: proxy.ln.Addr().String()}))
+	a := e.register("Acme", "ada@acme.test")
+	p := e.id(e.must(http.StatusCreated, "POST", "/api/projects", a.token, map[string]any{"name": "v1"}))
+	e.must(http.StatusOK, "GET", "/api/projects/"+p, a.token, nil)
+	if r := e.must(http.StatusOK, "GET", "/api/projects/"+p, a.token, nil); r.header.Get("X-Cache") != "hit" {
+		t.Fatalf("not cached: X-Cache = %q", r.header.Get("X-Cache"))
+	}
+
+	proxy.setCut(true) // the write's invalidation fails; Redis keeps v1
+	e.must(http.StatusOK, "PATCH", "/api/projects/"+p, a.token, map[string]any{"name": "v2"})
+	proxy.setCut(false)
+
+	for range 3 {
+		r := e.must(http.StatusOK, "GET", "/api/projects/"+p, a.token, nil)
+		if got := r.json(t)["name"]; got != "v2" {
+			t.Fatalf("read after a write whose invalidation failed = %v, want v2 (X-Cache %q)", got, r.header.Get("X-Cache"))
+		}
+	}
+}
