@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vigil-sh/vigil/internal/testserver"
 )
 
 const queueRules = `groups:
@@ -25,7 +27,7 @@ const queueRules = `groups:
 // scrape → TSDB → rule → Alertmanager → webhook, then the resolve.
 func TestAlertFiresAndResolvesThroughAlertmanager(t *testing.T) {
 	hook := newWebhook(t)
-	am := startAlertmanager(t, amConfig(hook.URL))
+	am := testserver.Alertmanager(t, amConfig(hook.URL))
 	target := newApp(t, "app_queue_depth 5\n")
 	rulesPath := writeRules(t, t.TempDir(), "queue.yml", queueRules)
 	e := startEngine(t, t.TempDir(), testConfig([]string{rulesPath}, []string{target.metricsURL()}, am.URL), nil)
@@ -68,7 +70,7 @@ func TestAlertFiresAndResolvesThroughAlertmanager(t *testing.T) {
 // alert fires; the queue retries until it is back.
 func TestAlertDeliveredAfterAlertmanagerOutage(t *testing.T) {
 	hook := newWebhook(t)
-	am := startAlertmanager(t, amConfig(hook.URL))
+	am := testserver.Alertmanager(t, amConfig(hook.URL))
 	am.Stop()
 	target := newApp(t, "app_queue_depth 9\n")
 	rulesPath := writeRules(t, t.TempDir(), "queue.yml", queueRules)
@@ -195,8 +197,8 @@ func TestNotificationMetricsLint(t *testing.T) {
 // TestEveryAlertmanagerReceivesEveryAlert configures two Alertmanagers.
 func TestEveryAlertmanagerReceivesEveryAlert(t *testing.T) {
 	hookA, hookB := newWebhook(t), newWebhook(t)
-	amA := startAlertmanager(t, amConfig(hookA.URL))
-	amB := startAlertmanager(t, amConfig(hookB.URL))
+	amA := testserver.Alertmanager(t, amConfig(hookA.URL))
+	amB := testserver.Alertmanager(t, amConfig(hookB.URL))
 	target := newApp(t, "app_queue_depth 5\n")
 	rulesPath := writeRules(t, t.TempDir(), "queue.yml", queueRules)
 	startEngine(t, t.TempDir(), testConfig([]string{rulesPath}, []string{target.metricsURL()}, amA.URL, amB.URL), nil)
