@@ -220,7 +220,7 @@ func (p *mongoProber) probe(ctx context.Context, s *sink) Result {
 	}
 	admin := c.Database("admin")
 	pingStart := time.Now()
-	if err := admin.RunCommand(ctx, bson.D{{Key: "ping", Value: 1}}).Err(); err != nil {
+	if _, err := runCommand(ctx, admin, "ping"); err != nil {
 		return p.failure("ping", err)
 	}
 	s.gauge("mongodb_ping_latency_seconds", helpMongoPing, time.Since(pingStart).Seconds())
@@ -251,7 +251,7 @@ func (p *mongoProber) failure(cmd string, err error) Result {
 // role — yields nil and no error: the probe reports fewer series, not a
 // failure.
 func (p *mongoProber) command(ctx context.Context, db *mongo.Database, name string) (bson.Raw, error) {
-	raw, err := db.RunCommand(ctx, bson.D{{Key: name, Value: 1}}).Raw()
+	raw, err := runCommand(ctx, db, name)
 	if err == nil {
 		return raw, nil
 	}
@@ -261,6 +261,19 @@ func (p *mongoProber) command(ctx context.Context, db *mongo.Database, name stri
 		return nil, nil
 	}
 	return nil, err
+}
+
+// runCommand runs {name: 1}, once more if a pooled connection turns out to
+// be dead (the server restarted since the last probe): the driver has then
+// cleared its pool and the retry dials afresh. The client's stale
+// connection is not an outage; a second network error is.
+func runCommand(ctx context.Context, db *mongo.Database, name string) (bson.Raw, error) {
+	cmd := bson.D{{Key: name, Value: 1}}
+	raw, err := db.RunCommand(ctx, cmd).Raw()
+	if err != nil && mongo.IsNetworkError(err) && !mongo.IsTimeout(err) && ctx.Err() == nil {
+		raw, err = db.RunCommand(ctx, cmd).Raw()
+	}
+	return raw, err
 }
 
 // unsupportedCommand reports errors that mean "this server cannot answer

@@ -440,6 +440,9 @@ func TestRedisProbeOutage(t *testing.T) {
 		{"still stopped", func() {}, 0},
 		{"restarted", srv.Start, 1},
 		{"running again", func() {}, 1},
+		// Restarted between two probes: the pooled connections are dead
+		// and the probe must not report the client's problem as an outage.
+		{"bounced", func() { srv.Stop(); srv.Start() }, 1},
 	}
 	for _, st := range steps {
 		st.action()
