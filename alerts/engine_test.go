@@ -150,7 +150,9 @@ func TestPendingAlertSurvivesRestart(t *testing.T) {
 	first.stop(t)
 	restartAt := time.Now()
 
-	second := startEngine(t, dir, cfg, nil)
+	// Same registry too: Close must have unregistered every metric the
+	// TSDB, query engine and rules manager registered.
+	second := startEngine(t, dir, cfg, func(o *Options) { o.Registerer, o.Gatherer = first.reg, first.reg })
 	var firedAt time.Time
 	eventually(t, 2*hold, "QueueDeep firing after restart", func() bool {
 		as := second.Alerts()

@@ -284,6 +284,10 @@ func (l *scrapeLoop) fetch(ctx context.Context) ([]*dto.MetricFamily, error) {
 	}
 	resp, err := l.client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // *url.Error repeats the URL, credentials included
+		}
 		return nil, fmt.Errorf("scraping %s: %w", redactURL(l.t.url), err)
 	}
 	defer resp.Body.Close()

@@ -140,12 +140,16 @@ func newAMQueue(cfg config.AlertmanagerConfig, metrics *senderMetrics, logger *s
 		more:       make(chan struct{}, 1),
 	}
 	q.post = newAPIPoster(u, cfg, timeout)
-	metrics.queueLen.WithLabelValues(q.name).Set(0)
-	// Create the series so that a 0 is visible before the first event.
-	metrics.sent.WithLabelValues(q.name)
-	metrics.errors.WithLabelValues(q.name)
-	metrics.dropped.WithLabelValues(q.name)
 	return q, nil
+}
+
+// initSeries creates the queue's series so that a 0 is visible before the
+// first event; it runs when the queue is adopted, not when it is validated.
+func (q *amQueue) initSeries() {
+	q.metrics.queueLen.WithLabelValues(q.name).Set(float64(q.length()))
+	q.metrics.sent.WithLabelValues(q.name)
+	q.metrics.errors.WithLabelValues(q.name)
+	q.metrics.dropped.WithLabelValues(q.name)
 }
 
 // newAPIPoster posts through the Alertmanager v2 API client; the HTTP client
@@ -372,6 +376,7 @@ func (n *notifierSet) apply(next map[string]*amQueue, ext labels.Labels) {
 			next[u] = old
 			continue
 		}
+		nq.initSeries()
 		if n.ctx != nil {
 			nq.start(n.ctx)
 		}
