@@ -291,6 +291,8 @@ func (a *Agent) ApplyConfig(ctx context.Context, cfg *config.Config) (err error)
 
 // Close stops every probe loop and closes the probers.
 func (a *Agent) Close() error {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
 	a.stop()
 	a.mu.Lock()
 	runners := a.runners
