@@ -55,6 +55,22 @@ func TestFilesUpToDate(t *testing.T) {
 	}
 }
 
+func TestRunbookIndexUpToDate(t *testing.T) {
+	p := filepath.Join("..", "docs", "runbooks", "README.md")
+	got, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v; run `go generate ./rules/...`", err)
+	}
+	if !bytes.Equal(got, RunbookIndex()) {
+		t.Errorf("%s is out of date with the rules; run `go generate ./rules/...`", p)
+	}
+	for _, name := range alertNames() {
+		if !bytes.Contains(got, []byte("("+name+".md)")) {
+			t.Errorf("%s does not link %s.md", p, name)
+		}
+	}
+}
+
 // TestFilesParse loads every embedded file as Prometheus does and checks it
 // avoids what Prometheus 2.42 cannot load.
 func TestFilesParse(t *testing.T) {

@@ -1,4 +1,5 @@
-// Command gen writes the rule files of package rules into rules/files/:
+// Command gen writes the rule files of package rules into rules/files/, and
+// the runbook index into docs/runbooks/README.md:
 // `go generate ./rules/...` runs it from the rules directory.
 package main
 
@@ -14,14 +15,15 @@ import (
 
 func main() {
 	out := flag.String("out", "files", "directory to write the rule files into")
+	index := flag.String("runbook-index", "../docs/runbooks/README.md", "file to write the runbook index into")
 	flag.Parse()
-	if err := run(*out); err != nil {
+	if err := run(*out, *index); err != nil {
 		slog.Error("generating rule files", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir string) error {
+func run(dir, index string) error {
 	files, err := rules.Render()
 	if err != nil {
 		return err
@@ -46,6 +48,9 @@ func run(dir string) error {
 		if err := os.WriteFile(p, content, 0o644); err != nil {
 			return fmt.Errorf("writing %s: %w", p, err)
 		}
+	}
+	if err := os.WriteFile(index, rules.RunbookIndex(), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", index, err)
 	}
 	return nil
 }
