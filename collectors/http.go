@@ -123,7 +123,7 @@ func (p *httpProber) probe(ctx context.Context, s *sink) (string, error) {
 	if err != nil {
 		return ReasonConfig, err
 	}
-	dialer := &net.Dialer{}
+	dialer := &net.Dialer{Resolver: probeResolver}
 	// No proxy, as blackbox_exporter by default: an HTTP(S)_PROXY in the
 	// agent's environment would otherwise be timed instead of the target.
 	transport := &http.Transport{

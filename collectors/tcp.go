@@ -63,8 +63,8 @@ func (p *tcpProber) probe(ctx context.Context, s *sink) (string, error) {
 			return ReasonConfig, err
 		}
 	}
-	var d net.Dialer
-	conn, err := dialIPProtocol(ctx, &d, p.cfg.Address, p.cfg.IPProtocol)
+	d := &net.Dialer{Resolver: probeResolver}
+	conn, err := dialIPProtocol(ctx, d, p.cfg.Address, p.cfg.IPProtocol)
 	if err != nil {
 		return tlsAwareReason(err), fmt.Errorf("dialing %s: %w", p.cfg.Address, err)
 	}
@@ -132,6 +132,10 @@ func finishProbe(s *sink, start time.Time, reason string, err error, logger *slo
 	return Result{Success: ok, Duration: elapsed, Reason: reason, Err: err, Metrics: s.metrics}
 }
 
+// probeResolver resolves target names; tests point it at a DNS server that
+// never answers.
+var probeResolver = net.DefaultResolver
+
 func checkIPProtocol(p string) error {
 	switch p {
 	case "", "ip4", "ip6":
@@ -156,7 +160,7 @@ func dialIPProtocol(ctx context.Context, d *net.Dialer, addr, ipProtocol string)
 	if net.ParseIP(host) != nil {
 		return d.DialContext(ctx, "tcp", addr)
 	}
-	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+	ips, err := probeResolver.LookupIPAddr(ctx, host)
 	if err != nil {
 		return nil, err
 	}

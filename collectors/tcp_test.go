@@ -434,3 +434,76 @@ func TestNewTCPRejects(t *testing.T) {
 		})
 	}
 }
+
+// silentResolver points probeResolver at a UDP DNS server that reads
+// queries and never answers, for the rest of the test.
+func silentResolver(t *testing.T) {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen udp: %v", err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			if _, _, err := pc.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	old := probeResolver
+	probeResolver = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "udp", pc.LocalAddr().String())
+	}}
+	t.Cleanup(func() { probeResolver = old })
+}
+
+// A name whose DNS server never answers costs the target's timeout and is
+// classified as a timeout, for every kind that resolves names and for both
+// resolution paths (Go's dialer, and ours for ip_protocol).
+func TestProbeDNSNeverAnswers(t *testing.T) {
+	silentResolver(t)
+	const timeout = 300 * time.Millisecond
+	tests := []struct {
+		name string
+		tg   func() config.Target
+	}{
+		{"tcp", func() config.Target {
+			tg := netTarget(config.KindTCP, timeout)
+			tg.TCP = &config.TCPTarget{Address: "hangs.example:443"}
+			return tg
+		}},
+		{"tcp ip6", func() config.Target {
+			tg := netTarget(config.KindTCP, timeout)
+			tg.TCP = &config.TCPTarget{Address: "hangs.example:443", IPProtocol: "ip6"}
+			return tg
+		}},
+		{"http", func() config.Target {
+			tg := netTarget(config.KindHTTP, timeout)
+			tg.HTTP = &config.HTTPTarget{URL: "http://hangs.example/health"}
+			return tg
+		}},
+		{"https ip4", func() config.Target {
+			tg := netTarget(config.KindHTTP, timeout)
+			tg.HTTP = &config.HTTPTarget{URL: "https://hangs.example/health", IPProtocol: "ip4"}
+			return tg
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := mustProber(t, tc.tg())
+			start := time.Now()
+			res := p.Probe(t.Context())
+			took := time.Since(start)
+			if res.Success || res.Reason != ReasonTimeout {
+				t.Fatalf("success=%v reason=%q err=%v; want timeout", res.Success, res.Reason, res.Err)
+			}
+			if took < timeout || took > timeout+500*time.Millisecond {
+				t.Errorf("probe took %v, want about %v", took, timeout)
+			}
+			resultFamilies(t, res)
+		})
+	}
+}
