@@ -79,12 +79,14 @@ type mongoProber struct {
 	uri     string
 	safeURI string // for errors and logs
 	secret  string // the URI's password, scrubbed from driver errors
+	direct  bool   // connect to the one host only, not its replica set
 	timeout time.Duration
 	logger  *slog.Logger
 
-	mu     sync.Mutex
-	client *mongo.Client
-	closed bool
+	mu      sync.Mutex
+	client  *mongo.Client
+	pending *mongoConnect
+	closed  bool
 }
 
 func newMongoDB(t config.Target, logger *slog.Logger) (Prober, error) {
@@ -103,14 +105,27 @@ func newMongoDB(t config.Target, logger *slog.Logger) (Prober, error) {
 		return nil, fmt.Errorf("target %q: mongodb uri is empty", t.Name)
 	}
 	safe, secret := redactMongoURI(uri)
-	if _, err := connstring.ParseAndValidate(uri); err != nil {
-		return nil, fmt.Errorf("target %q: parsing mongodb uri %s: %w", t.Name, safe, scrub(err, secret))
+	direct := false
+	switch {
+	case strings.HasPrefix(uri, "mongodb+srv://"):
+		// Parsing an SRV URI resolves it: that waits for the first probe,
+		// which bounds it by its deadline.
+	case strings.HasPrefix(uri, "mongodb://"):
+		cs, err := connstring.ParseAndValidate(uri)
+		if err != nil {
+			return nil, fmt.Errorf("target %q: parsing mongodb uri %s: %w", t.Name, safe, scrub(err, secret))
+		}
+		// A single host is probed as that member, as Percona's exporter
+		// does by default, not as a door to its replica set's primary.
+		direct = len(cs.Hosts) == 1 && cs.ReplicaSet == "" && !cs.DirectConnectionSet && !cs.ConnectSet && !cs.LoadBalanced
+	default:
+		return nil, fmt.Errorf("target %q: parsing mongodb uri %s: scheme must be mongodb:// or mongodb+srv://", t.Name, safe)
 	}
 	timeout := time.Duration(t.Timeout)
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	return &mongoProber{name: t.Name, uri: uri, safeURI: safe, secret: secret, timeout: timeout, logger: logger}, nil
+	return &mongoProber{name: t.Name, uri: uri, safeURI: safe, secret: secret, direct: direct, timeout: timeout, logger: logger}, nil
 }
 
 // redactMongoURI returns the URI without its password and query (whose
@@ -154,29 +169,82 @@ func scrub(err error, secret string) error {
 	return &scrubbedError{err: err, secret: secret}
 }
 
-// conn returns the target's client, creating it on first use. Connect does
-// no I/O: the driver dials in the background and on demand.
-func (p *mongoProber) conn() (*mongo.Client, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return nil, fmt.Errorf("mongodb %s: prober closed", p.safeURI)
-	}
-	if p.client != nil {
-		return p.client, nil
-	}
+// clientOptions are the options of the target's one client: a small pool,
+// and server selection and dialing bounded by the probe timeout.
+func (p *mongoProber) clientOptions() *options.ClientOptions {
 	opts := options.Client().ApplyURI(p.uri).
 		SetAppName("vigil-agent").
 		SetMaxPoolSize(mongoPoolSize).
 		SetMinPoolSize(0).
 		SetServerSelectionTimeout(p.timeout).
 		SetConnectTimeout(p.timeout)
-	c, err := mongo.Connect(opts)
-	if err != nil {
-		return nil, fmt.Errorf("mongodb %s: creating client: %w", p.safeURI, scrub(err, p.secret))
+	if p.direct {
+		opts.SetDirect(true)
 	}
-	p.client = c
-	return c, nil
+	return opts
+}
+
+// mongoConnect is one creation of the client, which the probes waiting
+// for it share.
+type mongoConnect struct {
+	done   chan struct{}
+	client *mongo.Client
+	err    error
+}
+
+// conn returns the target's client, creating it on first use. Creating it
+// does no network I/O except resolving a mongodb+srv:// URI, which may
+// hang: it runs aside so the probe still returns by its deadline.
+func (p *mongoProber) conn(ctx context.Context) (*mongo.Client, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, fmt.Errorf("mongodb %s: prober closed", p.safeURI)
+	}
+	if p.client != nil {
+		c := p.client
+		p.mu.Unlock()
+		return c, nil
+	}
+	pending := p.pending
+	if pending == nil {
+		pending = &mongoConnect{done: make(chan struct{})}
+		p.pending = pending
+		go p.connect(pending)
+	}
+	p.mu.Unlock()
+
+	select {
+	case <-pending.done:
+		if pending.err != nil {
+			return nil, fmt.Errorf("mongodb %s: creating client: %w", p.safeURI, scrub(pending.err, p.secret))
+		}
+		return pending.client, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("mongodb %s: creating client: %w", p.safeURI, ctx.Err())
+	}
+}
+
+func (p *mongoProber) connect(pending *mongoConnect) {
+	c, err := mongo.Connect(p.clientOptions())
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pending = nil
+	pending.client, pending.err = c, err
+	if err == nil {
+		if p.closed {
+			// Closed meanwhile: nobody will use or release it but us.
+			pending.client, pending.err = nil, fmt.Errorf("prober closed")
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
+				defer cancel()
+				_ = c.Disconnect(ctx)
+			}()
+		} else {
+			p.client = c
+		}
+	}
+	close(pending.done)
 }
 
 func (p *mongoProber) Close() error {
@@ -214,9 +282,9 @@ func (p *mongoProber) Probe(ctx context.Context) Result {
 }
 
 func (p *mongoProber) probe(ctx context.Context, s *sink) Result {
-	c, err := p.conn()
+	c, err := p.conn(ctx)
 	if err != nil {
-		return Result{Reason: ReasonConfig, Err: err}
+		return Result{Reason: mongoConnectReason(err), Err: err}
 	}
 	admin := c.Database("admin")
 	pingStart := time.Now()
@@ -291,6 +359,15 @@ func unsupportedCommand(ce mongo.CommandError) bool {
 	return ce.Name == "CommandNotFound" || ce.Name == "NotImplemented" ||
 		strings.Contains(ce.Message, "not running with --replSet") ||
 		strings.Contains(strings.ToLower(ce.Message), "not implemented")
+}
+
+// mongoConnectReason classifies a failure to create the client: a
+// deadline or an unresolvable SRV name, else a bad URI.
+func mongoConnectReason(err error) string {
+	if r := classify(err); r == ReasonTimeout || r == ReasonDNS {
+		return r
+	}
+	return ReasonConfig
 }
 
 // mongoReason classifies a driver error. A server selection timeout says

@@ -1,8 +1,10 @@
 package collectors
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -444,5 +446,63 @@ func TestMongoProbeRefusedRedacts(t *testing.T) {
 	checkNoSecret(t, res, secret)
 	if up := mustValue(t, gatherProbe(t, res), "mongodb_up"); up != 0 {
 		t.Errorf("mongodb_up = %v", up)
+	}
+}
+
+func TestMongoClientOptions(t *testing.T) {
+	yes, no := true, false
+	tests := []struct {
+		uri        string
+		wantDirect *bool
+	}{
+		{"mongodb://db-0:27017/", &yes},
+		{"mongodb://db-0:27017/?directConnection=false", &no},
+		{"mongodb://db-0:27017/?replicaSet=rs0", nil},
+		{"mongodb://db-0:27017,db-1:27017/", nil},
+		{"mongodb://db-0:27017/?loadBalanced=true", nil},
+		{"mongodb+srv://cluster0.example.net/", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.uri, func(t *testing.T) {
+			pr, err := newMongoDB(mongoTarget("db", time.Second, config.MongoDBTarget{URI: tc.uri}), slog.Default())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := pr.(*mongoProber).clientOptions().Direct
+			if (got == nil) != (tc.wantDirect == nil) || (got != nil && *got != *tc.wantDirect) {
+				t.Errorf("Direct = %v, want %v", fmtBoolPtr(got), fmtBoolPtr(tc.wantDirect))
+			}
+			if mps := pr.(*mongoProber).clientOptions().MaxPoolSize; mps == nil || *mps != mongoPoolSize {
+				t.Errorf("MaxPoolSize = %v, want %d", mps, mongoPoolSize)
+			}
+		})
+	}
+}
+
+func fmtBoolPtr(b *bool) string {
+	if b == nil {
+		return "unset"
+	}
+	return strconv.FormatBool(*b)
+}
+
+func TestMongoProbeUnresolvable(t *testing.T) {
+	tests := []struct{ name, uri string }{
+		{"host", "mongodb://vigil-no-such-host.invalid:27017/"},
+		{"srv", "mongodb+srv://app:hunter2@vigil-no-such-host.invalid/"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newTestProber(t, mongoTarget("db", time.Second, config.MongoDBTarget{URI: tc.uri}))
+			start := time.Now()
+			res := probeWithTimeout(t, p, time.Second)
+			if took := time.Since(start); took > 1300*time.Millisecond {
+				t.Errorf("probe took %v, timeout 1s", took)
+			}
+			if res.Success || res.Reason != ReasonDNS {
+				t.Errorf("success=%v reason=%q err=%v, want dns", res.Success, res.Reason, res.Err)
+			}
+			checkNoSecret(t, res, "hunter2")
+		})
 	}
 }
