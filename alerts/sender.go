@@ -250,12 +250,44 @@ func (q *amQueue) start(ctx context.Context) {
 	}()
 }
 
-func (q *amQueue) stop() {
+// stop ends the send loop. With drain set, what is still queued gets one
+// last delivery attempt bounded by the Alertmanager's timeout, as
+// Prometheus's notifier does on shutdown: a resolve queued at shutdown
+// reaches Alertmanager instead of waiting for the alert's EndsAt.
+func (q *amQueue) stop(drain bool) {
 	if q.cancel == nil {
 		return
 	}
 	q.cancel()
 	<-q.done
+	q.cancel = nil
+	if !drain {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), q.timeout)
+	defer cancel()
+	for q.length() > 0 && ctx.Err() == nil {
+		batch := q.next()
+		if err := q.send(ctx, batch); err != nil {
+			q.logger.Warn("alerts not delivered at shutdown", "alerts", len(batch)+q.length(), "err", err)
+			return
+		}
+	}
+}
+
+// send posts one batch, bounded by the Alertmanager's timeout, and counts it.
+func (q *amQueue) send(ctx context.Context, batch []*notifier.Alert) error {
+	start := time.Now()
+	pctx, cancel := context.WithTimeout(ctx, q.timeout)
+	err := q.post(pctx, batch)
+	cancel()
+	q.metrics.latency.WithLabelValues(q.name).Observe(time.Since(start).Seconds())
+	if err != nil {
+		q.metrics.errors.WithLabelValues(q.name).Add(float64(len(batch)))
+		return err
+	}
+	q.metrics.sent.WithLabelValues(q.name).Add(float64(len(batch)))
+	return nil
 }
 
 func (q *amQueue) run(ctx context.Context) {
@@ -270,21 +302,15 @@ func (q *amQueue) run(ctx context.Context) {
 			}
 		}
 		batch := q.next()
-		start := time.Now()
-		pctx, cancel := context.WithTimeout(ctx, q.timeout)
-		err := q.post(pctx, batch)
-		cancel()
-		q.metrics.latency.WithLabelValues(q.name).Observe(time.Since(start).Seconds())
+		err := q.send(ctx, batch)
 		if err == nil {
-			q.metrics.sent.WithLabelValues(q.name).Add(float64(len(batch)))
 			backoff = 0
 			continue
 		}
-		q.metrics.errors.WithLabelValues(q.name).Add(float64(len(batch)))
+		q.requeue(batch) // kept for the retry, or for the drain at shutdown
 		if ctx.Err() != nil {
 			return
 		}
-		q.requeue(batch)
 		backoff = nextBackoff(backoff, q.minBackoff, q.maxBackoff)
 		q.logger.Warn("sending alerts failed; retrying", "alerts", len(batch), "retry_in", backoff, "err", err)
 		select {
@@ -385,7 +411,7 @@ func (n *notifierSet) apply(next map[string]*amQueue, ext labels.Labels) {
 		if next[u] == old {
 			continue
 		}
-		old.stop()
+		old.stop(false)
 		if _, still := next[u]; !still || next[u].name != old.name {
 			n.deleteSeries(old.name, next)
 		}
@@ -416,12 +442,16 @@ func (n *notifierSet) start(ctx context.Context) {
 	}
 }
 
+// stop ends every send loop, draining the queues concurrently so one slow
+// Alertmanager does not hold up the others' last delivery.
 func (n *notifierSet) stop() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, q := range n.queues {
-		q.stop()
+		wg.Go(func() { q.stop(true) })
 	}
+	wg.Wait()
 	n.ctx = nil
 }
 

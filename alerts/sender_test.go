@@ -172,7 +172,7 @@ func TestRetryBackoff(t *testing.T) {
 				if got := testutil.ToFloat64(m.sent.WithLabelValues(q.name)); got != 3 {
 					t.Errorf("sent = %v, want 3", got)
 				}
-				q.stop()
+				q.stop(false)
 			})
 		})
 	}
@@ -294,5 +294,52 @@ func TestPrepareQueuesRejectsBadURLs(t *testing.T) {
 		if !containsAll(err.Error(), c.want) || containsAll(err.Error(), "secret") {
 			t.Errorf("%q: error %q, want it to contain %q and no password", c.url, err, c.want)
 		}
+	}
+}
+
+// TestStopDrainsQueue stops a queue while its batch waits for a retry: a
+// drain delivers it at once, a plain stop (Alertmanager removed) does not.
+func TestStopDrainsQueue(t *testing.T) {
+	for _, drain := range []bool{true, false} {
+		t.Run("drain="+strconv.FormatBool(drain), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				q, m := newTestQueue(t, "http://am.example:9093")
+				var (
+					mu        sync.Mutex
+					attempts  []time.Duration
+					delivered []string
+				)
+				start := time.Now()
+				q.post = func(ctx context.Context, as []*notifier.Alert) error {
+					mu.Lock()
+					defer mu.Unlock()
+					attempts = append(attempts, time.Since(start))
+					if len(attempts) == 1 {
+						return errors.New("alertmanager restarting")
+					}
+					delivered = append(delivered, alertIDs(as)...)
+					return nil
+				}
+				q.start(t.Context())
+				q.enqueue(testAlerts(0, 3))
+				time.Sleep(50 * time.Millisecond) // inside the first 100ms backoff
+				q.stop(drain)
+
+				mu.Lock()
+				defer mu.Unlock()
+				if drain {
+					if len(attempts) != 2 || attempts[1] != 50*time.Millisecond || !equalStrings(delivered, []string{"0", "1", "2"}) {
+						t.Errorf("attempts at %v, delivered %v; want the drain to deliver [0 1 2] at 50ms", attempts, delivered)
+					}
+					if got := testutil.ToFloat64(m.sent.WithLabelValues(q.name)); got != 3 {
+						t.Errorf("sent = %v, want 3", got)
+					}
+					return
+				}
+				if len(attempts) != 1 || len(delivered) != 0 || q.length() != 3 {
+					t.Errorf("attempts at %v, delivered %v, %d queued; want no delivery after stop", attempts, delivered, q.length())
+				}
+			})
+		})
 	}
 }
