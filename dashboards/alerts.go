@@ -76,8 +76,8 @@ func alertsDashboard() spec {
 					title: "Notification queue", description: "Alerts waiting to be sent, against the queue's capacity: a full queue drops alerts.",
 					unit: "short", w: 24, h: 8, min: ptr(0.0),
 					queries: []query{
-						{expr: sel("vigil_notifications_queue_length"), legend: "{{instance}} queued"},
-						{expr: sel("vigil_notifications_queue_capacity"), legend: "{{instance}} capacity"},
+						{expr: sel("vigil_notifications_queue_length"), legend: "{{instance}} {{alertmanager}} queued"},
+						{expr: sel("vigil_notifications_queue_capacity"), legend: "{{instance}} {{alertmanager}} capacity"},
 					},
 				},
 			}},

@@ -165,8 +165,9 @@ func serviceOverview() spec {
 					unit: "percentunit", w: 12, h: 8, min: ptr(0.0),
 					steps: []step{{value: thresholds.ErrorRatio}},
 					queries: []query{{
-						expr: "sum by (route) (" + rate(sel("http_requests_total", `status=~"5.."`)) + ") / sum by (route) (" +
-							rate(sel("http_requests_total")) + ")",
+						// "or ... * 0" keeps routes without errors at 0 instead of "no data".
+						expr: "(sum by (route) (" + rate(sel("http_requests_total", `status=~"5.."`)) + ") or sum by (route) (" +
+							rate(sel("http_requests_total")) + ") * 0) / sum by (route) (" + rate(sel("http_requests_total")) + ")",
 						legend: "{{route}}",
 					}},
 				},
