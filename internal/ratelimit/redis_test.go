@@ -1,0 +1,216 @@
+package ratelimit
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vigil-sh/vigil/internal/cache"
+	"github.com/vigil-sh/vigil/internal/testserver"
+)
+
+func newClient(t *testing.T, rawURL string) *redis.Client {
+	t.Helper()
+	opts, err := cache.RedisOptions(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestRedisAllowsLimitThenDenies(t *testing.T) {
+	srv := testserver.Redis(t)
+	const limit, window = 3, 2 * time.Second
+	l := NewRedis(newClient(t, srv.URL()), limit, window)
+	ctx := t.Context()
+	for i := range limit {
+		if ok, _, err := l.Allow(ctx, "api:1.2.3.4"); !ok || err != nil {
+			t.Fatalf("request %d refused (err %v)", i+1, err)
+		}
+	}
+	ok, retry, err := l.Allow(ctx, "api:1.2.3.4")
+	if ok || err != nil {
+		t.Fatalf("request over the limit: ok=%v err=%v", ok, err)
+	}
+	if retry <= 0 || retry > window {
+		t.Errorf("retryAfter = %v, want in (0, %v]", retry, window)
+	}
+	if ok, _, _ := l.Allow(ctx, "api:5.6.7.8"); !ok {
+		t.Error("another client was refused")
+	}
+}
+
+func TestRedisWindowExpires(t *testing.T) {
+	srv := testserver.Redis(t)
+	l := NewRedis(newClient(t, srv.URL()), 1, 200*time.Millisecond)
+	ctx := t.Context()
+	if ok, _, _ := l.Allow(ctx, "k"); !ok {
+		t.Fatal("first request refused")
+	}
+	ok, retry, _ := l.Allow(ctx, "k")
+	if ok {
+		t.Fatal("second request allowed")
+	}
+	time.Sleep(retry + 20*time.Millisecond)
+	if ok, _, _ := l.Allow(ctx, "k"); !ok {
+		t.Error("refused after retryAfter elapsed")
+	}
+}
+
+// TestRedisReplicasShareBudget: two limiters on one Redis, as two replicas
+// of the app would have, hand out one budget between them.
+func TestRedisReplicasShareBudget(t *testing.T) {
+	srv := testserver.Redis(t)
+	const limit = 10
+	a := NewRedis(newClient(t, srv.URL()), limit, time.Minute)
+	b := NewRedis(newClient(t, srv.URL()), limit, time.Minute)
+	ctx := t.Context()
+	allowed := 0
+	for i := range 2 * limit {
+		l := a
+		if i%2 == 1 {
+			l = b
+		}
+		ok, _, err := l.Allow(ctx, "api:1.2.3.4")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			allowed++
+		}
+	}
+	if allowed != limit {
+		t.Errorf("replicas allowed %d requests together, want %d", allowed, limit)
+	}
+	// A limiter with another limit keeps its own counters.
+	other := NewRedis(newClient(t, srv.URL()), 100, time.Minute)
+	if ok, _, _ := other.Allow(ctx, "api:1.2.3.4"); !ok {
+		t.Error("a limiter with another limit shares the exhausted counter")
+	}
+}
+
+func TestRedisConcurrentExact(t *testing.T) {
+	srv := testserver.Redis(t)
+	const limit = 25
+	l := NewRedis(newClient(t, srv.URL()), limit, time.Minute)
+	var mu sync.Mutex
+	allowed := 0
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() {
+			for range 20 {
+				ok, _, err := l.Allow(t.Context(), "k")
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					mu.Lock()
+					allowed++
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if allowed != limit {
+		t.Errorf("%d of 100 concurrent requests allowed, want exactly %d", allowed, limit)
+	}
+}
+
+// TestRedisDownFallsBackToLocal: with Redis stopped the limiter keeps
+// deciding, fast, per process; it says so in the log once; when Redis is
+// back it is used again.
+func TestRedisDownFallsBackToLocal(t *testing.T) {
+	var logs syncBuffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+
+	srv := testserver.Redis(t, testserver.WithPassword("s3cret-pw"))
+	const limit = 3
+	l := NewRedis(newClient(t, srv.URL()), limit, time.Minute)
+	rl := l.(*redisLimiter)
+	rl.cooldown = 50 * time.Millisecond
+	ctx := t.Context()
+	if ok, _, err := l.Allow(ctx, "k"); !ok || err != nil {
+		t.Fatalf("with Redis up: ok=%v err=%v", ok, err)
+	}
+
+	srv.Stop()
+	start := time.Now()
+	var got []bool
+	for range limit + 1 {
+		ok, retry, err := l.Allow(ctx, "k")
+		if err != nil {
+			t.Fatalf("error surfaced instead of falling back: %v", err)
+		}
+		if !ok && retry <= 0 {
+			t.Errorf("local denial without retryAfter")
+		}
+		got = append(got, ok)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("%d decisions with Redis down took %v", limit+1, took)
+	}
+	if want := []bool{true, true, true, false}; !equal(got, want) {
+		t.Errorf("fallback decisions = %v, want %v (the local limit)", got, want)
+	}
+	time.Sleep(60 * time.Millisecond) // past the cooldown: Redis is tried again, and fails again
+	_, _, _ = l.Allow(ctx, "k")
+	if n := strings.Count(logs.String(), "Redis unavailable"); n != 1 {
+		t.Errorf("outage logged %d times, want once:\n%s", n, logs.String())
+	}
+	if strings.Contains(logs.String(), srv.Password) {
+		t.Error("log leaks the password")
+	}
+
+	srv.Start()
+	time.Sleep(60 * time.Millisecond)
+	// The Redis counter survived the restart (same data dir, or not): either
+	// way the decision now comes from Redis, which the log records.
+	if _, _, err := l.Allow(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "Redis is back") {
+		t.Errorf("recovery not logged:\n%s", logs.String())
+	}
+	if rl.degraded.Load() {
+		t.Error("still degraded with Redis back")
+	}
+}
+
+func equal(a, b []bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
