@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -149,8 +150,8 @@ func (s *server) listTasks(w http.ResponseWriter, r *http.Request) {
 		filter.DueBefore = date(f, "due_before", v)
 	}
 	if v := q.Get("tag"); v != "" {
-		if len(v) > maxTagLen {
-			f.add("tag", "must be at most 50 characters")
+		if utf8.RuneCountInString(v) > maxTagLen || !utf8.ValidString(v) {
+			f.add("tag", "must be at most 50 characters of UTF-8")
 		}
 		filter.Tag = v
 	}
