@@ -157,23 +157,22 @@ func redisOptions(c *config.RedisTarget) (*redis.Options, string, error) {
 	if c.PasswordFile != "" {
 		// Read on every new connection, so a rotated secret is picked up
 		// without restarting the agent.
-		path, user, static := c.PasswordFile, opts.Username, opts.Password
+		path, user := c.PasswordFile, opts.Username
 		if _, err := readPasswordFile(path); err != nil {
 			return nil, "", err
 		}
 		opts.Password = ""
 		opts.CredentialsProviderContext = func(context.Context) (string, string, error) {
 			pw, err := readPasswordFile(path)
-			if err != nil {
-				return user, static, err
-			}
-			return user, pw, nil
+			return user, pw, err
 		}
 	}
 	if c.DB != 0 {
 		opts.DB = c.DB
 	}
-	if c.TLS.Enabled || c.TLS.CAFile != "" || c.TLS.CertFile != "" || c.TLS.InsecureSkipVerify {
+	// Any TLS setting turns TLS on: a ca_file given but silently unused
+	// would send the password in clear text.
+	if c.TLS.Enabled || c.TLS.CAFile != "" || c.TLS.CertFile != "" || c.TLS.ServerName != "" || c.TLS.InsecureSkipVerify {
 		tc, err := redisTLSConfig(c.TLS, opts.TLSConfig)
 		if err != nil {
 			return nil, "", err
@@ -181,7 +180,7 @@ func redisOptions(c *config.RedisTarget) (*redis.Options, string, error) {
 		opts.TLSConfig = tc
 	}
 	if opts.TLSConfig != nil && opts.TLSConfig.ServerName == "" && !opts.TLSConfig.InsecureSkipVerify {
-		if host, _, ok := strings.Cut(opts.Addr, ":"); ok {
+		if host, _, err := net.SplitHostPort(opts.Addr); err == nil {
 			opts.TLSConfig.ServerName = host
 		}
 	}

@@ -714,3 +714,36 @@ func TestRedisProbeTLS(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisPasswordFileRotation proves the password file is read again for
+// new connections: a rotated secret needs no agent restart.
+func TestRedisPasswordFileRotation(t *testing.T) {
+	const oldPW, newPW = "old-Pa55word", "new-Pa55word"
+	srv := testserver.Redis(t, testserver.WithPassword(oldPW))
+	pwFile := filepath.Join(t.TempDir(), "redis-password")
+	if err := os.WriteFile(pwFile, []byte(oldPW), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := newTestProber(t, redisTarget("cache", 2*time.Second, config.RedisTarget{Address: srv.Addr, PasswordFile: pwFile}))
+	if res := probeWithTimeout(t, p, 2*time.Second); !res.Success {
+		t.Fatalf("probe with the old password: %s: %v", res.Reason, res.Err)
+	}
+
+	// Rotate: the server's password, the file, and drop every connection.
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr, Password: oldPW, DisableIdentity: true, MaxRetries: -1})
+	t.Cleanup(func() { admin.Close() })
+	ctx := t.Context()
+	if err := admin.ConfigSet(ctx, "requirepass", newPW).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pwFile, []byte(newPW+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_ = admin.Do(ctx, "CLIENT", "KILL", "TYPE", "normal").Err() // kills admin's own connection too
+
+	res := probeWithTimeout(t, p, 2*time.Second)
+	if !res.Success {
+		t.Fatalf("probe after rotation: %s: %v", res.Reason, res.Err)
+	}
+	checkNoSecret(t, res, newPW)
+}
