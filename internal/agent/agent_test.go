@@ -393,3 +393,62 @@ func targetByName(list []TargetStatus, name string) TargetStatus {
 	}
 	return TargetStatus{}
 }
+
+// rejectingRules fails ApplyConfig for configurations with more than max targets.
+type rejectingRules struct{ max int }
+
+func (r rejectingRules) ApplyConfig(cfg *config.Config) error {
+	if len(cfg.Targets) > r.max {
+		return fmt.Errorf("engine rejects %d targets", len(cfg.Targets))
+	}
+	return nil
+}
+func (rejectingRules) Alerts() []Alert { return nil }
+
+func TestReloadRejectedBeforeSwap(t *testing.T) {
+	srv := okServer(t)
+	oldCfg := httpTargets([3]string{"old", srv.URL, "50ms/40ms"})
+	newCfg := httpTargets([3]string{"old", srv.URL, "50ms/40ms"}, [3]string{"new", srv.URL + "/new", "50ms/40ms"})
+	tests := []struct {
+		name    string
+		mod     func(*Options)
+		wantErr string
+	}{
+		{"rule check fails", func(o *Options) {
+			o.CheckConfig = func(c *config.Config) error {
+				if len(c.Targets) > 1 {
+					return fmt.Errorf("rules.yml: group g: rule r: bad expr")
+				}
+				return nil
+			}
+		}, "rules.yml: group g"},
+		{"engine rejects", func(o *Options) { o.Rules = rejectingRules{max: 1} }, "engine rejects 2 targets"},
+		{"prober cannot be built", func(o *Options) {
+			o.NewProber = func(tg config.Target, l *slog.Logger) (collectors.Prober, error) {
+				if tg.Name == "new" {
+					return nil, fmt.Errorf("cannot read password file")
+				}
+				return collectors.New(tg, l)
+			}
+		}, `target "new" (http): cannot read password file`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newTestAgent(t, oldCfg, tt.mod)
+			waitFor(t, 5*time.Second, "old probed", func() bool { return a.target(t, "old").Probes > 0 })
+			writeFile(t, a.file, newCfg)
+			err := a.Reload(t.Context())
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Reload = %v, want an error containing %q", err, tt.wantErr)
+			}
+			if v, _ := metricValue(t, a.Agent, "vigil_config_last_reload_successful", nil); v != 0 {
+				t.Errorf("vigil_config_last_reload_successful = %v, want 0", v)
+			}
+			if got := len(a.Targets()); got != 1 {
+				t.Errorf("%d targets after a rejected reload, want the old 1", got)
+			}
+			before := a.target(t, "old").Probes
+			waitFor(t, 5*time.Second, "old still probing", func() bool { return a.target(t, "old").Probes > before })
+		})
+	}
+}
