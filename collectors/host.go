@@ -71,13 +71,6 @@ type hostProber struct {
 	fsExclude  *regexp.Regexp
 	statfs     statfsFunc
 	logger     *slog.Logger
-
-	mu sync.Mutex
-	// stuck holds the mount points whose statfs is still running after it
-	// timed out. They are reported as device errors without a new statfs
-	// until the old one returns, so a hung NFS mount costs one goroutine,
-	// not one per probe (node_exporter's stuckMounts).
-	stuck map[string]struct{}
 }
 
 func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
@@ -94,7 +87,6 @@ func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
 		fsExclude: defaultFSTypesExcludeRE,
 		statfs:    statfs,
 		logger:    logger,
-		stuck:     map[string]struct{}{},
 	}
 	p.cgroupPath = h.CgroupPath
 	if p.cgroupPath == "" {
@@ -389,13 +381,24 @@ func (p *hostProber) collectFilesystems(ctx context.Context, s *sink) error {
 
 var errMountStuck = errors.New("statfs still pending from an earlier probe")
 
+// stuckMounts holds the mount points whose statfs is still running after it
+// timed out. They are reported as device errors without a new statfs until
+// the old one returns, so a hung NFS mount costs one goroutine, not one per
+// probe (node_exporter's stuckMounts). It is process-wide because statfs
+// goes to the agent's own mount namespace whatever the target, and a
+// reloaded prober must not start over on a mount that is still hung.
+var stuckMounts = struct {
+	sync.Mutex
+	m map[string]struct{}
+}{m: map[string]struct{}{}}
+
 func (p *hostProber) statMount(ctx context.Context, mountPoint string) fsResult {
-	p.mu.Lock()
-	if _, ok := p.stuck[mountPoint]; ok {
-		p.mu.Unlock()
+	stuckMounts.Lock()
+	if _, ok := stuckMounts.m[mountPoint]; ok {
+		stuckMounts.Unlock()
 		return fsResult{err: fmt.Errorf("mount point %s: %w", mountPoint, errMountStuck)}
 	}
-	p.mu.Unlock()
+	stuckMounts.Unlock()
 
 	done := make(chan fsResult, 1)
 	go func() {
@@ -403,13 +406,13 @@ func (p *hostProber) statMount(ctx context.Context, mountPoint string) fsResult 
 		// Sending and clearing under the lock pairs with the timeout branch
 		// below: either the waiter sees the result, or the mark it sets is
 		// cleared here.
-		p.mu.Lock()
+		stuckMounts.Lock()
 		done <- fsResult{st, err}
-		if _, ok := p.stuck[mountPoint]; ok {
-			delete(p.stuck, mountPoint)
+		if _, ok := stuckMounts.m[mountPoint]; ok {
+			delete(stuckMounts.m, mountPoint)
 			p.logger.Info("mount point responds again", "mountpoint", mountPoint)
 		}
-		p.mu.Unlock()
+		stuckMounts.Unlock()
 	}()
 
 	timer := time.NewTimer(p.fsTimeout)
@@ -422,14 +425,14 @@ func (p *hostProber) statMount(ctx context.Context, mountPoint string) fsResult 
 	case <-ctx.Done():
 		waited = "the probe deadline"
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	stuckMounts.Lock()
+	defer stuckMounts.Unlock()
 	select {
 	case r := <-done:
 		return r
 	default:
 	}
-	p.stuck[mountPoint] = struct{}{}
+	stuckMounts.m[mountPoint] = struct{}{}
 	p.logger.Warn("statfs timed out; mount point skipped until it returns", "mountpoint", mountPoint, "waited_for", waited)
 	return fsResult{err: fmt.Errorf("statfs %s: no answer within %s", mountPoint, waited)}
 }

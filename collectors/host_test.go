@@ -188,12 +188,13 @@ func (h *hangingStatfs) callsTo(path string) int {
 
 func TestHostProbeHungMount(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := hostFixture(t, config.HostTarget{FilesystemTimeout: config.Duration(time.Second)})
 		hung := &hangingStatfs{mountPoint: "/mnt/nfs", release: make(chan struct{}), calls: map[string]int{}}
-		p.statfs = hung.statfs
-
+		// Each probe is by a new prober, as after a config reload: the
+		// stuck-mount memory must outlive a prober.
 		probe := func(wantTook time.Duration) map[string]*dto.MetricFamily {
 			t.Helper()
+			p := hostFixture(t, config.HostTarget{FilesystemTimeout: config.Duration(time.Second)})
+			p.statfs = hung.statfs
 			start := time.Now()
 			res := p.Probe(t.Context())
 			if took := time.Since(start); took != wantTook {
