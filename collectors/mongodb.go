@@ -69,6 +69,21 @@ var mongoStatusMetrics = []mongoStatusMetric{
 	},
 }
 
+// serverStatusCommand leaves out the sections the probe does not read: on
+// a busy mongod, wiredTiger, metrics and locks are most of a reply of tens
+// of kilobytes, fetched every probe.
+var serverStatusCommand = bson.D{
+	{Key: "serverStatus", Value: 1},
+	{Key: "wiredTiger", Value: 0},
+	{Key: "metrics", Value: 0},
+	{Key: "locks", Value: 0},
+	{Key: "tcmalloc", Value: 0},
+	{Key: "repl", Value: 0},
+	{Key: "transactions", Value: 0},
+	{Key: "flowControl", Value: 0},
+	{Key: "storageEngine", Value: 0},
+}
+
 // mongoProber keeps one mongo.Client (a small pool plus the driver's own
 // server monitoring) per target for the life of the target. The driver
 // reconnects by itself after an outage, so unlike a client per scrape it
@@ -288,19 +303,19 @@ func (p *mongoProber) probe(ctx context.Context, s *sink) Result {
 	}
 	admin := c.Database("admin")
 	pingStart := time.Now()
-	if _, err := runCommand(ctx, admin, "ping"); err != nil {
+	if _, err := runCommand(ctx, admin, bson.D{{Key: "ping", Value: 1}}); err != nil {
 		return p.failure("ping", err)
 	}
 	s.gauge("mongodb_ping_latency_seconds", helpMongoPing, time.Since(pingStart).Seconds())
 
-	status, err := p.command(ctx, admin, "serverStatus")
+	status, err := p.command(ctx, admin, serverStatusCommand)
 	if err != nil {
 		return p.failure("serverStatus", err)
 	}
 	if status != nil {
 		serverStatusMetrics(status, s)
 	}
-	rs, err := p.command(ctx, admin, "replSetGetStatus")
+	rs, err := p.command(ctx, admin, bson.D{{Key: "replSetGetStatus", Value: 1}})
 	if err != nil {
 		return p.failure("replSetGetStatus", err)
 	}
@@ -318,25 +333,24 @@ func (p *mongoProber) failure(cmd string, err error) Result {
 // standalone servers have no replica set, a monitoring user may lack the
 // role — yields nil and no error: the probe reports fewer series, not a
 // failure.
-func (p *mongoProber) command(ctx context.Context, db *mongo.Database, name string) (bson.Raw, error) {
-	raw, err := runCommand(ctx, db, name)
+func (p *mongoProber) command(ctx context.Context, db *mongo.Database, cmd bson.D) (bson.Raw, error) {
+	raw, err := runCommand(ctx, db, cmd)
 	if err == nil {
 		return raw, nil
 	}
 	var ce mongo.CommandError
 	if errors.As(err, &ce) && unsupportedCommand(ce) {
-		p.logger.Debug("mongodb command unavailable", "command", name, "code", ce.Code, "err", scrub(err, p.secret))
+		p.logger.Debug("mongodb command unavailable", "command", cmd[0].Key, "code", ce.Code, "err", scrub(err, p.secret))
 		return nil, nil
 	}
 	return nil, err
 }
 
-// runCommand runs {name: 1}, once more if a pooled connection turns out to
+// runCommand runs cmd, once more if a pooled connection turns out to
 // be dead (the server restarted since the last probe): the driver has then
 // cleared its pool and the retry dials afresh. The client's stale
 // connection is not an outage; a second network error is.
-func runCommand(ctx context.Context, db *mongo.Database, name string) (bson.Raw, error) {
-	cmd := bson.D{{Key: name, Value: 1}}
+func runCommand(ctx context.Context, db *mongo.Database, cmd bson.D) (bson.Raw, error) {
 	raw, err := db.RunCommand(ctx, cmd).Raw()
 	if err != nil && mongo.IsNetworkError(err) && !mongo.IsTimeout(err) && ctx.Err() == nil {
 		raw, err = db.RunCommand(ctx, cmd).Raw()
