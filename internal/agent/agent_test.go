@@ -217,7 +217,7 @@ func TestHungTargetDelaysNothing(t *testing.T) {
 		t.Errorf("slowest /metrics took %s with a hung target, want well under the hung target's 1s timeout", worst)
 	}
 	elapsed := time.Since(start)
-	if got, floor := a.target(t, "fast").Probes-fastBefore, uint64(elapsed/(50*time.Millisecond))/2; got < floor {
+	if got, floor := a.target(t, "fast").Probes-fastBefore, uint64(elapsed/(50*time.Millisecond))/4; got < floor {
 		t.Errorf("fast target probed %d times in %s beside a hung one, want at least %d", got, elapsed, floor)
 	}
 	waitFor(t, 6*time.Second, "hung target timing out", func() bool { return a.target(t, "hung").Health == healthDown })
@@ -232,7 +232,9 @@ func TestHungTargetDelaysNothing(t *testing.T) {
 
 func TestSelfMetricsLint(t *testing.T) {
 	srv := okServer(t)
-	a := newTestAgent(t, httpTargets([3]string{"web", srv.URL, "50ms/40ms"}, [3]string{"down", "http://127.0.0.1:1/", "50ms/40ms"}), nil)
+	// web's timeout is generous: under -race on a loaded machine a 40ms
+	// timeout would fail a healthy probe now and then.
+	a := newTestAgent(t, httpTargets([3]string{"web", srv.URL, "300ms/250ms"}, [3]string{"down", "http://127.0.0.1:1/", "50ms/40ms"}), nil)
 	waitFor(t, 5*time.Second, "both probed", func() bool {
 		return a.target(t, "web").Probes > 0 && a.target(t, "down").Probes > 0
 	})

@@ -44,7 +44,7 @@ func TestStatusPageAPIAndSecrets(t *testing.T) {
 	mongoURI := strings.Replace(mongo.URI, "mongodb://", "mongodb://vigil:"+mongoPW+"@", 1)
 
 	cfg := yamlf(fmt.Sprintf(`
-global: {interval: 1s, timeout: 800ms}
+global: {interval: 2s, timeout: 1500ms}
 targets:
 - name: web
 	kind: http
