@@ -243,19 +243,22 @@ func metricOf(typ dto.MetricType, m *dto.Metric) float64 {
 
 func cfgDuration(d time.Duration) config.Duration { return config.Duration(d) }
 
-// newHangingServer answers no request until the test ends.
-func newHangingServer(t *testing.T) *httptest.Server {
+// newHangingServer answers no request until release is called or the test
+// ends; then it answers 200 with an empty body.
+func newHangingServer(t *testing.T) (srv *httptest.Server, release func()) {
 	t.Helper()
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ch := make(chan struct{})
+	var once sync.Once
+	release = func() { once.Do(func() { close(ch) }) }
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
-		case <-release:
+		case <-ch:
 		case <-r.Context().Done():
 		}
 	}))
 	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(release) })
-	return srv
+	t.Cleanup(release)
+	return srv, release
 }
 
 func containsAll(s string, subs ...string) bool {

@@ -113,7 +113,7 @@ func TestScrapeWritesUpAndStalenessMarkers(t *testing.T) {
 // timeout beside a healthy one.
 func TestSlowTargetDoesNotDelayOthers(t *testing.T) {
 	fast := newApp(t, "app_items 1\n")
-	slowSrv := newHangingServer(t)
+	slowSrv, _ := newHangingServer(t)
 	cfg := testConfig(nil, []string{fast.metricsURL(), slowSrv.URL + "/metrics"})
 	e := startEngine(t, t.TempDir(), cfg, nil)
 

@@ -30,6 +30,9 @@ const (
 	defaultAMTimeout     = 10 * time.Second
 	defaultMinBackoff    = 100 * time.Millisecond
 	defaultMaxBackoff    = 10 * time.Second
+	// maxDrain bounds the last delivery at shutdown, well inside the
+	// usual 30s termination grace period.
+	maxDrain = 5 * time.Second
 )
 
 // senderMetrics are shared by every Alertmanager queue; the alertmanager
@@ -251,7 +254,7 @@ func (q *amQueue) start(ctx context.Context) {
 }
 
 // stop ends the send loop. With drain set, what is still queued gets one
-// last delivery attempt bounded by the Alertmanager's timeout, as
+// last delivery attempt bounded by the Alertmanager's timeout and maxDrain, as
 // Prometheus's notifier does on shutdown: a resolve queued at shutdown
 // reaches Alertmanager instead of waiting for the alert's EndsAt.
 func (q *amQueue) stop(drain bool) {
@@ -264,7 +267,7 @@ func (q *amQueue) stop(drain bool) {
 	if !drain {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), q.timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), min(q.timeout, maxDrain))
 	defer cancel()
 	for q.length() > 0 && ctx.Err() == nil {
 		batch := q.next()
