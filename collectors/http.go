@@ -135,6 +135,9 @@ func (p *httpProber) probe(ctx context.Context, s *sink) (string, error) {
 		// One connection per round trip: each hop of a redirect is timed
 		// from resolve to transfer, as a first visit would be.
 		DisableKeepAlives: true,
+		// Without transparent gzip, probe_http_content_length is what the
+		// server declared and the regexps see the body as it was sent.
+		DisableCompression: true,
 	}
 	defer transport.CloseIdleConnections()
 	tt.next = transport

@@ -23,6 +23,7 @@ import (
 // seenRequest is what the test server received.
 type seenRequest struct {
 	method, path, host, body, auth, header string
+	acceptEncoding                         string // empty: the probe does not ask for gzip
 }
 
 // probeServer answers a few routes; every request is recorded.
@@ -57,7 +58,7 @@ func probeServer(t *testing.T, tlsCfg *tls.Config) (*httptest.Server, func() []s
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		mu.Lock()
-		seen = append(seen, seenRequest{r.Method, r.URL.Path, r.Host, string(b), r.Header.Get("Authorization"), r.Header.Get("X-Vigil-Test")})
+		seen = append(seen, seenRequest{r.Method, r.URL.Path, r.Host, string(b), r.Header.Get("Authorization"), r.Header.Get("X-Vigil-Test"), r.Header.Get("Accept-Encoding")})
 		mu.Unlock()
 		mux.ServeHTTP(w, r)
 	})
