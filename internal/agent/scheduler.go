@@ -36,6 +36,7 @@ type runner struct {
 	closeErr error // set before done is closed
 
 	mu       sync.RWMutex // guards the fields below
+	stopped  bool         // no result is recorded after stop
 	last     collectors.Result
 	lastRec  *probeRecord
 	history  []probeRecord // ring of the most recent probes, oldest first
@@ -70,6 +71,9 @@ func (r *runner) start(ctx context.Context) {
 // stop ends the loop; an in-flight probe sees its context cancelled.
 // The prober is closed by the loop when it exits.
 func (r *runner) stop() {
+	r.mu.Lock()
+	r.stopped = true
+	r.mu.Unlock()
 	if r.cancel != nil {
 		r.cancel()
 	}
@@ -131,9 +135,12 @@ func (r *runner) probeOnce(ctx context.Context) {
 			rec.Err = config.Scrub(res.Err.Error(), r.secrets)
 		}
 	}
-	r.metrics.observe(r.target, rec)
-
 	r.mu.Lock()
+	if r.stopped { // removed meanwhile: its series are being dropped
+		r.mu.Unlock()
+		return
+	}
+	r.metrics.observe(r.target, rec)
 	wasUp := r.lastRec == nil || r.lastRec.Success
 	r.last = res
 	r.lastRec = &rec
