@@ -506,3 +506,35 @@ func TestMongoProbeUnresolvable(t *testing.T) {
 		})
 	}
 }
+
+// TestMongoConnectionReuse proves probes share one client — the driver's
+// monitoring connections plus a pool of at most mongoPoolSize — instead of
+// connecting each time, and that Close releases them.
+func TestMongoConnectionReuse(t *testing.T) {
+	srv := testserver.Mongo(t)
+	cc := newConnCounter(t, srv.Addr)
+	p, err := New(mongoTarget("db", 5*time.Second, config.MongoDBTarget{URI: "mongodb://" + cc.Addr + "/"}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := func(n int) {
+		for i := range n {
+			if res := probeWithTimeout(t, p, 5*time.Second); !res.Success {
+				t.Fatalf("probe %d: %s: %v", i, res.Reason, res.Err)
+			}
+		}
+	}
+	probe(5)
+	after5 := cc.accepted.Load()
+	probe(20)
+	after25 := cc.accepted.Load()
+	// Monitoring takes up to two connections (heartbeat and RTT), the pool
+	// up to mongoPoolSize.
+	if after25 != after5 || after25 > 2+mongoPoolSize {
+		t.Errorf("connections opened: %d after 5 probes, %d after 25; want no growth and at most %d", after5, after25, 2+mongoPoolSize)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	cc.waitOpen(t, 0)
+}

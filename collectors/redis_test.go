@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -746,4 +748,94 @@ func TestRedisPasswordFileRotation(t *testing.T) {
 		t.Fatalf("probe after rotation: %s: %v", res.Reason, res.Err)
 	}
 	checkNoSecret(t, res, newPW)
+}
+
+// connCounter is a TCP proxy in front of a server that counts the
+// connections clients open through it.
+type connCounter struct {
+	Addr           string
+	accepted, open atomic.Int64
+}
+
+func newConnCounter(t *testing.T, upstream string) *connCounter {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := &connCounter{Addr: l.Addr().String()}
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			cc.accepted.Add(1)
+			cc.open.Add(1)
+			wg.Go(func() {
+				defer cc.open.Add(-1)
+				defer c.Close()
+				up, err := net.DialTimeout("tcp", upstream, time.Second)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				go func() {
+					<-done
+					c.Close()
+					up.Close()
+				}()
+				copied := make(chan struct{}, 2)
+				go func() { _, _ = io.Copy(up, c); copied <- struct{}{} }()
+				go func() { _, _ = io.Copy(c, up); copied <- struct{}{} }()
+				<-copied // either side closing ends the pair
+			})
+		}
+	})
+	t.Cleanup(func() {
+		l.Close()
+		close(done)
+		wg.Wait()
+	})
+	return cc
+}
+
+// waitOpen waits until the proxy has n open connections.
+func (cc *connCounter) waitOpen(t *testing.T, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for cc.open.Load() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections open, want %d", cc.open.Load(), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestRedisConnectionReuse proves probes share a small pool rather than
+// connecting each time, and that Close releases it.
+func TestRedisConnectionReuse(t *testing.T) {
+	srv := testserver.Redis(t)
+	cc := newConnCounter(t, srv.Addr)
+	p, err := New(redisTarget("cache", 2*time.Second, config.RedisTarget{Address: cc.Addr}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if res := probeWithTimeout(t, p, 2*time.Second); !res.Success {
+			t.Fatalf("probe %d: %s: %v", i, res.Reason, res.Err)
+		}
+	}
+	if n := cc.accepted.Load(); n < 1 || n > redisPoolSize {
+		t.Errorf("20 probes opened %d connections, want 1..%d", n, redisPoolSize)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	cc.waitOpen(t, 0)
+	if res := p.Probe(t.Context()); res.Success {
+		t.Errorf("probe after Close succeeded")
+	}
 }
