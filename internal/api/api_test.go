@@ -408,3 +408,39 @@ func TestRequestIDAndAccessLog(t *testing.T) {
 		t.Error("a password reached the logs")
 	}
 }
+
+func TestTimeEntryTaskMustBelongToProject(t *testing.T) {
+	e := newEnv(t)
+	a := e.register("Acme", "ada@acme.test")
+	p1 := e.id(e.must(http.StatusCreated, "POST", "/api/projects", a.token, map[string]any{"name": "P1"}))
+	p2 := e.id(e.must(http.StatusCreated, "POST", "/api/projects", a.token, map[string]any{"name": "P2"}))
+	t1 := e.id(e.must(http.StatusCreated, "POST", "/api/projects/"+p1+"/tasks", a.token, map[string]any{"title": "T1"}))
+	t2 := e.id(e.must(http.StatusCreated, "POST", "/api/projects/"+p2+"/tasks", a.token, map[string]any{"title": "T2"}))
+	entry := e.id(e.must(http.StatusCreated, "POST", "/api/time-entries", a.token, map[string]any{"project": p1, "task": t1, "date": "2026-01-01", "duration": 5}))
+	cases := []struct {
+		name   string
+		method string
+		path   string
+		body   map[string]any
+		want   int
+	}{
+		{"create with another project's task", "POST", "/api/time-entries", map[string]any{"project": p1, "task": t2, "date": "2026-01-01", "duration": 5}, 400},
+		{"move to another project, task stays behind", "PATCH", "/api/time-entries/" + entry, map[string]any{"project": p2}, 400},
+		{"set another project's task", "PATCH", "/api/time-entries/" + entry, map[string]any{"task": t2}, 400},
+		{"move with a task of the new project", "PATCH", "/api/time-entries/" + entry, map[string]any{"project": p2, "task": t2}, 200},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.must(tc.want, tc.method, tc.path, a.token, tc.body)
+			if tc.want == 400 {
+				if fields, _ := r.json(t)["fields"].(map[string]any); fields["task"] == nil {
+					t.Errorf("fields = %v, want task named", fields)
+				}
+			}
+		})
+	}
+	got := e.must(http.StatusOK, "GET", "/api/time-entries/"+entry, a.token, nil).json(t)
+	if got["project"] != p2 || got["task"] != t2 {
+		t.Errorf("entry = %v", got)
+	}
+}

@@ -82,6 +82,10 @@ func (s *server) timeEntryFields(ctx context.Context, p principal, req timeEntry
 	if project == nil && current != nil {
 		project = &current.Project
 	}
+	if task == nil && current != nil && req.Project != nil {
+		// Moving an entry to another project: its task must follow.
+		task = current.Task
+	}
 	if project != nil && req.Project != nil {
 		if _, err := s.store.Project(ctx, p.Org, *project); err != nil {
 			if !errors.Is(err, store.ErrNotFound) {
