@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
 
@@ -43,6 +44,9 @@ type flags struct {
 	storagePath   string
 	checkConfig   string
 	version       bool
+	// Rule timing, as Prometheus's --rules.alert.* flags.
+	forOutageTolerance time.Duration
+	forGracePeriod     time.Duration
 }
 
 // listFlag is a repeatable string flag.
@@ -64,8 +68,10 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.logLevel, "log.level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&f.logFormat, "log.format", "logfmt", "log format: logfmt or json")
 	fs.StringVar(&f.storagePath, "storage.path", "", "TSDB directory, overriding storage.path of the configuration")
-	fs.StringVar(&f.checkConfig, "check-config", "", "validate this configuration file and its rule files, print every problem, and exit 0 or 1")
+	fs.StringVar(&f.checkConfig, "check-config", "", "validate this configuration file, its rule files and --web.config.file if given, print every problem, and exit 0 or 1")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
+	fs.DurationVar(&f.forOutageTolerance, "rules.alert.for-outage-tolerance", alerts.DefaultOutageTolerance, "max time the agent may be down for a pending alert's 'for' state to be restored")
+	fs.DurationVar(&f.forGracePeriod, "rules.alert.for-grace-period", alerts.DefaultForGracePeriod, "minimum time between a restart and a restored alert firing; alerts whose 'for' is shorter restart it")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -109,7 +115,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if f.checkConfig != "" {
-		return checkConfig(f.checkConfig, stdout, stderr)
+		return checkConfig(f.checkConfig, f.webConfigFile, stdout, stderr)
 	}
 	logger, err := newLogger(f.logLevel, f.logFormat, stderr)
 	if err != nil {
@@ -125,7 +131,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // checkConfig is `agent --check-config FILE`: everything a start or a
 // reload would validate, without starting anything.
-func checkConfig(file string, stdout, stderr io.Writer) int {
+func checkConfig(file, webConfigFile string, stdout, stderr io.Writer) int {
+	if webConfigFile != "" {
+		if err := web.Validate(webConfigFile); err != nil {
+			fmt.Fprintf(stderr, "FAILED: --web.config.file %s: %v\n", webConfigFile, err)
+			return 1
+		}
+	}
 	cfg, err := agent.LoadConfig(agent.Options{ConfigFile: file, CheckConfig: alerts.CheckConfig})
 	if err != nil {
 		fmt.Fprintf(stderr, "FAILED: %s\n", file)
@@ -160,6 +172,9 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		SelfInstance: selfInstance(f.listen[0]),
 		ExternalURL:  f.externalURL,
 		StoragePath:  f.storagePath,
+
+		OutageTolerance: f.forOutageTolerance,
+		ForGracePeriod:  f.forGracePeriod,
 	})
 	if err != nil {
 		return fmt.Errorf("creating the alerting engine: %w", err)

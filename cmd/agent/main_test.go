@@ -95,6 +95,8 @@ groups:
 		}},
 		{"missing file", []string{"--check-config", filepath.Join(dir, "nope.yml")}, 1, nil, []string{"nope.yml", "no such file"}},
 		{"bad rule file", []string{"--check-config", badRules}, 1, nil, []string{"FAILED", "broken.yml"}},
+		{"bad web config", []string{"--web.config.file", writeFile(t, dir, "web.yml", "tls_server_config: {cert_file: /nonexistent.pem}\n"), "--check-config", good}, 1, nil, []string{"--web.config.file"}},
+		{"good web config", []string{"--web.config.file", writeFile(t, dir, "web-ok.yml", "basic_auth_users: {admin: $2y$10$abcdefghijklmnopqrstuu5K5dPyQvZ8X1vF4m3mF2vQ8e6aV4zG}\n"), "--check-config", good}, 0, []string{"SUCCESS"}, nil},
 		{"version", []string{"--version"}, 0, []string{"vigil agent, version"}, nil},
 		{"unknown flag", []string{"--bogus"}, 2, nil, []string{"bogus"}},
 		{"stray argument", []string{"agent.yml"}, 2, nil, []string{"unexpected arguments"}},
