@@ -129,7 +129,7 @@ func benchCycles(b *testing.B, groups []*promrules.Group, nSeries int) {
 
 // shippedSeries invents the series the embedded rules select, with the
 // label sets the app and the agent expose (docs/metrics.md).
-func shippedSeries(b *testing.B, loader ruleLoader, files []string) []labels.Labels {
+func shippedSeries(b testing.TB, loader ruleLoader, files []string) []labels.Labels {
 	b.Helper()
 	names := map[string]bool{}
 	for _, f := range files {

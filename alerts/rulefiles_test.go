@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/storage"
+
 	"github.com/vigil-sh/vigil/internal/agent/config"
 )
 
@@ -284,5 +286,59 @@ func TestAPIShapes(t *testing.T) {
 	}
 	if _, _, ok := lastSample(t, e, eq("__name__", "ALERTS_FOR_STATE"), eq("alertname", "QueueDeep")); !ok {
 		t.Error("ALERTS_FOR_STATE missing")
+	}
+}
+
+// TestShippedRulesEvaluateWithoutErrors runs the embedded rules over the
+// series the app and the agent expose, with their real label sets, and
+// checks that no rule fails at evaluation (many-to-many joins, duplicate
+// series and the like only show up with data).
+func TestShippedRulesEvaluateWithoutErrors(t *testing.T) {
+	cfg := testConfig(nil, nil)
+	cfg.DisableDefaultRules = false
+	e := startEngine(t, t.TempDir(), cfg, nil)
+	files, err := ruleFileIDs(defaultRules(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	series := shippedSeries(t, e.loader, files)
+
+	e.mu.Lock()
+	db := e.db
+	e.mu.Unlock()
+	for step := range 20 {
+		app := db.AppenderV2(t.Context())
+		for i, ls := range series {
+			v := float64(i%7) + 0.5
+			if isCounter(ls.Get("__name__")) {
+				v = float64(step * (1 + i%5))
+			}
+			if _, err := app.Append(0, ls, 0, time.Now().UnixMilli(), v, nil, nil, storage.AOptions{}); err != nil {
+				t.Fatalf("append %s: %v", ls, err)
+			}
+		}
+		if err := app.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	groups := getRules(t, e)
+	nRules := 0
+	for _, g := range groups {
+		if g.LastEvaluation.IsZero() {
+			t.Errorf("group %s (%s) never evaluated", g.Name, g.File)
+		}
+		for _, r := range g.Rules {
+			nRules++
+			if r.Health == "err" {
+				t.Errorf("rule %s in group %s: health err", r.Name, g.Name)
+			}
+		}
+	}
+	if nRules == 0 {
+		t.Fatal("no shipped rules loaded")
+	}
+	if n := metricValue(t, e.reg, "prometheus_rule_evaluation_failures_total", nil); n != 0 {
+		t.Errorf("prometheus_rule_evaluation_failures_total = %v, want 0", n)
 	}
 }
