@@ -1,6 +1,7 @@
 package collectors
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -9,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/model"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/vigil-sh/vigil/internal/agent/config"
 	"github.com/vigil-sh/vigil/internal/testserver"
@@ -537,4 +541,61 @@ func TestMongoConnectionReuse(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 	cc.waitOpen(t, 0)
+}
+
+// BenchmarkMongoProbeOverhead compares the ping latency the probe reports
+// with a bare driver ping on a warm client against the same server.
+func BenchmarkMongoProbeOverhead(b *testing.B) {
+	srv := testserver.Mongo(b)
+	ctx := b.Context()
+	raw, err := mongo.Connect(options.Client().ApplyURI(srv.URI).SetMaxPoolSize(1).SetDirect(true))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = raw.Disconnect(context.Background()) })
+	ping := bson.D{{Key: "ping", Value: 1}}
+	if err := raw.Database("admin").RunCommand(ctx, ping).Err(); err != nil {
+		b.Fatal(err)
+	}
+	p := newTestProber(b, mongoTarget("db", 5*time.Second, config.MongoDBTarget{URI: srv.URI}))
+	_ = probeWithTimeout(b, p, 5*time.Second) // warm the client
+
+	var rawTotal, reported time.Duration
+	odd := false
+	for b.Loop() {
+		rawPing := func() {
+			start := time.Now()
+			if err := raw.Database("admin").RunCommand(ctx, ping).Err(); err != nil {
+				b.Fatal(err)
+			}
+			rawTotal += time.Since(start)
+		}
+		probe := func() {
+			res := probeWithTimeout(b, p, 5*time.Second)
+			if !res.Success {
+				b.Fatalf("probe failed: %v", res.Err)
+			}
+			for _, m := range res.Metrics {
+				if strings.Contains(m.Desc().String(), `"mongodb_ping_latency_seconds"`) {
+					var d dto.Metric
+					if err := m.Write(&d); err != nil {
+						b.Fatal(err)
+					}
+					reported += time.Duration(d.GetGauge().GetValue() * float64(time.Second))
+				}
+			}
+		}
+		if odd {
+			probe()
+			rawPing()
+		} else {
+			rawPing()
+			probe()
+		}
+		odd = !odd
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(rawTotal.Nanoseconds())/n, "raw-ping-ns/op")
+	b.ReportMetric(float64(reported.Nanoseconds())/n, "reported-ping-ns/op")
+	b.ReportMetric(float64(reported)/float64(rawTotal), "reported/raw")
 }
