@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -47,6 +48,24 @@ var noDataOnFerretDB = map[string]string{
 	"vigil-mongodb/Operations by type":            "FerretDB's serverStatus has no opcounters",
 	"vigil-mongodb/Replication lag":               "FerretDB has no replica sets",
 	"vigil-mongodb/Resident memory":               "FerretDB's serverStatus has no mem section",
+}
+
+// faultShows lists panels that must show the test's traffic and induced
+// faults, not merely have data: query refId and a check of the lowest and
+// highest value over the run.
+var faultShows = []struct {
+	panel, refID, want string
+	ok                 func(lo, hi float64) bool
+}{
+	{"vigil-redis/Redis up", "A", "drops to 0 while Redis is stopped", func(lo, _ float64) bool { return lo == 0 }},
+	{"vigil-redis/App's Redis", "A", "drops to 0 while Redis is stopped", func(lo, _ float64) bool { return lo == 0 }},
+	{"vigil-mongodb/MongoDB up", "A", "drops to 0 while MongoDB is stopped", func(lo, _ float64) bool { return lo == 0 }},
+	{"vigil-mongodb/App's MongoDB", "A", "drops to 0 while MongoDB is stopped", func(lo, _ float64) bool { return lo == 0 }},
+	{"vigil-service/Error Rate", "A", "rises above 0 during the MongoDB outage", func(_, hi float64) bool { return hi > 0 }},
+	{"vigil-service/Request Rate", "A", "counts the traffic", func(_, hi float64) bool { return hi > 1 }},
+	{"vigil-redis/Hit ratio", "B", "shows cache hits", func(_, hi float64) bool { return hi > 0 }},
+	{"vigil-alerts/Firing alerts", "A", "counts the always-firing Watchdog", func(_, hi float64) bool { return hi >= 1 }},
+	{"vigil-alerts/Notifications sent", "A", "shows the agent's delivery of the Redis outage alert", func(_, hi float64) bool { return hi > 0 }},
 }
 
 // TestLiveDashboards runs every query of every panel against a real
@@ -110,10 +129,11 @@ targets:
 scrape_configs:
   - job_name: app
     targets: [%q]
+rule_files: [%q]
 alerting:
   alertmanagers:
     - url: %q
-`, redisSrv.Addr, mongoSrv.URI, containerCgroup(t), app.URL+"/api/health", tlsSite.URL, app.URL+"/api/metrics", amURL))
+`, redisSrv.Addr, mongoSrv.URI, containerCgroup(t), app.URL+"/api/health", tlsSite.URL, app.URL+"/api/metrics", faultRule(t), amURL))
 
 	// Prometheus loads the rules the stack loads (SLO recording rules,
 	// alerts for ALERTS), scraping as docker-compose's does, every second.
@@ -164,6 +184,8 @@ scrape_configs:
 	time.Sleep(3 * time.Second)
 	end := time.Now()
 
+	type extremes struct{ lo, hi float64 }
+	seen := map[string]extremes{} // panel/refId → lowest and highest value
 	for _, d := range loadCommitted(t) {
 		vars := resolveVariables(t, prom, d, start, end)
 		for _, p := range panelsOf(d) {
@@ -171,14 +193,24 @@ scrape_configs:
 			var empty []string
 			for _, q := range p.Targets {
 				expr := expand(q.Expr, vars)
-				n, err := seriesWithData(t.Context(), prom, expr, start, end)
+				m, err := queryRange(t.Context(), prom, expr, start, end)
 				if err != nil {
 					t.Errorf("%s: query %s: %v", key, q.RefID, err)
 					continue
 				}
+				lo, hi, n := math.Inf(1), math.Inf(-1), 0
+				for _, series := range m {
+					for _, v := range series.Values {
+						n++
+						if f := float64(v.Value); !math.IsNaN(f) {
+							lo, hi = min(lo, f), max(hi, f)
+						}
+					}
+				}
 				if n == 0 {
 					empty = append(empty, expr)
 				}
+				seen[key+"/"+q.RefID] = extremes{lo, hi}
 			}
 			reason, excepted := noDataOnFerretDB[key]
 			switch {
@@ -189,6 +221,16 @@ scrape_configs:
 			case len(empty) > 0:
 				t.Errorf("panel %q of %s shows no data; empty queries:\n  %s", p.Title, d.UID, strings.Join(empty, "\n  "))
 			}
+		}
+	}
+	for _, f := range faultShows {
+		e, ok := seen[f.panel+"/"+f.refID]
+		if !ok {
+			t.Errorf("%s has no query %s; update faultShows", f.panel, f.refID)
+			continue
+		}
+		if !f.ok(e.lo, e.hi) {
+			t.Errorf("%s (query %s) ranged over [%g, %g]; want it to show that it %s", f.panel, f.refID, e.lo, e.hi, f.want)
 		}
 	}
 }
@@ -228,26 +270,19 @@ func resolveVariables(t *testing.T, prom *testserver.PrometheusServer, d committ
 	return vars
 }
 
-// seriesWithData runs a range query over the test's window and counts the
-// series with at least one sample.
-func seriesWithData(ctx context.Context, prom *testserver.PrometheusServer, expr string, start, end time.Time) (int, error) {
+// queryRange runs a range query over the test's window, one step a second.
+func queryRange(ctx context.Context, prom *testserver.PrometheusServer, expr string, start, end time.Time) (model.Matrix, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	v, _, _, err := prom.API().QueryRange(ctx, expr, promv1.Range{Start: start, End: end, Step: time.Second})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	m, ok := v.(model.Matrix)
 	if !ok {
-		return 0, fmt.Errorf("got a %s, want a matrix", v.Type())
+		return nil, fmt.Errorf("got a %s, want a matrix", v.Type())
 	}
-	n := 0
-	for _, s := range m {
-		if len(s.Values) > 0 || len(s.Histograms) > 0 {
-			n++
-		}
-	}
-	return n, nil
+	return m, nil
 }
 
 func waitForQuery(t *testing.T, prom *testserver.PrometheusServer, expr string, timeout time.Duration) {
@@ -388,6 +423,27 @@ func (r ruleEngine) Alerts() []agent.Alert {
 		out = append(out, agent.Alert{Name: a.Name, State: a.State, Value: a.Value, Labels: a.Labels, ActiveAt: a.ActiveAt})
 	}
 	return out
+}
+
+// faultRule writes a rule file alerting at once on the induced Redis
+// outage: the shipped RedisDown waits a minute, and the notification panels
+// need a delivery while Prometheus watches (the always-firing Watchdog is
+// sent before the first scrape and then only every resend delay).
+func faultRule(t *testing.T) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "live.rules.yml")
+	rules := `groups:
+  - name: live-test
+    rules:
+      - alert: LiveTestRedisDown
+        expr: redis_up == 0
+        labels: {severity: warning}
+        annotations: {summary: Redis is down during the live dashboard test}
+`
+	if err := os.WriteFile(file, []byte(rules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }
 
 // containerCgroup writes a cgroup v2 directory with a memory limit for the
