@@ -251,7 +251,9 @@ func (a *Agent) ApplyConfig(ctx context.Context, cfg *config.Config) (err error)
 		p, err := a.opts.NewProber(t, a.logger)
 		if err != nil {
 			closeFresh()
-			return fmt.Errorf("target %q (%s): %w", t.Name, t.Kind, errors.New(config.Scrub(err.Error(), t.Secrets())))
+			// Flattened to text so the secrets can be scrubbed: a
+			// constructor error may quote the URI it could not use.
+			return fmt.Errorf("target %q (%s): %s", t.Name, t.Kind, config.Scrub(err.Error(), t.Secrets()))
 		}
 		r := newRunner(t, p, a.opts.HistorySize, a.metrics, logger)
 		next[t.Name] = r

@@ -103,7 +103,11 @@ var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap
 		return t.UTC().Format("15:04:05.000")
 	},
 	"ms": func(s float64) string {
-		return (time.Duration(s * float64(time.Second))).Truncate(time.Microsecond * 100).String()
+		d := time.Duration(s * float64(time.Second))
+		if d < time.Millisecond {
+			return d.Round(time.Microsecond).String()
+		}
+		return d.Round(100 * time.Microsecond).String()
 	},
 }).Parse(statusHTML))
 
