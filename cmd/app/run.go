@@ -158,7 +158,7 @@ func run(ctx context.Context, cfg appconfig.Config, logger *slog.Logger, ready f
 		return fmt.Errorf("serving HTTP: %w", err)
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down", "grace", cfg.ShutdownGrace)
+	logger.Info("shutting down", "grace", cfg.ShutdownGrace.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

@@ -252,7 +252,11 @@ func (c Config) validate() []error {
 // Usage describes every setting, for -h.
 func Usage(w io.Writer) {
 	for _, s := range settings() {
-		fmt.Fprintf(w, "  -%s / %s\n\t%s\n", s.flag, s.env, s.usage)
+		note := ""
+		if s.secret {
+			note = " (secret: never logged)"
+		}
+		fmt.Fprintf(w, "  -%s / %s\n\t%s%s\n", s.flag, s.env, s.usage, note)
 	}
 }
 
