@@ -86,6 +86,7 @@ type Engine struct {
 	loader    ruleLoader
 	extURL    atomic.Pointer[string]
 
+	applyMu  sync.Mutex // serializes ApplyConfig: validation runs outside mu
 	mu       sync.Mutex
 	db       *tsdb.DB
 	query    *promql.Engine
@@ -188,6 +189,8 @@ func (e *Engine) validate(cfg *config.Config) (*validated, error) {
 // targets, rules, Alertmanagers and external labels. On any error nothing
 // changes: the previous rules keep being evaluated.
 func (e *Engine) ApplyConfig(cfg *config.Config) error {
+	e.applyMu.Lock()
+	defer e.applyMu.Unlock()
 	v, err := e.validate(cfg)
 	if err != nil {
 		return fmt.Errorf("applying alerting config: %w", err)

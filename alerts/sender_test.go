@@ -343,3 +343,58 @@ func TestStopDrainsQueue(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyKeepsUnchangedQueuesAndDeletesRemovedSeries reloads the
+// Alertmanager list: an unchanged one keeps its queue and what it holds, a
+// removed one loses its series, so the alertmanager label stays bounded.
+func TestApplyKeepsUnchangedQueuesAndDeletesRemovedSeries(t *testing.T) {
+	m, err := newSenderMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := newNotifierSet(m, slog.New(slog.DiscardHandler))
+	prep := func(urls ...string) map[string]*amQueue {
+		t.Helper()
+		var cfgs []config.AlertmanagerConfig
+		for _, u := range urls {
+			cfgs = append(cfgs, config.AlertmanagerConfig{URL: u})
+		}
+		qs, err := prepareQueues(cfgs, m, n.logger)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return qs
+	}
+	n.apply(prep("http://a:1", "http://b:2"), labels.EmptyLabels())
+	kept := n.queues["http://b:2"]
+	n.Send(testAlerts(0, 2)...)
+
+	n.apply(prep("http://b:2", "http://c:3"), labels.EmptyLabels())
+	if n.queues["http://b:2"] != kept || kept.length() != 2 {
+		t.Errorf("unchanged Alertmanager got a new queue or lost its alerts (%d queued)", n.queues["http://b:2"].length())
+	}
+	for _, c := range []struct {
+		name string
+		col  prometheus.Collector
+		want int
+	}{
+		{"sent", m.sent, 2}, {"errors", m.errors, 2}, {"dropped", m.dropped, 2}, {"queue_length", m.queueLen, 2},
+	} {
+		if got := testutil.CollectAndCount(c.col); got != c.want {
+			t.Errorf("%s: %d series after removing a:1, want %d (b:2, c:3)", c.name, got, c.want)
+		}
+	}
+	if got := testutil.ToFloat64(m.queueLen.WithLabelValues("b:2")); got != 2 {
+		t.Errorf("queue length of b:2 = %v, want 2", got)
+	}
+	if got := testutil.ToFloat64(m.discovered); got != 2 {
+		t.Errorf("discovered = %v, want 2", got)
+	}
+	// A bad list is rejected before anything changes.
+	if _, err := prepareQueues([]config.AlertmanagerConfig{{URL: "http://d:4"}, {URL: "http://d:4"}}, m, n.logger); err == nil {
+		t.Error("duplicate Alertmanager URL accepted")
+	}
+	if got := testutil.CollectAndCount(m.sent); got != 2 {
+		t.Errorf("a rejected list created series: %d, want 2", got)
+	}
+}
