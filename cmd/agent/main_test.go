@@ -296,3 +296,25 @@ func TestRunWithoutConfigWatchesTheApp(t *testing.T) {
 		return strings.Contains(fetch(t, base+"/metrics"), `probe_success{kind="http",target="app"} 1`)
 	})
 }
+
+func TestRunFailsWhenThePortIsTaken(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cfg := writeFile(t, t.TempDir(), "agent.yml", "targets: []\n")
+	var stderr lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(t.Context(), []string{"--config.file", cfg, "--web.listen-address", l.Addr().String(), "--storage.path", t.TempDir()}, io.Discard, &stderr)
+	}()
+	select {
+	case code := <-done:
+		if code != 1 || !strings.Contains(stderr.String(), "address already in use") {
+			t.Errorf("exit %d, want 1 with the listen error; stderr:\n%s", code, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("agent kept running although it cannot listen")
+	}
+}
