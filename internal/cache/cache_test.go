@@ -24,8 +24,12 @@ func newClient(t *testing.T, rawURL string) *redis.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return redisClient(t, opts)
+}
+
+func redisClient(tb testing.TB, opts *redis.Options) *redis.Client {
 	c := redis.NewClient(opts)
-	t.Cleanup(func() { _ = c.Close() })
+	tb.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
