@@ -211,3 +211,74 @@ func TestEveryAlertmanagerReceivesEveryAlert(t *testing.T) {
 		})
 	}
 }
+
+// TestKeepFiringFor clears the condition of two alerts: the one with
+// keep_firing_for stays firing that long, the other resolves at once.
+func TestKeepFiringFor(t *testing.T) {
+	rules := `groups:
+  - name: sticky
+    rules:
+      - alert: Plain
+        expr: app_queue_depth > 3
+      - alert: Sticky
+        expr: app_queue_depth > 3
+        keep_firing_for: 1500ms
+`
+	target := newApp(t, "app_queue_depth 5\n")
+	rulesPath := writeRules(t, t.TempDir(), "sticky.yml", rules)
+	e := startEngine(t, t.TempDir(), testConfig([]string{rulesPath}, []string{target.metricsURL()}), nil)
+	active := func() map[string]string {
+		out := map[string]string{}
+		for _, a := range e.Alerts() {
+			out[a.Name] = a.State
+		}
+		return out
+	}
+	eventually(t, 10*time.Second, "both firing", func() bool {
+		a := active()
+		return a["Plain"] == "firing" && a["Sticky"] == "firing"
+	})
+	target.set("app_queue_depth 1\n")
+	cleared := time.Now()
+	eventually(t, 5*time.Second, "Plain resolved", func() bool { _, ok := active()["Plain"]; return !ok })
+	if a := active(); a["Sticky"] != "firing" {
+		t.Fatalf("Sticky = %q right after the condition cleared, want firing for keep_firing_for", a["Sticky"])
+	}
+	var d struct {
+		Alerts []alertJSON `json:"alerts"`
+	}
+	apiGet(t, e, "/api/v1/alerts", &d)
+	found := false
+	for _, a := range d.Alerts {
+		if a.Labels["alertname"] == "Sticky" && a.State == "firing" && a.KeepFiring != nil && !a.KeepFiring.Before(cleared.Add(-time.Second)) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("/api/v1/alerts has no firing Sticky with keepFiringSince while it keeps firing: %+v", d.Alerts)
+	}
+	eventually(t, 10*time.Second, "Sticky resolved", func() bool { _, ok := active()["Sticky"]; return !ok })
+	if held := time.Since(cleared); held < 1400*time.Millisecond {
+		t.Errorf("Sticky resolved %v after the condition cleared, want ≥ keep_firing_for 1.5s", held)
+	}
+}
+
+// TestReloadAddsAlertmanager adds an Alertmanager to a running engine whose
+// alert already fires: the next resend reaches it.
+func TestReloadAddsAlertmanager(t *testing.T) {
+	hook := newWebhook(t)
+	am := testserver.Alertmanager(t, amConfig(hook.URL))
+	target := newApp(t, "app_queue_depth 5\n")
+	rulesPath := writeRules(t, t.TempDir(), "queue.yml", queueRules)
+	e := startEngine(t, t.TempDir(), testConfig([]string{rulesPath}, []string{target.metricsURL()}), nil)
+	eventually(t, 10*time.Second, "QueueDeep firing", func() bool {
+		as := e.Alerts()
+		return len(as) == 1 && as[0].State == "firing"
+	})
+	if err := e.ApplyConfig(testConfig([]string{rulesPath}, []string{target.metricsURL()}, am.URL)); err != nil {
+		t.Fatalf("ApplyConfig adding an Alertmanager: %v", err)
+	}
+	hook.wait(t, 20*time.Second, "QueueDeep at the added Alertmanager", func(a webhookAlert) bool {
+		return a.Labels["alertname"] == "QueueDeep" && a.Status == "firing"
+	})
+}

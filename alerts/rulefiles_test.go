@@ -191,6 +191,7 @@ type alertJSON struct {
 	State       string            `json:"state"`
 	ActiveAt    *time.Time        `json:"activeAt"`
 	Value       string            `json:"value"`
+	KeepFiring  *time.Time        `json:"keepFiringSince"`
 }
 
 func apiGet(t *testing.T, e *running, path string, data any) {
