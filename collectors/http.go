@@ -227,7 +227,7 @@ func httpReason(ctx context.Context, err error) string {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return ReasonTimeout
 	}
-	return tlsAwareReason(err)
+	return classify(err)
 }
 
 func (p *httpProber) report(s *sink, out *httpOutcome, tt *tripTracer) {

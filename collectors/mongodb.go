@@ -395,9 +395,6 @@ func mongoReason(err error) string {
 	if errors.As(err, &ce) && (ce.Code == 18 || ce.Code == 13) { // AuthenticationFailed, Unauthorized
 		return ReasonAuth
 	}
-	if isTLSAlert(err) {
-		return ReasonTLS
-	}
 	var sse topology.ServerSelectionError
 	if errors.As(err, &sse) {
 		for _, srv := range sse.Desc.Servers {

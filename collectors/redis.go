@@ -386,15 +386,6 @@ func parseKeyspace(s string) (keys, expires float64, ok bool) {
 	return keys, expires, haveKeys
 }
 
-// isTLSAlert reports an alert the server sent during or right after the
-// handshake (a refused client certificate arrives on the first read under
-// TLS 1.3). crypto/tls returns it as a net.OpError "remote error", which
-// classify would call a connect failure.
-func isTLSAlert(err error) bool {
-	var opErr *net.OpError
-	return errors.As(err, &opErr) && opErr.Op == "remote error"
-}
-
 // redisReason classifies a go-redis error: server replies first, then the
 // network errors classify knows.
 func redisReason(err error) string {
@@ -405,8 +396,6 @@ func redisReason(err error) string {
 		return ReasonAuth
 	case errors.Is(err, redis.ErrPoolTimeout):
 		return ReasonTimeout
-	case isTLSAlert(err):
-		return ReasonTLS
 	}
 	if r := classify(err); r != ReasonOther {
 		return r

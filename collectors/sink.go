@@ -95,12 +95,13 @@ func classify(err error) string {
 		return ReasonDNS
 	case errors.As(err, &certErr), errors.As(err, &recErr), errors.As(err, &alert):
 		return ReasonTLS
+	case errors.As(err, &opErr) && opErr.Op == "remote error":
+		// An alert the peer sent (a refused client certificate arrives on
+		// the first read under TLS 1.3): crypto/tls wraps it in an OpError.
+		return ReasonTLS
 	case errors.As(err, &opErr):
 		if opErr.Timeout() {
 			return ReasonTimeout
-		}
-		if opErr.Op == "dial" {
-			return ReasonConnect
 		}
 		return ReasonConnect
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -66,7 +65,7 @@ func (p *tcpProber) probe(ctx context.Context, s *sink) (string, error) {
 	d := &net.Dialer{Resolver: probeResolver}
 	conn, err := dialIPProtocol(ctx, d, p.cfg.Address, p.cfg.IPProtocol)
 	if err != nil {
-		return tlsAwareReason(err), fmt.Errorf("dialing %s: %w", p.cfg.Address, err)
+		return classify(err), fmt.Errorf("dialing %s: %w", p.cfg.Address, err)
 	}
 	defer conn.Close()
 	if !useTLS {
@@ -94,17 +93,6 @@ func (p *tcpProber) probe(ctx context.Context, s *sink) (string, error) {
 	cs := tc.ConnectionState()
 	addTLSMetrics(s, &cs)
 	return "", nil
-}
-
-// tlsAwareReason is classify, except that an alert from the peer ("remote
-// error: tls: certificate required"), which crypto/tls reports as a
-// *net.OpError around an unexported type, is a TLS failure, not a connect one.
-func tlsAwareReason(err error) string {
-	var opErr *net.OpError
-	if errors.As(err, &opErr) && opErr.Op == "remote error" {
-		return ReasonTLS
-	}
-	return classify(err)
 }
 
 // probeTimeout is the target's timeout, or netProbeTimeout when unset.
