@@ -12,12 +12,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/exporter-toolkit/web"
+	"gopkg.in/yaml.v3"
 )
 
 // Handler serves the agent's endpoints:
 //
 //	/                 status page
 //	/api/v1/targets   the status page's data as JSON
+//	/api/v1/status/config  the configuration in force, secrets redacted
 //	/metrics          probe results and self-metrics
 //	/-/healthy        200 while the process runs
 //	/-/ready          200 once a configuration is loaded and its probes scheduled
@@ -48,6 +50,7 @@ func (a *Agent) Handler() http.Handler {
 	})
 	mux.HandleFunc("/-/reload", a.serveReload)
 	mux.HandleFunc("GET /api/v1/targets", a.serveTargets)
+	mux.HandleFunc("GET /api/v1/status/config", a.serveConfig)
 	mux.HandleFunc("GET /{$}", a.serveStatus)
 	a.mu.RLock()
 	rules := a.rules
@@ -138,4 +141,21 @@ func (a *Agent) serve(ctx context.Context, srv *http.Server, run func() error) e
 		return nil
 	}
 	return err
+}
+
+// serveConfig shows the configuration in force, with defaults applied and
+// secrets redacted, in Prometheus' /api/v1/status/config shape.
+func (a *Agent) serveConfig(w http.ResponseWriter, r *http.Request) {
+	cfg := a.Config()
+	if cfg == nil {
+		writeError(w, r, http.StatusServiceUnavailable, errors.New("no configuration loaded yet"))
+		return
+	}
+	out, err := yaml.Marshal(cfg.Redacted())
+	if err != nil {
+		writeError(w, r, http.StatusInternalServerError, fmt.Errorf("encoding the configuration: %w", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"status": "success", "data": map[string]string{"yaml": string(out)}})
 }

@@ -142,7 +142,11 @@ scrape_configs:
 
 	// Secrets: nowhere.
 	_, metrics := get(t, h, http.MethodGet, "/metrics")
-	outputs := map[string]string{"/metrics": metrics, "/": page, "/api/v1/targets": body, "logs": a.logs.String()}
+	code, cfgEcho := get(t, h, http.MethodGet, "/api/v1/status/config")
+	if code != http.StatusOK || !strings.Contains(cfgEcho, "cache-wrong-pw") {
+		t.Errorf("GET /api/v1/status/config = %d %s", code, cfgEcho)
+	}
+	outputs := map[string]string{"/metrics": metrics, "/": page, "/api/v1/targets": body, "/api/v1/status/config": cfgEcho, "logs": a.logs.String()}
 	for where, out := range outputs {
 		for _, s := range secrets {
 			if strings.Contains(out, s) {

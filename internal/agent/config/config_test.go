@@ -2,12 +2,15 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 func TestParseErrors(t *testing.T) {
@@ -347,5 +350,49 @@ func TestRedaction(t *testing.T) {
 	got := Scrub(`dial "mongodb://u:zzz@h": auth failed for s3cr3t`, tg.Secrets())
 	if strings.Contains(got, "s3cr3t") || strings.Contains(got, "zzz") {
 		t.Errorf("Scrub left a secret: %s", got)
+	}
+}
+
+func TestRedactedConfig(t *testing.T) {
+	const yml = `
+targets:
+- {name: m, kind: mongodb, mongodb: {uri: "mongodb://u:mongoSecret1@h/"}}
+- {name: r, kind: redis, redis: {address: "redis://:redisUrlSecret2@h:6379", password: ""}}
+- {name: r2, kind: redis, redis: {address: "h:6379", password: redisSecret3}}
+- {name: w, kind: http, http: {url: "http://u:httpSecret4@h/", headers: {Authorization: "Bearer tokenSecret5", Accept: text/plain}}}
+scrape_configs:
+- {job_name: app, targets: ["http://u:scrapeSecret6@h/metrics"], bearer_token: bearerSecret7}
+alerting:
+  alertmanagers: [{url: "http://am:9093", username: u, password: amSecret8}]
+`
+	cfg, err := Parse([]byte(yml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := yaml.Marshal(cfg.Redacted())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range []string{"mongoSecret", "redisUrlSecret", "redisSecret", "httpSecret", "tokenSecret", "scrapeSecret", "bearerSecret", "amSecret"} {
+		secret := fmt.Sprintf("%s%d", s, i+1)
+		if !strings.Contains(string(before), secret) {
+			t.Fatalf("test set-up: %s not in the configuration", secret)
+		}
+		if strings.Contains(string(out), secret) {
+			t.Errorf("redacted config shows %s:\n%s", secret, out)
+		}
+	}
+	for _, keep := range []string{"name: w", "Accept: text/plain", "job_name: app", "username: u"} {
+		if !strings.Contains(string(out), keep) {
+			t.Errorf("redacted config lost %q:\n%s", keep, out)
+		}
+	}
+	after, _ := yaml.Marshal(cfg)
+	if string(before) != string(after) {
+		t.Error("Redacted modified the configuration in force")
 	}
 }

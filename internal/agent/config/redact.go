@@ -95,3 +95,59 @@ func redactURLsIn(s string) string {
 	}
 	return s
 }
+
+// Redacted is a deep enough copy of c with every secret replaced, for
+// showing the configuration in force (/api/v1/status/config).
+func (c *Config) Redacted() *Config {
+	out := *c
+	hide := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return Redacted
+	}
+	out.Targets = make([]Target, len(c.Targets))
+	for i, t := range c.Targets {
+		if t.MongoDB != nil {
+			m := *t.MongoDB
+			m.URI = RedactURL(m.URI)
+			t.MongoDB = &m
+		}
+		if t.Redis != nil {
+			r := *t.Redis
+			r.Password = hide(r.Password)
+			r.Address = RedactURL(r.Address)
+			t.Redis = &r
+		}
+		if t.HTTP != nil {
+			h := *t.HTTP
+			h.URL = RedactURL(h.URL)
+			if h.Headers != nil {
+				h.Headers = make(map[string]string, len(t.HTTP.Headers))
+				secrets := t.Secrets()
+				for k, v := range t.HTTP.Headers {
+					h.Headers[k] = Scrub(v, secrets)
+				}
+			}
+			t.HTTP = &h
+		}
+		out.Targets[i] = t
+	}
+	out.ScrapeConfigs = make([]ScrapeConfig, len(c.ScrapeConfigs))
+	for i, s := range c.ScrapeConfigs {
+		s.BearerToken = hide(s.BearerToken)
+		targets := make([]string, len(s.Targets))
+		for j, u := range s.Targets {
+			targets[j] = RedactURL(u)
+		}
+		s.Targets = targets
+		out.ScrapeConfigs[i] = s
+	}
+	out.Alerting.Alertmanagers = make([]AlertmanagerConfig, len(c.Alerting.Alertmanagers))
+	for i, am := range c.Alerting.Alertmanagers {
+		am.Password = hide(am.Password)
+		am.URL = RedactURL(am.URL)
+		out.Alerting.Alertmanagers[i] = am
+	}
+	return &out
+}
