@@ -185,6 +185,14 @@ func TestDashboardConventions(t *testing.T) {
 					t.Errorf("panel %q: grid position %+v outside the 24-column grid", p.Title, p.GridPos)
 				}
 			}
+			for i, a := range d.Panels {
+				for _, b := range d.Panels[i+1:] {
+					ga, gb := a.GridPos, b.GridPos
+					if ga.X < gb.X+gb.W && gb.X < ga.X+ga.W && ga.Y < gb.Y+gb.H && gb.Y < ga.Y+ga.H {
+						t.Errorf("panels %q %+v and %q %+v overlap", a.Title, ga, b.Title, gb)
+					}
+				}
+			}
 			for _, p := range panelsOf(d) {
 				if p.Description == "" || p.FieldConfig.Defaults.Unit == "" {
 					t.Errorf("panel %q: needs a description and a unit", p.Title)

@@ -18,7 +18,8 @@ func buildLinter(t *testing.T) string {
 	cmd := exec.CommandContext(t.Context(), "go", "build", "-C", "../tools/dashboard-linter", "-o", bin, "github.com/grafana/dashboard-linter")
 	// The linter has no tagged release: the proxy serves its pseudo-version
 	// but the checksum database does not list it.
-	cmd.Env = append(os.Environ(), "GONOSUMDB=github.com/grafana/dashboard-linter", "GOFLAGS=-mod=mod")
+	cmd.Env = append(os.Environ(), "GONOSUMDB=github.com/grafana/dashboard-linter",
+		strings.TrimSpace("GOFLAGS=-mod=mod "+os.Getenv("GOFLAGS")))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building dashboard-linter (tools/dashboard-linter): %v\n%s", err, out)
 	}
