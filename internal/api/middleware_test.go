@@ -2,12 +2,18 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/vigil-sh/vigil/internal/store"
 )
 
 func TestRecoverAnswers500AndLogs(t *testing.T) {
@@ -51,6 +57,33 @@ func TestValidRequestID(t *testing.T) {
 	} {
 		if got := validRequestID(id); got != want {
 			t.Errorf("validRequestID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}
+
+func TestFailStatuses(t *testing.T) {
+	s := &server{log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	cases := []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want int
+	}{
+		{"not found", context.Background(), fmt.Errorf("x: %w", store.ErrNotFound), 404},
+		{"duplicate", context.Background(), fmt.Errorf("x: %w", store.ErrDuplicate), 409},
+		{"unavailable", context.Background(), fmt.Errorf("x: %w", store.ErrUnavailable), 503},
+		{"deadline", context.Background(), fmt.Errorf("x: %w", context.DeadlineExceeded), 503},
+		{"client gone", cancelled, fmt.Errorf("x: %w", context.Canceled), 499},
+		{"unknown", context.Background(), errors.New("boom"), 500},
+		{"http error", context.Background(), errForbidden, 403},
+	}
+	for _, tc := range cases {
+		rec := httptest.NewRecorder()
+		s.fail(rec, httptest.NewRequest("GET", "/", nil).WithContext(tc.ctx), tc.err)
+		if rec.Code != tc.want || !json.Valid(rec.Body.Bytes()) {
+			t.Errorf("%s: %d %s, want %d", tc.name, rec.Code, rec.Body, tc.want)
 		}
 	}
 }

@@ -44,6 +44,10 @@ func errValidation(f fieldErrors) *httpError {
 	return &httpError{status: http.StatusBadRequest, body: errorBody{Error: "validation failed", Fields: f}}
 }
 
+// statusClientClosedRequest is nginx's code for a request whose client
+// disconnected before the answer.
+const statusClientClosedRequest = 499
+
 var (
 	errNotFound     = errStatus(http.StatusNotFound, "not found")
 	errForbidden    = errStatus(http.StatusForbidden, "forbidden")
@@ -80,9 +84,10 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		s.log.WarnContext(r.Context(), "database unavailable", "err", err)
 		he = errStatus(http.StatusServiceUnavailable, "database unavailable")
-	case errors.Is(err, context.Canceled):
-		// The client went away; nobody reads this answer.
-		he = errStatus(http.StatusServiceUnavailable, "request cancelled")
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away; nobody reads this answer. 499 (nginx's
+		// "client closed request") keeps it out of the server error rate.
+		he = errStatus(statusClientClosedRequest, "client closed request")
 	default:
 		s.log.ErrorContext(r.Context(), "request failed", "err", err)
 		he = errStatus(http.StatusInternalServerError, "internal error")

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -100,7 +101,7 @@ func (c *Checker) Run(ctx context.Context) Report {
 			err := chk.Probe(ctx)
 			r := CheckResult{Status: CheckUp, LatencyMS: ms(time.Since(start))}
 			if err != nil {
-				r.Status, r.Error = CheckDown, err.Error()
+				r.Status, r.Error = CheckDown, truncate(err.Error(), maxErrorLen)
 			}
 			results <- result{i, r}
 		}()
@@ -165,6 +166,21 @@ collect:
 		}
 	}
 	return rep
+}
+
+// maxErrorLen bounds a check's error in the report: driver errors can
+// carry a whole topology description.
+const maxErrorLen = 300
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut on a rune boundary.
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -143,4 +145,14 @@ func TestWatchKeepsGaugeCurrent(t *testing.T) {
 		}
 		cancel()
 	})
+}
+
+func TestLongErrorsAreTruncated(t *testing.T) {
+	long := strings.Repeat("topology ", 200) + "é"
+	c := &health.Checker{Started: time.Now(), Checks: []health.Check{{Name: "mongodb", Critical: true, Probe: func(context.Context) error { return errors.New(long) }}}}
+	rep := c.Run(t.Context())
+	got := rep.Checks["mongodb"].Error
+	if len(got) > 310 || !strings.HasPrefix(long, strings.TrimSuffix(got, "…")) || !utf8.ValidString(got) {
+		t.Errorf("error of %d bytes: %q", len(got), got)
+	}
 }
