@@ -283,3 +283,22 @@ func TestExpand(t *testing.T) {
 		}
 	}
 }
+
+func TestPromDuration(t *testing.T) {
+	for _, tc := range []struct {
+		in   time.Duration
+		want string
+	}{
+		{5 * time.Minute, "5m"},
+		{90 * time.Minute, "90m"},
+		{time.Hour, "1h"},
+		{6 * time.Hour, "6h"},
+		{24 * time.Hour, "1d"},
+		{72 * time.Hour, "3d"},
+		{thresholds.SLOWindow, "30d"},
+	} {
+		if got := promDuration(tc.in); got != tc.want {
+			t.Errorf("promDuration(%s) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
