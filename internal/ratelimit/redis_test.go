@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"bytes"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -213,4 +214,54 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestRedisHungDoesNotBlock: a Redis that accepts connections and never
+// answers costs one OpTimeout, then requests are decided locally at once
+// until the cooldown ends.
+func TestRedisHungDoesNotBlock(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns sync.WaitGroup
+	t.Cleanup(conns.Wait) // after the Close below: cleanups run last-in first-out
+	t.Cleanup(func() { ln.Close() })
+	conns.Go(func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	})
+	l := NewRedis(newClient(t, "redis://"+ln.Addr().String()+"/0"), 2, time.Minute)
+	ctx := t.Context()
+	tests := []struct {
+		name    string
+		wantOK  bool
+		maxTook time.Duration
+	}{
+		{"first: waits one timeout", true, OpTimeout + 400*time.Millisecond},
+		{"second: local at once", true, 50 * time.Millisecond},
+		{"third: local limit", false, 50 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		start := time.Now()
+		ok, _, err := l.Allow(ctx, "k")
+		took := time.Since(start)
+		if err != nil || ok != tt.wantOK {
+			t.Errorf("%s: ok=%v err=%v, want ok=%v", tt.name, ok, err, tt.wantOK)
+		}
+		if took > tt.maxTook {
+			t.Errorf("%s: took %v, want <= %v", tt.name, took, tt.maxTook)
+		}
+	}
 }
