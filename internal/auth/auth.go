@@ -5,7 +5,6 @@
 package auth
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -42,9 +41,6 @@ type Identity struct {
 	OrgID  string
 	Role   string
 }
-
-// IsAdmin reports whether the identity holds the admin role.
-func (id Identity) IsAdmin() bool { return id.Role == RoleAdmin }
 
 type claims struct {
 	Org  string `json:"org"`
@@ -185,17 +181,4 @@ func (h *Hasher) Check(hash, password string) bool {
 		return false
 	}
 	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
-}
-
-type ctxKey struct{}
-
-// WithIdentity returns ctx carrying id.
-func WithIdentity(ctx context.Context, id Identity) context.Context {
-	return context.WithValue(ctx, ctxKey{}, id)
-}
-
-// FromContext returns the identity set by WithIdentity.
-func FromContext(ctx context.Context) (Identity, bool) {
-	id, ok := ctx.Value(ctxKey{}).(Identity)
-	return id, ok
 }

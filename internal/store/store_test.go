@@ -128,3 +128,45 @@ func TestEmbeddedPersistsAcrossRestarts(t *testing.T) {
 		e.Stop()
 	}
 }
+
+func TestDeleteProjectCascades(t *testing.T) {
+	srv := testserver.Mongo(t)
+	st := open(t, srv.URI)
+	ctx := t.Context()
+	org := bson.NewObjectID()
+	keep := &store.Project{Organization: org, Name: "keep"}
+	gone := &store.Project{Organization: org, Name: "gone"}
+	for _, p := range []*store.Project{keep, gone} {
+		if err := st.CreateProject(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var tasks []*store.Task
+	for _, p := range []*store.Project{keep, gone} {
+		tk := &store.Task{Organization: org, Project: p.ID, Title: "t"}
+		if err := st.CreateTask(ctx, tk); err != nil {
+			t.Fatal(err)
+		}
+		tasks = append(tasks, tk)
+		if err := st.CreateTimeEntry(ctx, &store.TimeEntry{Organization: org, Project: p.ID, Task: &tk.ID, Duration: 5}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.DeleteProject(ctx, org, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Task(ctx, org, tasks[1].ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("task of the deleted project: %v, want ErrNotFound", err)
+	}
+	if _, err := st.Task(ctx, org, tasks[0].ID); err != nil {
+		t.Errorf("task of the kept project: %v", err)
+	}
+	all := store.Page{Page: 1, Limit: 100}
+	entries, total, err := st.TimeEntries(ctx, org, store.TimeEntryFilter{}, all)
+	if err != nil || total != 1 || entries[0].Project != keep.ID {
+		t.Errorf("time entries after delete: %d %+v %v, want only the kept project's", total, entries, err)
+	}
+	if err := st.DeleteProject(ctx, org, gone.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second delete: %v, want ErrNotFound", err)
+	}
+}
