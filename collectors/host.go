@@ -95,16 +95,11 @@ func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
 	if p.fsTimeout <= 0 {
 		p.fsTimeout = defaultFilesystemTimeout
 	}
-	var err error
-	if h.MountPointsExclude != nil && h.MountPointsExclude.Regexp != nil {
-		if p.mpExclude, err = unanchored(*h.MountPointsExclude); err != nil {
-			return nil, fmt.Errorf("target %q: mount_points_exclude: %w", t.Name, err)
-		}
+	if h.MountPointsExclude != nil {
+		p.mpExclude = h.MountPointsExclude.Regexp
 	}
-	if h.FSTypesExclude != nil && h.FSTypesExclude.Regexp != nil {
-		if p.fsExclude, err = unanchored(*h.FSTypesExclude); err != nil {
-			return nil, fmt.Errorf("target %q: fs_types_exclude: %w", t.Name, err)
-		}
+	if h.FSTypesExclude != nil {
+		p.fsExclude = h.FSTypesExclude.Regexp
 	}
 	return p, nil
 }

@@ -69,21 +69,13 @@ func newHTTP(t config.Target, logger *slog.Logger) (Prober, error) {
 		p.method = http.MethodGet
 	}
 	for _, re := range c.FailIfBodyMatches {
-		r, err := unanchored(re)
-		if err != nil {
-			return nil, fmt.Errorf("target %q: fail_if_body_matches_regexp: %w", t.Name, err)
-		}
-		if r != nil {
-			p.matches = append(p.matches, r)
+		if re.Regexp != nil {
+			p.matches = append(p.matches, re.Regexp)
 		}
 	}
 	for _, re := range c.FailIfBodyNotMatches {
-		r, err := unanchored(re)
-		if err != nil {
-			return nil, fmt.Errorf("target %q: fail_if_body_not_matches_regexp: %w", t.Name, err)
-		}
-		if r != nil {
-			p.notMatches = append(p.notMatches, r)
+		if re.Regexp != nil {
+			p.notMatches = append(p.notMatches, re.Regexp)
 		}
 	}
 	return p, nil

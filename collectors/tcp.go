@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"regexp"
 	"time"
 
 	"github.com/vigil-sh/vigil/internal/agent/config"
@@ -233,14 +232,4 @@ func addTLSMetrics(s *sink, cs *tls.ConnectionState) {
 		s.gauge("probe_ssl_last_chain_expiry_timestamp_seconds", "Returns the last SSL chain expiry in timestamp.", float64(last.Unix()))
 	}
 	s.gauge("probe_tls_version_info", "Returns the TLS version used.", 1, "version", tls.VersionName(cs.Version))
-}
-
-// unanchored recompiles a configured regexp without the anchors config adds:
-// body and mount-point expressions follow blackbox_exporter and
-// node_exporter, which search rather than match whole strings.
-func unanchored(re config.Regexp) (*regexp.Regexp, error) {
-	if re.Regexp == nil {
-		return nil, nil
-	}
-	return regexp.Compile(re.Source())
 }

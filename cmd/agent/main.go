@@ -23,6 +23,7 @@ import (
 	"github.com/vigil-sh/vigil/alerts"
 	"github.com/vigil-sh/vigil/internal/agent"
 	"github.com/vigil-sh/vigil/internal/agent/config"
+	"github.com/vigil-sh/vigil/internal/redislog"
 	"github.com/vigil-sh/vigil/internal/buildinfo"
 )
 
@@ -122,6 +123,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
+	redislog.Install(logger)
 	if err := serve(ctx, f, logger); err != nil {
 		logger.Error("agent stopped", "err", err)
 		return 1

@@ -285,19 +285,20 @@ func TestDefault(t *testing.T) {
 	})
 }
 
-func TestRegexpAnchored(t *testing.T) {
+func TestRegexpSearches(t *testing.T) {
 	cfg, err := Parse([]byte("targets:\n- name: a\n  kind: http\n  http:\n    url: http://x\n    fail_if_body_matches_regexp: ['err(or)?']\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	re := cfg.Targets[0].HTTP.FailIfBodyMatches[0]
-	for s, want := range map[string]bool{"err": true, "error": true, "an error": false, "errors": false} {
+	// Body regexps search the body, as blackbox_exporter's do.
+	for s, want := range map[string]bool{"err": true, "error": true, "an error here": true, "fine": false} {
 		if got := re.MatchString(s); got != want {
 			t.Errorf("MatchString(%q) = %v, want %v", s, got, want)
 		}
 	}
-	if re.Source() != "err(or)?" {
-		t.Errorf("Source() = %q", re.Source())
+	if re.String() != "err(or)?" {
+		t.Errorf("String() = %q", re.String())
 	}
 	// The same file parsed twice must compare equal: reload relies on it.
 	again, err := Parse([]byte("targets:\n- name: a\n  kind: http\n  http:\n    url: http://x\n    fail_if_body_matches_regexp: ['err(or)?']\n"))

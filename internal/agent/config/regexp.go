@@ -7,14 +7,16 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// NewRegexp compiles s anchored at both ends, as Prometheus does for
-// relabelling regexps: `foo` matches only "foo", not "xfooy".
+// NewRegexp compiles s as written. Every regexp in the configuration
+// searches, as the exporters it follows do: blackbox_exporter's body regexps
+// match anywhere in the body, and node_exporter's exclusions carry their own
+// anchors (`^/(dev|proc)($|/)`).
 func NewRegexp(s string) (Regexp, error) {
-	re, err := regexp.Compile("^(?:" + s + ")$")
+	re, err := regexp.Compile(s)
 	if err != nil {
 		return Regexp{}, fmt.Errorf("invalid regexp %q: %w", s, err)
 	}
-	return Regexp{Regexp: re, original: s}, nil
+	return Regexp{Regexp: re}, nil
 }
 
 // MustNewRegexp is NewRegexp for constants; it panics on a bad expression.
@@ -41,18 +43,10 @@ func (re *Regexp) UnmarshalYAML(value *yaml.Node) error {
 	return nil
 }
 
-// MarshalYAML writes the expression as it was written, unanchored.
+// MarshalYAML writes the expression as it was written.
 func (re Regexp) MarshalYAML() (any, error) {
 	if re.Regexp == nil {
 		return nil, nil
 	}
-	return re.Source(), nil
-}
-
-// Source is the expression as configured, without the added anchors.
-func (re Regexp) Source() string {
-	if re.original == "" && re.Regexp != nil {
-		return re.Regexp.String()
-	}
-	return re.original
+	return re.String(), nil
 }

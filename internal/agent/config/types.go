@@ -160,5 +160,4 @@ type Duration = model.Duration
 // parsed so an invalid one is rejected with its field path and line.
 type Regexp struct {
 	*regexp.Regexp
-	original string // as written, without the anchors NewRegexp adds
 }
