@@ -158,6 +158,7 @@ type faultProxy struct {
 	target string
 	mu     sync.Mutex
 	cut    bool
+	hang   bool
 	conns  []net.Conn
 }
 
@@ -180,6 +181,12 @@ func newFaultProxy(t *testing.T, target string) *faultProxy {
 				c.Close()
 				continue
 			}
+			if p.hang {
+				// Accept and never answer, as a wedged server does.
+				p.conns = append(p.conns, c)
+				p.mu.Unlock()
+				continue
+			}
 			up, err := net.DialTimeout("tcp", target, time.Second)
 			if err != nil {
 				p.mu.Unlock()
@@ -193,6 +200,18 @@ func newFaultProxy(t *testing.T, target string) *faultProxy {
 		}
 	}()
 	return p
+}
+
+// setHang makes the server behind the proxy stop answering: existing
+// connections are dropped, new ones are accepted and left silent.
+func (p *faultProxy) setHang(hang bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hang = hang
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
 }
 
 func (p *faultProxy) setCut(cut bool) {

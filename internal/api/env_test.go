@@ -35,10 +35,17 @@ type envOption func(*api.Deps, *health.Checker)
 
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
-	e := &env{t: t, mongo: testserver.Mongo(t), metrics: httpmetrics.New(time.Second), logs: &lockedWriter{w: &bytes.Buffer{}}}
+	m := testserver.Mongo(t)
+	return newEnvOn(t, m, m.URI, opts...)
+}
+
+// newEnvOn is newEnv with the app reaching mongo through uri (a proxy).
+func newEnvOn(t testing.TB, mongo *testserver.MongoServer, uri string, opts ...envOption) *env {
+	t.Helper()
+	e := &env{t: t, mongo: mongo, metrics: httpmetrics.New(time.Second), logs: &lockedWriter{w: &bytes.Buffer{}}}
 	cm, pm := e.metrics.MongoMonitors()
 	st, err := store.Open(store.Options{
-		URI: e.mongo.URI, Database: "test", MaxPoolSize: 10,
+		URI: uri, Database: "test", MaxPoolSize: 10,
 		Timeout: 3 * time.Second, ServerSelectionTimeout: 500 * time.Millisecond,
 		CommandMonitor: cm, PoolMonitor: pm,
 	})

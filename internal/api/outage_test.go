@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vigil-sh/vigil/internal/testserver"
 )
 
 func TestMongoOutageFailsFastAndRecovers(t *testing.T) {
@@ -107,5 +109,52 @@ func TestMetricsUseRouteTemplates(t *testing.T) {
 	}
 	for _, p := range problems {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+// TestHungDependencies: a server that accepts connections and never answers
+// is worse than one that is down; health still answers within 2 s and the
+// API either serves (Redis) or fails fast (MongoDB).
+func TestHungDependencies(t *testing.T) {
+	mongo := testserver.Mongo(t)
+	mongoProxy := newFaultProxy(t, mongo.Addr)
+	redisProxy := newFaultProxy(t, testserver.Redis(t).Addr)
+	e := newEnvOn(t, mongo, "mongodb://"+mongoProxy.ln.Addr().String()+"/",
+		withRedis(t, &testserver.RedisServer{Addr: redisProxy.ln.Addr().String()}))
+	a := e.register("Acme", "ada@acme.test")
+	p := e.id(e.must(http.StatusCreated, "POST", "/api/projects", a.token, map[string]any{"name": "P"}))
+
+	timed := func(method, path string, wantStatus int, wantHealth string) {
+		t.Helper()
+		start := time.Now()
+		r := e.do(method, path, a.token, nil)
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("%s %s took %s", method, path, took)
+		}
+		if r.status != wantStatus {
+			t.Errorf("%s %s = %d, want %d: %s", method, path, r.status, wantStatus, r.raw)
+		}
+		if wantHealth != "" && r.json(t)["status"] != wantHealth {
+			t.Errorf("health = %s, want %s", r.raw, wantHealth)
+		}
+	}
+
+	redisProxy.setHang(true)
+	timed("GET", "/api/projects/"+p, http.StatusOK, "")
+	timed("GET", "/api/projects", http.StatusOK, "")
+	timed("GET", "/api/health", http.StatusOK, "degraded")
+	redisProxy.setHang(false)
+
+	mongoProxy.setHang(true)
+	timed("GET", "/api/tasks/000000000000000000000000", http.StatusServiceUnavailable, "")
+	timed("GET", "/api/health", http.StatusServiceUnavailable, "unhealthy")
+	mongoProxy.setHang(false)
+
+	deadline := time.Now().Add(15 * time.Second)
+	for e.do("GET", "/api/health", "", nil).status != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("no recovery after the hang ended")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
