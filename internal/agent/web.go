@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/exporter-toolkit/web"
 	"gopkg.in/yaml.v3"
+
+	"github.com/vigil-sh/vigil/dashboards"
 )
 
 // Handler serves the agent's endpoints:
@@ -20,6 +22,7 @@ import (
 //	/                 status page
 //	/api/v1/targets   the status page's data as JSON
 //	/api/v1/status/config  the configuration in force, secrets redacted
+//	/api/v1/dashboards     the Grafana dashboards shipped with this version
 //	/metrics          probe results and self-metrics
 //	/-/healthy        200 while the process runs
 //	/-/ready          200 once a configuration is loaded and its probes scheduled
@@ -51,6 +54,10 @@ func (a *Agent) Handler() http.Handler {
 	mux.HandleFunc("/-/reload", a.serveReload)
 	mux.HandleFunc("GET /api/v1/targets", a.serveTargets)
 	mux.HandleFunc("GET /api/v1/status/config", a.serveConfig)
+	// The dashboards matching this agent's version, for deployments to fetch.
+	dash := dashboards.Handler()
+	mux.Handle("/api/v1/dashboards", dash)
+	mux.Handle("/api/v1/dashboards/", dash)
 	mux.HandleFunc("GET /{$}", a.serveStatus)
 	a.mu.RLock()
 	rules := a.rules

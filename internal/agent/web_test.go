@@ -231,7 +231,7 @@ func TestBasicAuth(t *testing.T) {
 	client := &http.Client{Timeout: 5 * time.Second}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, path := range []string{"/metrics", "/", "/api/v1/targets"} {
+			for _, path := range []string{"/metrics", "/", "/api/v1/targets", "/api/v1/dashboards", "/api/v1/dashboards/vigil-service"} {
 				req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+l.Addr().String()+path, nil)
 				if tt.user != "" {
 					req.SetBasicAuth(tt.user, tt.pass)
