@@ -381,6 +381,7 @@ func checkAllFail(t *testing.T, c Cache) {
 		{"Version", func(ctx context.Context) error { _, err := c.Version(ctx, "ns"); return err }},
 		{"Bump", func(ctx context.Context) error { return c.Bump(ctx, "ns") }},
 		{"Ping", func(ctx context.Context) error { return c.Ping(ctx) }},
+		{"GetVersioned", func(ctx context.Context) error { _, _, _, err := GetVersioned(ctx, c, "ns", "k"); return err }},
 	}
 	for _, o := range ops {
 		start := time.Now()
@@ -418,5 +419,52 @@ func TestRedisOptionsRedactsPassword(t *testing.T) {
 		if err == nil && (!opts.ContextTimeoutEnabled || opts.Password != "s3cret") {
 			t.Errorf("options = %+v", opts)
 		}
+	}
+}
+
+func TestGetVersioned(t *testing.T) {
+	for _, im := range impls() {
+		t.Run(im.name, func(t *testing.T) {
+			m := httpmetrics.New(0)
+			c := im.new(t, m)
+			ctx := t.Context()
+			const ns, suffix = "org:abc", "project:p1"
+
+			val, key, hit, err := GetVersioned(ctx, c, ns, suffix)
+			if err != nil || hit || val != nil {
+				t.Fatalf("first GetVersioned = %q, %v, %v; want a miss", val, hit, err)
+			}
+			v, err := c.Version(ctx, ns)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := VersionedKey(ns, v, suffix); key != want {
+				t.Errorf("key = %q, want %q (the version Version reports)", key, want)
+			}
+			if err := c.Set(ctx, key, []byte(`{"id":"p1"}`), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			val, key2, hit, err := GetVersioned(ctx, c, ns, suffix)
+			if err != nil || !hit || string(val) != `{"id":"p1"}` || key2 != key {
+				t.Errorf("after Set: %q, %q, %v, %v", val, key2, hit, err)
+			}
+			if err := c.Bump(ctx, ns); err != nil {
+				t.Fatal(err)
+			}
+			val, key3, hit, err := GetVersioned(ctx, c, ns, suffix)
+			if err != nil || hit || key3 != VersionedKey(ns, v+1, suffix) {
+				t.Errorf("after Bump: %q, %q, %v, %v; want a miss under v%d", val, key3, hit, err, v+1)
+			}
+			if h, mi := testutil.ToFloat64(m.CacheHits), testutil.ToFloat64(m.CacheMisses); h != 1 || mi != 2 {
+				t.Errorf("hits, misses = %v, %v; want 1, 2", h, mi)
+			}
+		})
+	}
+}
+
+func TestVersionedKey(t *testing.T) {
+	// The format the API used before GetVersioned: keys must not change.
+	if got, want := VersionedKey("org:1", 42, "projects:page=1"), fmt.Sprintf("%s:v%d:%s", "org:1", 42, "projects:page=1"); got != want {
+		t.Errorf("VersionedKey = %q, want %q", got, want)
 	}
 }
