@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,7 +54,8 @@ type Options struct {
 	Gatherer     prometheus.Gatherer
 	SelfInstance string // instance label of the self-scrape
 	// ExternalURL is the agent's URL used in generatorURL when the
-	// configuration's global.external_url is empty.
+	// configuration's global.external_url is empty; without either it is
+	// http://<SelfInstance>.
 	ExternalURL string
 	StoragePath string // overrides cfg.Storage.Path if set
 
@@ -158,11 +160,10 @@ func (e *Engine) validate(cfg *config.Config) (*validated, error) {
 	} else if err := checkRuleFiles(e.loader, ids); err != nil {
 		errs = append(errs, err)
 	}
-	v.extURL = cmp.Or(cfg.Global.ExternalURL, e.opts.ExternalURL)
-	if v.extURL != "" {
-		if _, err := url.Parse(v.extURL); err != nil {
-			errs = append(errs, fmt.Errorf("global.external_url: %w", err))
-		}
+	// generatorURL must be absolute for Alertmanager's links to work.
+	v.extURL = strings.TrimSuffix(cmp.Or(cfg.Global.ExternalURL, e.opts.ExternalURL, "http://"+e.opts.SelfInstance), "/")
+	if u, err := url.Parse(v.extURL); err != nil || !u.IsAbs() {
+		errs = append(errs, fmt.Errorf("global.external_url %q: want an absolute URL", redactURL(v.extURL)))
 	}
 	ext := labels.FromMap(cfg.Global.ExternalLabels)
 	v.rules = ruleUpdate{

@@ -282,3 +282,41 @@ func TestReloadAddsAlertmanager(t *testing.T) {
 		return a.Labels["alertname"] == "QueueDeep" && a.Status == "firing"
 	})
 }
+
+func TestExternalURLPrecedence(t *testing.T) {
+	cases := []struct {
+		name      string
+		cfgURL    string
+		optURL    string
+		want      string
+		wantError bool
+	}{
+		{name: "config wins", cfgURL: "https://vigil.example/agent/", optURL: "http://opt:1", want: "https://vigil.example/agent"},
+		{name: "option when config is empty", optURL: "http://opt:1", want: "http://opt:1"},
+		{name: "self instance otherwise", want: "http://agent-test:9100"},
+		{name: "relative rejected", cfgURL: "/agent", wantError: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e, err := New(t.Context(), Options{SelfInstance: "agent-test:9100", ExternalURL: c.optURL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := testConfig(nil, nil)
+			cfg.Global.ExternalURL = c.cfgURL
+			v, err := e.validate(cfg)
+			if c.wantError {
+				if err == nil || !strings.Contains(err.Error(), "global.external_url") {
+					t.Fatalf("validate = %v, want a global.external_url error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.extURL != c.want {
+				t.Errorf("external URL = %q, want %q", v.extURL, c.want)
+			}
+		})
+	}
+}
