@@ -46,8 +46,10 @@ bench:
 load: build
 	./scripts/load.sh
 
+# Kubernetes manifests are derived from the rule files and dashboards: last.
 generate:
-	$(GO) generate ./...
+	$(GO) generate ./rules/... ./dashboards/...
+	$(GO) generate ./deploy/k8s/...
 
 clean:
 	rm -rf bin data
