@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/vigil-sh/vigil/internal/buildinfo"
+	"github.com/vigil-sh/vigil/internal/thresholds"
 )
 
 func TestRegistryLintsClean(t *testing.T) {
@@ -93,14 +95,8 @@ func TestContractNames(t *testing.T) {
 }
 
 func sorted(s []string) []string {
-	out := append([]string(nil), s...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
+	out := slices.Clone(s)
+	slices.Sort(out)
 	return out
 }
 
@@ -351,6 +347,19 @@ func TestHandlerNegotiatesOpenMetrics(t *testing.T) {
 		}
 		if got := strings.Contains(body, `# {request_id="req-1"}`); got != tt.wantExemplar {
 			t.Errorf("Accept %q: exemplar present = %v, want %v", tt.accept, got, tt.wantExemplar)
+		}
+	}
+}
+
+// TestLatencySLOIsABucketBoundary: the SLO rules and dashboards read the
+// bucket le=LatencySLOSeconds; it must exist.
+func TestLatencySLOIsABucketBoundary(t *testing.T) {
+	if !slices.Contains(httpBuckets, thresholds.LatencySLOSeconds) {
+		t.Errorf("thresholds.LatencySLOSeconds = %v is not a bucket of http_request_duration_seconds %v", thresholds.LatencySLOSeconds, httpBuckets)
+	}
+	for _, b := range prometheus.DefBuckets { // what a PromQL author assumes
+		if !slices.Contains(httpBuckets, b) {
+			t.Errorf("default bucket %v missing", b)
 		}
 	}
 }
