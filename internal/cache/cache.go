@@ -6,7 +6,8 @@
 // after which every key built with the old version is simply never read
 // again and ages out by TTL. Versions start from the clock, not from zero,
 // so a version lost to eviction or a Redis restart can never resurrect keys
-// written under an older one.
+// written under an older one. The Redis cache needs Redis 7.0 or later
+// (SET NX GET).
 package cache
 
 import (
