@@ -24,6 +24,15 @@ func BenchmarkGetProject(b *testing.B) {
 			return func(d *api.Deps, _ *health.Checker) { d.Cache = cache.NewLRU(1000, d.Metrics) }
 		}},
 		{"redis", func(b *testing.B) envOption { return withRedis(b, testserver.Redis(b)) }},
+		// Baseline for the one-round-trip read: hiding the concrete type
+		// makes cache.GetVersioned fall back to Version, then Get.
+		{"redis-two-round-trips", func(b *testing.B) envOption {
+			opt := withRedis(b, testserver.Redis(b))
+			return func(d *api.Deps, c *health.Checker) {
+				opt(d, c)
+				d.Cache = struct{ cache.Cache }{d.Cache}
+			}
+		}},
 	}
 	for _, be := range backends {
 		b.Run(be.name, func(b *testing.B) {

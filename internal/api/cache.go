@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/vigil-sh/vigil/internal/cache"
 )
 
 // cacheOpTimeout bounds one cache call: a slow cache must cost less than
@@ -26,23 +28,18 @@ func (s *server) cachedJSON(w http.ResponseWriter, r *http.Request, org bson.Obj
 	fullKey := ""
 	if s.cache != nil && !s.suspect(org) {
 		cctx, cancel := context.WithTimeout(ctx, cacheOpTimeout)
-		ver, err := s.cache.Version(cctx, orgNamespace(org))
-		if err == nil {
-			fullKey = fmt.Sprintf("%s:v%d:%s", orgNamespace(org), ver, key)
-			var b []byte
-			var hit bool
-			b, hit, err = s.cache.Get(cctx, fullKey)
-			if err == nil && hit {
-				cancel()
-				w.Header().Set("X-Cache", "hit")
-				writeRaw(w, http.StatusOK, b)
-				return
-			}
-		}
+		// The version and the entry under it in one round trip.
+		b, k, hit, err := cache.GetVersioned(cctx, s.cache, orgNamespace(org), key)
 		cancel()
-		if err != nil {
+		switch {
+		case err != nil:
 			s.log.DebugContext(ctx, "cache unavailable, reading through", "err", err)
-			fullKey = ""
+		case hit:
+			w.Header().Set("X-Cache", "hit")
+			writeRaw(w, http.StatusOK, b)
+			return
+		default:
+			fullKey = k
 		}
 	}
 	v, err := load(ctx)

@@ -16,17 +16,10 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/vigil-sh/vigil/internal/auth"
+	"github.com/vigil-sh/vigil/internal/cache"
 	"github.com/vigil-sh/vigil/internal/httpmetrics"
 	"github.com/vigil-sh/vigil/internal/store"
 )
-
-// Cache is what the API needs of a cache (internal/cache provides it).
-type Cache interface {
-	Get(ctx context.Context, key string) ([]byte, bool, error)
-	Set(ctx context.Context, key string, val []byte, ttl time.Duration) error
-	Version(ctx context.Context, namespace string) (int64, error)
-	Bump(ctx context.Context, namespace string) error
-}
 
 // Deps are the server's collaborators.
 type Deps struct {
@@ -38,7 +31,7 @@ type Deps struct {
 
 	// Cache, when set, serves hot reads; CacheTTL bounds staleness should
 	// an invalidation be lost.
-	Cache    Cache
+	Cache    cache.Cache
 	CacheTTL time.Duration
 
 	// RateLimit, when set, wraps the routes in the rate limiter
@@ -57,7 +50,7 @@ type server struct {
 	tokens   *auth.Tokens
 	hasher   *auth.Hasher
 	log      *slog.Logger
-	cache    Cache
+	cache    cache.Cache
 	cacheTTL time.Duration
 	maxBody  int64
 	mux      *http.ServeMux
