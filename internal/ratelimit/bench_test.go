@@ -1,9 +1,13 @@
 package ratelimit
 
 import (
+	"bufio"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +23,7 @@ func BenchmarkAllow(b *testing.B) {
 	for _, backend := range []string{"local", "redis"} {
 		b.Run(backend, func(b *testing.B) {
 			var l Limiter
+			var client *redis.Client
 			if backend == "local" {
 				l = NewLocal(1<<30, time.Minute)
 			} else {
@@ -26,7 +31,7 @@ func BenchmarkAllow(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				client := redis.NewClient(opts)
+				client = redis.NewClient(opts)
 				b.Cleanup(func() { _ = client.Close() })
 				l = NewRedis(client, 1<<30, time.Minute)
 			}
@@ -36,6 +41,13 @@ func BenchmarkAllow(b *testing.B) {
 			}
 			ctx := b.Context()
 			b.ReportAllocs()
+			cpu0, redis0 := processCPU(), redisCPU(ctx, client)
+			defer func() {
+				b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+				if client != nil {
+					b.ReportMetric(float64(redisCPU(ctx, client)-redis0)/float64(b.N), "redis-cpu-ns/op")
+				}
+			}()
 			i := 0
 			for b.Loop() {
 				if ok, _, err := l.Allow(ctx, keys[i%len(keys)]); !ok || err != nil {
@@ -68,4 +80,34 @@ func BenchmarkMiddleware(b *testing.B) {
 			}
 		})
 	}
+}
+
+// processCPU is this process' CPU time in nanoseconds.
+func processCPU() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// redisCPU is the server's CPU time in nanoseconds (INFO cpu).
+func redisCPU(ctx context.Context, client *redis.Client) int64 {
+	if client == nil {
+		return 0
+	}
+	info, err := client.Info(ctx, "cpu").Result()
+	if err != nil {
+		return 0
+	}
+	var total float64
+	sc := bufio.NewScanner(strings.NewReader(info))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), ":")
+		if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
+			f, _ := strconv.ParseFloat(v, 64)
+			total += f
+		}
+	}
+	return int64(total * 1e9)
 }
