@@ -70,7 +70,6 @@ func Defaults() Config {
 		Port:                   8080,
 		DataDir:                "./data/mongo",
 		EmbeddedMongoAddr:      "127.0.0.1:27017",
-		MongoDatabase:          "vigil",
 		MongoMaxPoolSize:       10,
 		MongoTimeout:           5 * time.Second,
 		ServerSelectionTimeout: time.Second,
@@ -112,7 +111,7 @@ func settings() []setting {
 		}},
 		{"DATA_DIR", "data-dir", "embedded FerretDB data directory", false, stringField(func(c *Config) *string { return &c.DataDir })},
 		{"MONGODB_EMBEDDED_ADDR", "mongodb-embedded-addr", "listen address of the embedded FerretDB", false, stringField(func(c *Config) *string { return &c.EmbeddedMongoAddr })},
-		{"MONGODB_DATABASE", "mongodb-database", "database name", false, stringField(func(c *Config) *string { return &c.MongoDatabase })},
+		{"MONGODB_DATABASE", "mongodb-database", "database name (default: the URI's, else vigil)", false, stringField(func(c *Config) *string { return &c.MongoDatabase })},
 		{"MONGODB_MAX_POOL_SIZE", "mongodb-max-pool-size", "maximum MongoDB connections", false, func(c *Config, v string) error {
 			n, err := strconv.ParseUint(v, 10, 64)
 			if err != nil || n < 1 || n > 1000 {

@@ -17,6 +17,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 )
 
@@ -40,7 +41,8 @@ const (
 
 // Options configure Open.
 type Options struct {
-	URI                    string
+	URI string
+	// Database defaults to the one in the URI's path, else "vigil".
 	Database               string
 	MaxPoolSize            uint64
 	Timeout                time.Duration // bound of every operation
@@ -70,7 +72,13 @@ func Open(o Options) (*Store, error) {
 		o.ServerSelectionTimeout = min(time.Second, o.Timeout)
 	}
 	if o.Database == "" {
-		o.Database = "vigil"
+		// The database named in the URI's path, as every MongoDB tool
+		// reads it, else the app's default.
+		if cs, err := connstring.Parse(o.URI); err == nil && cs.Database != "" {
+			o.Database = cs.Database
+		} else {
+			o.Database = "vigil"
+		}
 	}
 	opts := options.Client().ApplyURI(o.URI).
 		SetAppName("vigil-app").

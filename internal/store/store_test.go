@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/vigil-sh/vigil/internal/store"
 	"github.com/vigil-sh/vigil/internal/testserver"
@@ -168,5 +170,38 @@ func TestDeleteProjectCascades(t *testing.T) {
 	}
 	if err := st.DeleteProject(ctx, org, gone.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second delete: %v, want ErrNotFound", err)
+	}
+}
+
+func TestDatabaseFromURI(t *testing.T) {
+	srv := testserver.Mongo(t)
+	cases := []struct {
+		name, uri, database, want string
+	}{
+		{"path of the URI", srv.URI + "fromuri", "", "fromuri"},
+		{"explicit wins", srv.URI + "fromuri", "explicit", "explicit"},
+		{"default", srv.URI, "", "vigil"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := store.Open(store.Options{URI: tc.uri, Database: tc.database, Timeout: 2 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close(context.Background())
+			org := &store.Organization{Name: tc.name}
+			if err := st.CreateOrganization(t.Context(), org, &store.User{Email: strings.ReplaceAll(tc.name, " ", "") + "@x.test"}); err != nil {
+				t.Fatal(err)
+			}
+			raw, err := mongo.Connect(options.Client().ApplyURI(srv.URI))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Disconnect(context.Background())
+			n, err := raw.Database(tc.want).Collection("organizations").CountDocuments(t.Context(), bson.D{{Key: "_id", Value: org.ID}})
+			if err != nil || n != 1 {
+				t.Fatalf("organization in database %q: %d, %v", tc.want, n, err)
+			}
+		})
 	}
 }
