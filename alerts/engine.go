@@ -202,7 +202,7 @@ func (e *Engine) ApplyConfig(cfg *config.Config) error {
 		return errors.New("applying alerting config: engine closed")
 	}
 	if e.db == nil {
-		if err := e.open(cfg); err != nil {
+		if err := e.open(cfg, v.extURL); err != nil {
 			return err
 		}
 	} else if e.cfg != nil && e.storageChanged(cfg) {
@@ -239,7 +239,7 @@ func (e *Engine) storageChanged(cfg *config.Config) bool {
 }
 
 // open creates the TSDB, the query engine and the rules manager.
-func (e *Engine) open(cfg *config.Config) error {
+func (e *Engine) open(cfg *config.Config, externalURL string) error {
 	dir := e.storagePath(cfg)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("creating storage %s: %w", dir, err)
@@ -264,7 +264,7 @@ func (e *Engine) open(cfg *config.Config) error {
 		LookbackDelta: 5 * time.Minute,
 		Parser:        e.loader.parser,
 	})
-	extURL, _ := url.Parse(*e.extURL.Load())
+	extURL, _ := url.Parse(externalURL) // validated
 	e.manager = promrules.NewManager(&promrules.ManagerOptions{
 		AppendableV2:    db,
 		Queryable:       db,
