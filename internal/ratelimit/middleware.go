@@ -65,7 +65,9 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The scope is part of the key: both limiters may share one Redis.
-	ok, retry, err := lim.Allow(r.Context(), scope+":"+m.clientKey(r))
+	var buf [64]byte
+	key := append(append(buf[:0], scope...), ':')
+	ok, retry, err := lim.Allow(r.Context(), string(m.appendClientKey(key, r)))
 	if err != nil {
 		if !m.loggedErr.Swap(true) {
 			slog.Warn("rate limiter failed, letting requests through", slog.String("scope", scope), slog.Any("err", err))
@@ -111,8 +113,8 @@ func retryAfterSeconds(d time.Duration) string {
 	return strconv.FormatInt(max(s, 1), 10)
 }
 
-// clientKey is the client's address as a rate-limit key.
-func (m *middleware) clientKey(r *http.Request) string {
+// appendClientKey appends the client's address, as a rate-limit key, to b.
+func (m *middleware) appendClientKey(b []byte, r *http.Request) []byte {
 	addr := peerAddr(r.RemoteAddr)
 	if m.trustProxy && addr.IsValid() && m.isTrusted(addr) {
 		if fwd, ok := m.forwardedClient(r.Header.Values("X-Forwarded-For")); ok {
@@ -120,9 +122,9 @@ func (m *middleware) clientKey(r *http.Request) string {
 		}
 	}
 	if !addr.IsValid() {
-		return r.RemoteAddr // not an IP (a unix socket): one bucket for the lot
+		return append(b, r.RemoteAddr...) // not an IP (a unix socket): one bucket for the lot
 	}
-	return keyOf(addr)
+	return appendKey(b, addr)
 }
 
 func (m *middleware) isTrusted(a netip.Addr) bool {
@@ -170,10 +172,10 @@ func peerAddr(remote string) netip.Addr {
 	return a.Unmap()
 }
 
-func keyOf(a netip.Addr) string {
+func appendKey(b []byte, a netip.Addr) []byte {
 	if a.Is4() {
-		return a.String()
+		return a.AppendTo(b)
 	}
 	p, _ := a.WithZone("").Prefix(64)
-	return p.String()
+	return p.AppendTo(b)
 }
