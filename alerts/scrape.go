@@ -346,7 +346,9 @@ func flatten(fams []*dto.MetricFamily, base labels.Labels) []sample {
 		b.Add(model.MetricNameLabel, name)
 		for _, lp := range m.GetLabel() {
 			n := lp.GetName()
-			if base.Has(n) {
+			// As Prometheus: prefix until the name is free, so an exposed
+			// exported_job beside an exposed job cannot collide either.
+			for base.Has(n) || (n != lp.GetName() && hasLabel(m, n)) {
 				n = "exported_" + n
 			}
 			b.Add(n, lp.GetValue())
@@ -410,4 +412,13 @@ func formatFloat(f float64) string {
 		return "-Inf"
 	}
 	return strconv.FormatFloat(f, 'g', -1, 64)
+}
+
+func hasLabel(m *dto.Metric, name string) bool {
+	for _, lp := range m.GetLabel() {
+		if lp.GetName() == name {
+			return true
+		}
+	}
+	return false
 }

@@ -171,6 +171,13 @@ func TestFlatten(t *testing.T) {
 				`{__name__="u", exported_instance="inner:2", exported_job="x", instance="h:1", job="app"}`: 1,
 			},
 		},
+		{
+			name: "an exposed exported_job is not overwritten",
+			text: "v{job=\"x\",exported_job=\"y\"} 1\n",
+			want: map[string]float64{
+				`{__name__="v", exported_exported_job="x", exported_job="y", instance="h:1", job="app"}`: 1,
+			},
+		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -216,4 +223,44 @@ func TestGatherWithContextTimesOut(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("gather returned after %v, want about the 100ms timeout", d)
 	}
+}
+
+// FuzzFlatten feeds arbitrary expositions through the scrape parser and
+// checks every sample could be stored: a metric name, the target's labels
+// untouched, no duplicate label names.
+func FuzzFlatten(f *testing.F) {
+	for _, seed := range []string{
+		"up 1\n",
+		"# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 3\nh_count 2\n",
+		"# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 1\ns_count 1\n",
+		"m{job=\"x\",exported_job=\"y\",exported_exported_job=\"z\",instance=\"i\"} 1\n",
+		"# TYPE c counter\nc_total{a=\"1\"} 1 1700000000000\n",
+	} {
+		f.Add(seed)
+	}
+	base := labels.FromStrings("env", "test", "instance", "h:1", "job", "app")
+	f.Fuzz(func(t *testing.T, text string) {
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		famMap, err := p.TextToMetricFamilies(strings.NewReader(text))
+		if err != nil {
+			return
+		}
+		var fams []*dto.MetricFamily
+		for _, mf := range famMap {
+			fams = append(fams, mf)
+		}
+		for _, s := range flatten(fams, base) {
+			if s.ls.Get(model.MetricNameLabel) == "" {
+				t.Fatalf("sample without a name: %s", s.ls)
+			}
+			if _, dup := s.ls.HasDuplicateLabelNames(); dup {
+				t.Fatalf("duplicate label names: %s", s.ls)
+			}
+			base.Range(func(l labels.Label) {
+				if got := s.ls.Get(l.Name); got != l.Value {
+					t.Fatalf("target label %s = %q in %s, want %q", l.Name, got, s.ls, l.Value)
+				}
+			})
+		}
+	})
 }
