@@ -12,6 +12,7 @@
 #   MIN_READ_RPS  target cached reads per second (default 5000)
 #   MAX_READ_P99_MS  target p99 of cached reads in ms (default 20)
 #   LOAD_ENFORCE  1 (default): exit 1 when the read target is missed; 0: report only
+#   LOAD_REDIS    1 (default): cache and limiter in redis-server; 0: in-process (baseline)
 #   KEEP_TMP      1: keep the temporary directory (logs) for inspection
 set -euo pipefail
 
@@ -23,6 +24,7 @@ CONNECTIONS=${CONNECTIONS:-50}
 MIN_READ_RPS=${MIN_READ_RPS:-5000}
 MAX_READ_P99_MS=${MAX_READ_P99_MS:-20}
 LOAD_ENFORCE=${LOAD_ENFORCE:-1}
+LOAD_REDIS=${LOAD_REDIS:-1}
 
 die() { echo "load: $*" >&2; exit 1; }
 
@@ -86,12 +88,16 @@ redis_ping() { # PING over bash's /dev/tcp: no redis-cli needed
 	[[ $reply == +PONG* ]]
 }
 
-REDIS_PORT=$(free_port)
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$TMP" \
-	--save '' --appendonly no --daemonize no --loglevel warning \
-	>"$TMP/redis.log" 2>&1 &
-REDIS_PID=$!
-wait_for redis 10 redis_ping || die "redis-server did not start: $(cat "$TMP/redis.log")"
+REDIS_URL= REDIS_PORT=
+if [[ $LOAD_REDIS == 1 ]]; then
+	REDIS_PORT=$(free_port)
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$TMP" \
+		--save '' --appendonly no --daemonize no --loglevel warning \
+		>"$TMP/redis.log" 2>&1 &
+	REDIS_PID=$!
+	wait_for redis 10 redis_ping || die "redis-server did not start: $(cat "$TMP/redis.log")"
+	REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
+fi
 
 APP_PORT=$(free_port)
 MONGO_PORT=$(free_port)
@@ -103,7 +109,7 @@ APP_ENV=development \
 	PORT=$APP_PORT \
 	DATA_DIR=$TMP/data \
 	MONGODB_EMBEDDED_ADDR=127.0.0.1:$MONGO_PORT \
-	REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0 \
+	REDIS_URL=$REDIS_URL \
 	RATE_LIMIT_API=1000000 \
 	RATE_LIMIT_AUTH=1000 \
 	LOG_LEVEL=warn \
@@ -164,7 +170,9 @@ bench() {
 	printf '%-44s %10s req/s   p50 %8s ms   p99 %8s ms   errors %s\n' "$name" "$RPS" "$P50" "$P99" "$ERRORS"
 }
 
-echo "load: app on $BASE, Redis on :$REDIS_PORT; wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
+backend="in-process cache and limiter"
+[[ -z $REDIS_URL ]] || backend="cache and limiter in Redis on :$REDIS_PORT"
+echo "load: app on $BASE, $backend, GOGC=${GOGC:-default}; wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
 bench "GET /api/projects/{id} (cached read)" "/api/projects/$PROJECT" "$TMP/read.lua"
 READ_RPS=$RPS READ_P99=$P99 READ_ERRORS=$ERRORS
 bench "POST /api/time-entries (write)" "/api/time-entries" "$TMP/write.lua"
@@ -177,7 +185,11 @@ echo "cache: hits ${hits:-?}, misses ${misses:-?}"
 ok=1
 awk -v r="$READ_RPS" -v min="$MIN_READ_RPS" 'BEGIN {exit !(r + 0 >= min + 0)}' || ok=0
 awk -v p="$READ_P99" -v max="$MAX_READ_P99_MS" 'BEGIN {exit !(p + 0 < max + 0)}' || ok=0
-[[ $READ_ERRORS == 0 && $WRITE_ERRORS == 0 ]] || ok=0
+if [[ $READ_ERRORS != 0 || $WRITE_ERRORS != 0 ]]; then
+	ok=0
+	echo "errors: the app's last warnings:"
+	grep -E '"level":"(WARN|ERROR)"|level=(WARN|ERROR)' "$TMP/app.log" | tail -5 || true
+fi
 if [[ $ok == 1 ]]; then
 	echo "target met: cached reads >= $MIN_READ_RPS req/s with p99 < $MAX_READ_P99_MS ms, no errors"
 else
