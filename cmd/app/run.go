@@ -126,7 +126,11 @@ func run(ctx context.Context, cfg appconfig.Config, logger *slog.Logger, ready f
 		Hasher: hasher, Metrics: metrics, Logger: logger,
 		Cache: c, CacheTTL: cfg.CacheTTL,
 		RateLimit: func(next http.Handler) http.Handler {
-			return ratelimit.Middleware(authLim, apiLim, metrics, next)
+			var opts []ratelimit.Option
+			if cfg.TrustProxies {
+				opts = append(opts, ratelimit.TrustProxy(cfg.TrustedProxies...))
+			}
+			return ratelimit.Middleware(authLim, apiLim, metrics, next, opts...)
 		},
 		Health:       checker,
 		MaxBodyBytes: cfg.MaxBodyBytes,

@@ -249,3 +249,36 @@ func TestWithRedisAndExternalMongo(t *testing.T) {
 		t.Error("logs contain the Redis password")
 	}
 }
+
+func TestTrustedProxiesKeyTheLimiterByForwardedClient(t *testing.T) {
+	for _, tc := range []struct {
+		trusted     string
+		wantLimited bool
+	}{
+		{"", true},                 // X-Forwarded-For ignored: one client, limited
+		{"127.0.0.0/8,::1", false}, // each forwarded client has its own budget
+	} {
+		t.Run("TRUSTED_PROXIES="+tc.trusted, func(t *testing.T) {
+			env := devEnv(t, t.TempDir(), testserver.FreePort(t))
+			env["RATE_LIMIT_AUTH"] = "2"
+			if tc.trusted != "" {
+				env["TRUSTED_PROXIES"] = tc.trusted
+			}
+			a := start(t, env)
+			limited := false
+			for i := range 8 {
+				req, _ := http.NewRequest("POST", "http://"+a.addr+"/api/auth/login", strings.NewReader(`{"email":"a@b.test","password":"password"}`))
+				req.Header.Set("X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i+1))
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				limited = limited || res.StatusCode == http.StatusTooManyRequests
+			}
+			if limited != tc.wantLimited {
+				t.Errorf("limited = %v, want %v", limited, tc.wantLimited)
+			}
+		})
+	}
+}

@@ -58,6 +58,10 @@ func TestMongoOutageFailsFastAndRecovers(t *testing.T) {
 	if v := testutil.ToFloat64(e.metrics.DependencyUp.WithLabelValues("mongodb")); v != 0 {
 		t.Errorf("app_dependency_up{dependency=mongodb} = %v during outage, want 0", v)
 	}
+	// Liveness does not depend on the database.
+	if r := e.do("GET", "/api/health/live", "", nil); r.status != http.StatusOK || r.json(t)["status"] != "alive" {
+		t.Errorf("liveness during outage = %d %s", r.status, r.raw)
+	}
 
 	e.mongo.Start()
 	deadline := time.Now().Add(15 * time.Second)

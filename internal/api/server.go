@@ -114,6 +114,13 @@ func (s *server) routes(metrics, health http.Handler) {
 	}
 	m := s.mux
 	m.Handle("GET /api/health", health)
+	// Liveness: the process serves HTTP. Unlike /api/health it does not
+	// depend on MongoDB, so an orchestrator restarting on it does not
+	// restart every replica during a database outage.
+	m.HandleFunc("GET /api/health/live", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
+	})
 	m.Handle("GET /api/metrics", metrics)
 
 	m.HandleFunc("POST /api/auth/register", s.register)

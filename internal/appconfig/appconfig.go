@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -51,10 +52,15 @@ type Config struct {
 	Env      string
 	LogLevel slog.Level
 
-	CacheTTL       time.Duration
-	CacheSize      int
-	RateLimitAuth  int // requests per second per client IP on /api/auth/*
-	RateLimitAPI   int // requests per second per client IP elsewhere
+	CacheTTL      time.Duration
+	CacheSize     int
+	RateLimitAuth int // requests per second per client IP on /api/auth/*
+	RateLimitAPI  int // requests per second per client IP elsewhere
+	// TrustProxies makes the rate limiter take the client address from
+	// X-Forwarded-For when the peer is one of TrustedProxies (any peer
+	// when that is empty).
+	TrustProxies   bool
+	TrustedProxies []netip.Prefix
 	MaxBodyBytes   int64
 	ShutdownGrace  time.Duration
 	HealthDeadline time.Duration
@@ -155,6 +161,25 @@ func settings() []setting {
 		{"CACHE_SIZE", "cache-size", "entries of the in-process cache", false, intField(func(c *Config) *int { return &c.CacheSize }, 1, 10_000_000)},
 		{"RATE_LIMIT_AUTH", "rate-limit-auth", "requests per second per client IP on /api/auth/*", false, intField(func(c *Config) *int { return &c.RateLimitAuth }, 1, 1_000_000)},
 		{"RATE_LIMIT_API", "rate-limit-api", "requests per second per client IP on the rest of the API", false, intField(func(c *Config) *int { return &c.RateLimitAPI }, 1, 1_000_000)},
+		{"TRUSTED_PROXIES", "trusted-proxies", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed, or * for any peer", false, func(c *Config, v string) error {
+			c.TrustProxies, c.TrustedProxies = true, nil
+			if v == "*" {
+				return nil
+			}
+			for _, f := range strings.Split(v, ",") {
+				f = strings.TrimSpace(f)
+				p, err := netip.ParsePrefix(f)
+				if err != nil {
+					a, aerr := netip.ParseAddr(f)
+					if aerr != nil {
+						return fmt.Errorf("%q is not an IP address or CIDR", f)
+					}
+					p = netip.PrefixFrom(a, a.BitLen())
+				}
+				c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+			}
+			return nil
+		}},
 		{"SHUTDOWN_TIMEOUT", "shutdown-timeout", "how long in-flight requests may take to finish on shutdown", false, durationField(func(c *Config) *time.Duration { return &c.ShutdownGrace })},
 	}
 }

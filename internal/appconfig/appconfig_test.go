@@ -1,6 +1,7 @@
 package appconfig_test
 
 import (
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -60,6 +61,30 @@ func TestLoad(t *testing.T) {
 					t.Errorf("port %d cache ttl %s", c.Port, c.CacheTTL)
 				}
 			},
+		},
+		{
+			name: "trusted proxies",
+			env:  map[string]string{"APP_ENV": "development", "TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7,fd00::/8"},
+			check: func(t *testing.T, c appconfig.Config) {
+				got := fmt.Sprint(c.TrustedProxies)
+				if !c.TrustProxies || got != "[10.0.0.0/8 192.168.1.7/32 fd00::/8]" {
+					t.Errorf("trusted proxies = %v %s", c.TrustProxies, got)
+				}
+			},
+		},
+		{
+			name: "any proxy",
+			env:  map[string]string{"APP_ENV": "development", "TRUSTED_PROXIES": "*"},
+			check: func(t *testing.T, c appconfig.Config) {
+				if !c.TrustProxies || len(c.TrustedProxies) != 0 {
+					t.Errorf("trusted proxies = %v %v", c.TrustProxies, c.TrustedProxies)
+				}
+			},
+		},
+		{
+			name:    "bad proxy",
+			env:     map[string]string{"APP_ENV": "development", "TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"},
+			wantErr: []string{`TRUSTED_PROXIES: "proxy.local" is not an IP address or CIDR`},
 		},
 		{
 			name:    "production refuses missing secrets",
