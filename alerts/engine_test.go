@@ -2,7 +2,12 @@ package alerts
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -330,6 +335,61 @@ func TestExternalURLPrecedence(t *testing.T) {
 			if v.extURL != c.want {
 				t.Errorf("external URL = %q, want %q", v.extURL, c.want)
 			}
+		})
+	}
+}
+
+// TestAlertmanagerBehindAuthenticatingProxy reaches a real Alertmanager
+// through a reverse proxy that requires basic auth under a path prefix, as
+// in front of a shared Alertmanager.
+func TestAlertmanagerBehindAuthenticatingProxy(t *testing.T) {
+	hook := newWebhook(t)
+	am := testserver.Alertmanager(t, amConfig(hook.URL))
+	amURL, err := url.Parse(am.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rejected atomic.Int32
+	proxy := httptest.NewServer(http.StripPrefix("/am", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "vigil" || p != "s3cret" {
+			rejected.Add(1)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		httputil.NewSingleHostReverseProxy(amURL).ServeHTTP(w, r)
+	})))
+	t.Cleanup(proxy.Close)
+
+	target := newApp(t, "app_queue_depth 5\n")
+	rulesPath := writeRules(t, t.TempDir(), "queue.yml", queueRules)
+	cases := []struct {
+		name, password string
+		delivered      bool
+	}{
+		{"wrong password", "nope", false},
+		{"right password", "s3cret", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := testConfig([]string{rulesPath}, []string{target.metricsURL()}, proxy.URL+"/am/")
+			cfg.Alerting.Alertmanagers[0].Username = "vigil"
+			cfg.Alerting.Alertmanagers[0].Password = c.password
+			before := rejected.Load()
+			e := startEngine(t, t.TempDir(), cfg, nil)
+			name := strings.TrimPrefix(proxy.URL, "http://")
+			if !c.delivered {
+				eventually(t, 20*time.Second, "a rejected delivery", func() bool {
+					return rejected.Load() > before && metricValue(t, e.reg, "vigil_notifications_errors_total", map[string]string{"alertmanager": name}) > 0
+				})
+				if s := metricValue(t, e.reg, "vigil_notifications_sent_total", map[string]string{"alertmanager": name}); s != 0 {
+					t.Errorf("sent = %v with a wrong password", s)
+				}
+				e.stop(t)
+				return
+			}
+			hook.wait(t, 20*time.Second, "QueueDeep through the proxy", func(a webhookAlert) bool {
+				return a.Labels["alertname"] == "QueueDeep" && a.Status == "firing"
+			})
 		})
 	}
 }
