@@ -31,6 +31,10 @@ const (
 	kindRefresh = "refresh"
 )
 
+// issuer is the "iss" of every token, checked on verification so that a
+// token minted by another service sharing a secret by mistake is refused.
+const issuer = "vigil-app"
+
 // ErrInvalidToken is returned for any token that does not verify: bad
 // signature, expired, wrong kind, malformed.
 var ErrInvalidToken = errors.New("invalid or expired token")
@@ -97,6 +101,7 @@ func (t *Tokens) sign(id Identity, kind string, ttl time.Duration, secret []byte
 		Role: id.Role,
 		Kind: kind,
 		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    issuer,
 			Subject:   id.UserID,
 			IssuedAt:  jwt.NewNumericDate(now),
 			NotBefore: jwt.NewNumericDate(now),
@@ -126,6 +131,7 @@ func (t *Tokens) verify(token, kind string, secret []byte) (Identity, error) {
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
+		jwt.WithIssuer(issuer),
 		jwt.WithTimeFunc(t.now),
 	)
 	if err != nil {

@@ -25,6 +25,9 @@ func TestTokens(t *testing.T) {
 	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, claims{Org: "o1", Role: RoleAdmin, Kind: kindAccess,
 		RegisteredClaims: jwt.RegisteredClaims{Subject: "u1", ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))}}).SignedString(jwt.UnsafeAllowNoneSignatureType)
 
+	foreign, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{Org: "o1", Role: RoleAdmin, Kind: kindAccess,
+		RegisteredClaims: jwt.RegisteredClaims{Issuer: "someone-else", Subject: "u1", ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))}}).SignedString([]byte(strings.Repeat("a", 32)))
+
 	cases := []struct {
 		name    string
 		verify  func(string) (Identity, error)
@@ -41,6 +44,7 @@ func TestTokens(t *testing.T) {
 		{"other secret", other.VerifyAccess, pair.AccessToken, now, true},
 		{"alg none", tok.VerifyAccess, none, now, true},
 		{"garbage", tok.VerifyAccess, "a.b.c", now, true},
+		{"other issuer, same secret", tok.VerifyAccess, foreign, now, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
