@@ -127,10 +127,19 @@ func TestManifests(t *testing.T) {
 			t.Errorf("container %s lacks HTTP liveness/readiness probes", c.Name)
 			continue
 		}
-		probes[c.Name] = c.LivenessProbe.HTTPGet.Path
+		probes[c.Name+" liveness"] = c.LivenessProbe.HTTPGet.Path
+		if c.ReadinessProbe.HTTPGet != nil {
+			probes[c.Name+" readiness"] = c.ReadinessProbe.HTTPGet.Path
+		}
 	}
-	if probes["app"] != "/api/health" || probes["agent"] != "/-/healthy" {
-		t.Errorf("liveness probes = %v, want app on /api/health and agent on /-/healthy", probes)
+	want := map[string]string{
+		"app liveness": "/api/health/live", "app readiness": "/api/health",
+		"agent liveness": "/-/healthy", "agent readiness": "/-/ready",
+	}
+	for k, v := range want {
+		if probes[k] != v {
+			t.Errorf("%s probe on %q, want %q", k, probes[k], v)
+		}
 	}
 
 	var dashboards int
