@@ -158,16 +158,39 @@ to_ms() {
 	}'
 }
 
-# bench <name> <path> <lua>: runs wrk, prints a summary, sets RPS, P50, P99, ERRORS.
+# CPU accounting: wall-clock throughput on a shared machine says as much
+# about the neighbours as about the app, the CPU each request costs does
+# not. cpu_ticks <pid>: utime + stime of a live process; child_cpu: CPU
+# seconds of this shell's finished children (wrk, once waited for).
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ticks() { [[ -n $1 ]] && awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+child_cpu() { # `times` must run in this shell, not a $(...) subshell
+	times >"$TMP/times"
+	awk 'NR == 2 { split($1, u, /m|s/); split($2, s, /m|s/); printf "%.3f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$TMP/times"
+}
+cpu_us() { awk -v t="$1" -v n="$2" -v hz="$CLK_TCK" 'BEGIN { printf "%.0f", (n > 0 ? t / hz * 1e6 / n : 0) }'; }
+
+# bench <name> <path> <lua>: runs wrk, prints a summary, sets RPS, P50, P99,
+# ERRORS and the CPU microseconds per request of the app, Redis and wrk.
 bench() {
-	local name=$1 path=$2 lua=$3 out
+	local name=$1 path=$2 lua=$3 out a0 r0 c0 c1 requests
+	child_cpu >"$TMP/c0"
+	a0=$(cpu_ticks "$APP_PID") r0=$(cpu_ticks "$REDIS_PID") c0=$(<"$TMP/c0")
 	out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$lua" "$BASE$path")
 	echo "$out" >"$TMP/wrk-$(basename "$lua" .lua).txt"
+	child_cpu >"$TMP/c1"
+	c1=$(<"$TMP/c1")
+	requests=$(awk '/requests in/ {print $1}' <<<"$out")
+	APP_US=$(cpu_us $(($(cpu_ticks "$APP_PID") - a0)) "$requests")
+	REDIS_US=0
+	[[ -z $REDIS_PID ]] || REDIS_US=$(cpu_us $(($(cpu_ticks "$REDIS_PID") - r0)) "$requests")
+	WRK_US=$(awk -v c0="$c0" -v c1="$c1" -v n="$requests" 'BEGIN { printf "%.0f", (n > 0 ? (c1 - c0) * 1e6 / n : 0) }')
 	RPS=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
 	P50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
 	P99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
 	ERRORS=$(awk '/Non-2xx or 3xx responses:/ {n += $NF} /Socket errors:/ {for (i = 4; i <= NF; i += 2) n += $i} END {print n + 0}' <<<"$out")
-	printf '%-44s %10s req/s   p50 %8s ms   p99 %8s ms   errors %s\n' "$name" "$RPS" "$P50" "$P99" "$ERRORS"
+	printf '%-38s %9s req/s  p50 %7s ms  p99 %7s ms  errors %s  CPU/req: app %s us, redis %s us, wrk %s us\n' \
+		"$name" "$RPS" "$P50" "$P99" "$ERRORS" "$APP_US" "$REDIS_US" "$WRK_US"
 }
 
 backend="in-process cache and limiter"
@@ -175,6 +198,10 @@ backend="in-process cache and limiter"
 echo "load: app on $BASE, $backend, GOGC=${GOGC:-default}; wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
 bench "GET /api/projects/{id} (cached read)" "/api/projects/$PROJECT" "$TMP/read.lua"
 READ_RPS=$RPS READ_P99=$P99 READ_ERRORS=$ERRORS
+# What two idle cores would sustain: all the CPU goes to app, Redis and wrk.
+echo "  cached reads on 2 idle cores (2 s of CPU per s / CPU per request): ~$(awk -v a="$APP_US" -v r="$REDIS_US" -v w="$WRK_US" \
+	'BEGIN { t = a + r + w; printf "%.0f", (t > 0 ? 2e6 / t : 0) }') req/s with wrk on the same cores, ~$(awk -v a="$APP_US" -v r="$REDIS_US" \
+	'BEGIN { t = a + r; printf "%.0f", (t > 0 ? 2e6 / t : 0) }') req/s without"
 bench "POST /api/time-entries (write)" "/api/time-entries" "$TMP/write.lua"
 WRITE_ERRORS=$ERRORS
 
