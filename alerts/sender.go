@@ -415,6 +415,14 @@ func (n *notifierSet) apply(next map[string]*amQueue, ext labels.Labels) {
 			continue
 		}
 		old.stop(false)
+		if nq, still := next[u]; still {
+			// Same URL, new settings (say a password): keep what was queued.
+			old.mu.Lock()
+			pending := old.queue
+			old.queue = nil
+			old.mu.Unlock()
+			nq.requeue(pending)
+		}
 		if _, still := next[u]; !still || next[u].name != old.name {
 			n.deleteSeries(old.name, next)
 		}

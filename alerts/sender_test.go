@@ -390,6 +390,16 @@ func TestApplyKeepsUnchangedQueuesAndDeletesRemovedSeries(t *testing.T) {
 	if got := testutil.ToFloat64(m.discovered); got != 2 {
 		t.Errorf("discovered = %v, want 2", got)
 	}
+	// New settings for the same URL: a new queue that keeps what was queued.
+	changed, err := prepareQueues([]config.AlertmanagerConfig{{URL: "http://b:2", Username: "u", Password: "p"}, {URL: "http://c:3"}}, m, n.logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.apply(changed, labels.EmptyLabels())
+	if q := n.queues["http://b:2"]; q == kept || q.length() != 2 || q.cfg.Password != "p" {
+		t.Errorf("changed Alertmanager: same queue %v, %d queued, want a new queue holding the 2 alerts", q == kept, q.length())
+	}
+
 	// A bad list is rejected before anything changes.
 	if _, err := prepareQueues([]config.AlertmanagerConfig{{URL: "http://d:4"}, {URL: "http://d:4"}}, m, n.logger); err == nil {
 		t.Error("duplicate Alertmanager URL accepted")
