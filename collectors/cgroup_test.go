@@ -96,9 +96,9 @@ func TestHostProbeContainerSeries(t *testing.T) {
 			p.procPath = filepath.Join(base, "proc") // own cgroup from this fixture; no meminfo here
 			p.statfs = fakeStatfs
 			res := p.Probe(t.Context())
-			mfs := resultFamilies(t, res)
+			mfs := gatherProbe(t, res)
 			for _, name := range all {
-				got, ok := seriesValue(mfs, name)
+				got, ok := sampleValue(mfs, name)
 				want, wantOK := tc.want[name]
 				if ok != wantOK || got != want {
 					t.Errorf("%s = %v (present %v), want %v (present %v)", name, got, ok, want, wantOK)
@@ -120,8 +120,8 @@ func TestHostProbeContainerReal(t *testing.T) {
 	if !res.Success {
 		t.Fatalf("host probe failed: %s %v", res.Reason, res.Err)
 	}
-	mfs := resultFamilies(t, res)
-	usage, has := seriesValue(mfs, "container_memory_usage_bytes")
+	mfs := gatherProbe(t, res)
+	usage, has := sampleValue(mfs, "container_memory_usage_bytes")
 	_, statErr := os.Stat("/sys/fs/cgroup/cgroup.controllers")
 	_, _, err := readCgroupMemory("/proc", "/sys/fs/cgroup")
 	switch {
@@ -133,7 +133,7 @@ func TestHostProbeContainerReal(t *testing.T) {
 		if !has || usage <= 0 {
 			t.Errorf("cgroup v2 with memory.current, container_memory_usage_bytes = %v (present %v)", usage, has)
 		}
-		ws := mustSeries(t, mfs, "container_memory_working_set_bytes")
+		ws := mustValue(t, mfs, "container_memory_working_set_bytes")
 		if ws > usage {
 			t.Errorf("working set %v above usage %v", ws, usage)
 		}

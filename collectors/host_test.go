@@ -60,7 +60,7 @@ func TestHostProbeFixture(t *testing.T) {
 	if !res.Success || res.Err != nil {
 		t.Fatalf("probe failed: %s %v", res.Reason, res.Err)
 	}
-	mfs := resultFamilies(t, res)
+	mfs := gatherProbe(t, res)
 
 	// /proc/meminfo, every field, node_exporter's names and units.
 	memory := map[string]float64{
@@ -74,7 +74,7 @@ func TestHostProbeFixture(t *testing.T) {
 		"node_memory_Hugepagesize_bytes":  2048 * 1024,
 	}
 	for name, want := range memory {
-		if got := mustSeries(t, mfs, name); got != want {
+		if got := mustValue(t, mfs, name); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}
 	}
@@ -103,26 +103,26 @@ func TestHostProbeFixture(t *testing.T) {
 			"node_filesystem_size_bytes": st.size, "node_filesystem_free_bytes": st.free, "node_filesystem_avail_bytes": st.avail,
 			"node_filesystem_files": st.files, "node_filesystem_files_free": st.filesFree, "node_filesystem_device_error": 0,
 		} {
-			if got := mustSeries(t, mfs, fam, "mountpoint", mp); got != v {
+			if got := mustValue(t, mfs, fam, "mountpoint", mp); got != v {
 				t.Errorf("%s{mountpoint=%q} = %v, want %v", fam, mp, got, v)
 			}
 		}
 		wantRO := boolToFloat(mp == "/srv/reference")
-		if got := mustSeries(t, mfs, "node_filesystem_readonly", "mountpoint", mp); got != wantRO {
+		if got := mustValue(t, mfs, "node_filesystem_readonly", "mountpoint", mp); got != wantRO {
 			t.Errorf("readonly{%s} = %v, want %v", mp, got, wantRO)
 		}
 	}
-	if got := mustSeries(t, mfs, "node_filesystem_size_bytes", "mountpoint", "/", "fstype", "overlay", "device", "overlay"); got <= 0 {
+	if got := mustValue(t, mfs, "node_filesystem_size_bytes", "mountpoint", "/", "fstype", "overlay", "device", "overlay"); got <= 0 {
 		t.Errorf("root size = %v", got)
 	}
-	if _, ok := seriesValue(mfs, "node_filesystem_size_bytes", "mountpoint", "/mnt/nfs", "fstype", "nfs4", "device", "fileserver:/exports/shared"); !ok {
+	if _, ok := sampleValue(mfs, "node_filesystem_size_bytes", "mountpoint", "/mnt/nfs", "fstype", "nfs4", "device", "fileserver:/exports/shared"); !ok {
 		t.Errorf("nfs mount lacks its device and fstype labels")
 	}
 	// The fixture is in a cgroup v2 container.
-	if got := mustSeries(t, mfs, "container_memory_working_set_bytes"); got != 209715200-31457280 {
+	if got := mustValue(t, mfs, "container_memory_working_set_bytes"); got != 209715200-31457280 {
 		t.Errorf("container_memory_working_set_bytes = %v", got)
 	}
-	if got := mustSeries(t, mfs, "container_oom_events_total"); got != 3 {
+	if got := mustValue(t, mfs, "container_oom_events_total"); got != 3 {
 		t.Errorf("container_oom_events_total = %v", got)
 	}
 }
@@ -153,7 +153,7 @@ func TestHostProbeExclusionOverrides(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			res := hostFixture(t, tc.h).Probe(t.Context())
-			mfs := resultFamilies(t, res)
+			mfs := gatherProbe(t, res)
 			if got := mountPoints(mfs, "node_filesystem_device_error"); !slices.Equal(got, tc.want) {
 				t.Errorf("mount points = %q, want %q", got, tc.want)
 			}
@@ -203,21 +203,21 @@ func TestHostProbeHungMount(t *testing.T) {
 			if !res.Success {
 				t.Errorf("a hung mount failed the probe: %s %v", res.Reason, res.Err)
 			}
-			return resultFamilies(t, res)
+			return gatherProbe(t, res)
 		}
 		checkHung := func(mfs map[string]*dto.MetricFamily, hung bool) {
 			t.Helper()
-			if got := mustSeries(t, mfs, "node_filesystem_device_error", "mountpoint", "/mnt/nfs"); got != boolToFloat(hung) {
+			if got := mustValue(t, mfs, "node_filesystem_device_error", "mountpoint", "/mnt/nfs"); got != boolToFloat(hung) {
 				t.Errorf("device_error{/mnt/nfs} = %v, want %v", got, boolToFloat(hung))
 			}
-			if _, ok := seriesValue(mfs, "node_filesystem_size_bytes", "mountpoint", "/mnt/nfs"); ok == hung {
+			if _, ok := sampleValue(mfs, "node_filesystem_size_bytes", "mountpoint", "/mnt/nfs"); ok == hung {
 				t.Errorf("size series of /mnt/nfs present = %v while hung = %v", ok, hung)
 			}
 			// The other mounts are unaffected.
-			if got := mustSeries(t, mfs, "node_filesystem_device_error", "mountpoint", "/data"); got != 0 {
+			if got := mustValue(t, mfs, "node_filesystem_device_error", "mountpoint", "/data"); got != 0 {
 				t.Errorf("device_error{/data} = %v", got)
 			}
-			mustSeries(t, mfs, "node_filesystem_size_bytes", "mountpoint", "/")
+			mustValue(t, mfs, "node_filesystem_size_bytes", "mountpoint", "/")
 		}
 
 		// First probe: waits exactly the filesystem timeout for the hung mount.
@@ -253,8 +253,8 @@ func TestHostProbeDeadlineBeforeFilesystemTimeout(t *testing.T) {
 		if took := time.Since(start); took != 300*time.Millisecond {
 			t.Errorf("probe took %v, want 300ms", took)
 		}
-		mfs := resultFamilies(t, res)
-		if got := mustSeries(t, mfs, "node_filesystem_device_error", "mountpoint", "/"); got != 1 {
+		mfs := gatherProbe(t, res)
+		if got := mustValue(t, mfs, "node_filesystem_device_error", "mountpoint", "/"); got != 1 {
 			t.Errorf("device_error{/} = %v, want 1", got)
 		}
 		close(hung.release)
@@ -270,28 +270,28 @@ func TestHostProbeReal(t *testing.T) {
 	if !res.Success {
 		t.Fatalf("probe failed: %s %v", res.Reason, res.Err)
 	}
-	mfs := resultFamilies(t, res)
+	mfs := gatherProbe(t, res)
 	vm, err := mem.VirtualMemoryWithContext(t.Context())
 	if err != nil {
 		t.Fatalf("gopsutil: %v", err)
 	}
-	if got := mustSeries(t, mfs, "node_memory_MemTotal_bytes"); got != float64(vm.Total) {
+	if got := mustValue(t, mfs, "node_memory_MemTotal_bytes"); got != float64(vm.Total) {
 		t.Errorf("MemTotal = %v, gopsutil says %v", got, vm.Total)
 	}
-	if got := mustSeries(t, mfs, "node_memory_SwapTotal_bytes"); got != float64(vm.SwapTotal) {
+	if got := mustValue(t, mfs, "node_memory_SwapTotal_bytes"); got != float64(vm.SwapTotal) {
 		t.Errorf("SwapTotal = %v, gopsutil says %v", got, vm.SwapTotal)
 	}
-	if got := mustSeries(t, mfs, "node_memory_MemAvailable_bytes"); got <= 0 || got > float64(vm.Total) {
+	if got := mustValue(t, mfs, "node_memory_MemAvailable_bytes"); got <= 0 || got > float64(vm.Total) {
 		t.Errorf("MemAvailable = %v of %v", got, vm.Total)
 	}
 	usage, err := disk.UsageWithContext(t.Context(), "/")
 	if err != nil {
 		t.Fatalf("gopsutil: %v", err)
 	}
-	if got := mustSeries(t, mfs, "node_filesystem_size_bytes", "mountpoint", "/"); got != float64(usage.Total) {
+	if got := mustValue(t, mfs, "node_filesystem_size_bytes", "mountpoint", "/"); got != float64(usage.Total) {
 		t.Errorf("size{/} = %v, gopsutil says %v", got, usage.Total)
 	}
-	if got := mustSeries(t, mfs, "node_filesystem_device_error", "mountpoint", "/"); got != 0 {
+	if got := mustValue(t, mfs, "node_filesystem_device_error", "mountpoint", "/"); got != 0 {
 		t.Errorf("device_error{/} = %v", got)
 	}
 	for _, mp := range mountPoints(mfs, "node_filesystem_device_error") {
@@ -311,7 +311,7 @@ func TestHostProbeMissingProc(t *testing.T) {
 	if !strings.Contains(res.Err.Error(), "meminfo") || !strings.Contains(res.Err.Error(), "mount") {
 		t.Errorf("error %q does not name what was missing", res.Err)
 	}
-	resultFamilies(t, res)
+	gatherProbe(t, res)
 }
 
 func TestParseMountinfo(t *testing.T) {

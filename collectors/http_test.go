@@ -18,6 +18,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/vigil-sh/vigil/internal/agent/config"
+
+	"github.com/vigil-sh/vigil/internal/testserver"
 )
 
 // seenRequest is what the test server received.
@@ -83,7 +85,7 @@ func httpProbe(t *testing.T, cfg config.HTTPTarget, timeout time.Duration) (Resu
 	tg := netTarget(config.KindHTTP, timeout)
 	tg.HTTP = &cfg
 	res := mustProber(t, tg).Probe(t.Context())
-	return res, resultFamilies(t, res)
+	return res, gatherProbe(t, res)
 }
 
 func mustRegexps(t *testing.T, exprs ...string) []config.Regexp {
@@ -131,7 +133,7 @@ func TestHTTPProbe(t *testing.T) {
 			wantOK: true, wantStatus: 302, wantContent: -1},
 		{name: "by name, ip4", cfg: config.HTTPTarget{URL: strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/ok", IPProtocol: "ip4"},
 			wantOK: true, wantStatus: 200, wantContent: -1},
-		{name: "refused", cfg: config.HTTPTarget{URL: "http://" + refusedAddr(t) + "/"}, wantReason: ReasonConnect, wantContent: 0},
+		{name: "refused", cfg: config.HTTPTarget{URL: "http://" + testserver.Refused(t) + "/"}, wantReason: ReasonConnect, wantContent: 0},
 		{name: "unresolvable", cfg: config.HTTPTarget{URL: "http://vigil-probe.invalid/"}, wantReason: ReasonDNS, wantContent: 0},
 		{name: "unresolvable ip6", cfg: config.HTTPTarget{URL: "http://vigil-probe.invalid/", IPProtocol: "ip6"}, wantReason: ReasonDNS, wantContent: 0},
 		{name: "missing bearer_token_file", cfg: config.HTTPTarget{URL: srv.URL + "/ok", BearerTokenFile: "/nonexistent/token"}, wantReason: ReasonConfig, wantContent: 0},
@@ -156,21 +158,21 @@ func TestHTTPProbe(t *testing.T) {
 				{"probe_http_ssl", 0},
 			}
 			for _, c := range checks {
-				if got := mustSeries(t, mfs, c.name); got != c.want {
+				if got := mustValue(t, mfs, c.name); got != c.want {
 					t.Errorf("%s = %v, want %v", c.name, got, c.want)
 				}
 			}
 			if tc.wantContent >= 0 {
-				if got := mustSeries(t, mfs, "probe_http_content_length"); got != tc.wantContent {
+				if got := mustValue(t, mfs, "probe_http_content_length"); got != tc.wantContent {
 					t.Errorf("probe_http_content_length = %v, want %v", got, tc.wantContent)
 				}
 			}
 			for _, phase := range httpPhases {
-				if got := mustSeries(t, mfs, "probe_http_duration_seconds", "phase", phase); got < 0 || got > res.Duration.Seconds() {
+				if got := mustValue(t, mfs, "probe_http_duration_seconds", "phase", phase); got < 0 || got > res.Duration.Seconds() {
 					t.Errorf("phase %s = %v outside [0, %v]", phase, got, res.Duration.Seconds())
 				}
 			}
-			if _, ok := seriesValue(mfs, "probe_tls_version_info"); ok {
+			if _, ok := sampleValue(mfs, "probe_tls_version_info"); ok {
 				t.Errorf("probe_tls_version_info on plain http")
 			}
 		})
@@ -184,20 +186,20 @@ func TestHTTPProbePhases(t *testing.T) {
 	srv, _ := probeServer(t, nil)
 	_, mfs := httpProbe(t, config.HTTPTarget{URL: srv.URL + "/slow"}, 3*time.Second)
 	for _, phase := range []string{"processing", "transfer"} {
-		if got := mustSeries(t, mfs, "probe_http_duration_seconds", "phase", phase); got < 0.06 {
+		if got := mustValue(t, mfs, "probe_http_duration_seconds", "phase", phase); got < 0.06 {
 			t.Errorf("%s = %vs, want ≥ 0.06s", phase, got)
 		}
 	}
-	if got := mustSeries(t, mfs, "probe_http_duration_seconds", "phase", "connect"); got <= 0 {
+	if got := mustValue(t, mfs, "probe_http_duration_seconds", "phase", "connect"); got <= 0 {
 		t.Errorf("connect = %v, want > 0", got)
 	}
-	if got := mustSeries(t, mfs, "probe_http_duration_seconds", "phase", "resolve"); got != 0 {
+	if got := mustValue(t, mfs, "probe_http_duration_seconds", "phase", "resolve"); got != 0 {
 		t.Errorf("resolve = %v for an IP literal, want 0", got)
 	}
 
 	byName := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
 	_, mfs = httpProbe(t, config.HTTPTarget{URL: byName + "/ok"}, 3*time.Second)
-	if got := mustSeries(t, mfs, "probe_http_duration_seconds", "phase", "resolve"); got <= 0 {
+	if got := mustValue(t, mfs, "probe_http_duration_seconds", "phase", "resolve"); got <= 0 {
 		t.Errorf("resolve = %v for localhost, want > 0", got)
 	}
 
@@ -294,20 +296,20 @@ func TestHTTPProbeTLS(t *testing.T) {
 			if !tc.wantOK {
 				return
 			}
-			if got := mustSeries(t, mfs, "probe_http_ssl"); got != 1 {
+			if got := mustValue(t, mfs, "probe_http_ssl"); got != 1 {
 				t.Errorf("probe_http_ssl = %v", got)
 			}
 			// The leaf expires before the CA: the earliest is the leaf's NotAfter.
-			if got := mustSeries(t, mfs, "probe_ssl_earliest_cert_expiry"); got != float64(leafExpiry.Unix()) {
+			if got := mustValue(t, mfs, "probe_ssl_earliest_cert_expiry"); got != float64(leafExpiry.Unix()) {
 				t.Errorf("probe_ssl_earliest_cert_expiry = %v, want %v", got, leafExpiry.Unix())
 			}
-			if got := mustSeries(t, mfs, "probe_tls_version_info", "version", "TLS 1.3"); got != 1 {
+			if got := mustValue(t, mfs, "probe_tls_version_info", "version", "TLS 1.3"); got != 1 {
 				t.Errorf("probe_tls_version_info = %v", got)
 			}
-			if got := mustSeries(t, mfs, "probe_http_duration_seconds", "phase", "tls"); got <= 0 {
+			if got := mustValue(t, mfs, "probe_http_duration_seconds", "phase", "tls"); got <= 0 {
 				t.Errorf("tls phase = %v, want > 0", got)
 			}
-			last, ok := seriesValue(mfs, "probe_ssl_last_chain_expiry_timestamp_seconds")
+			last, ok := sampleValue(mfs, "probe_ssl_last_chain_expiry_timestamp_seconds")
 			if ok != tc.wantChain || ok && last != float64(leafExpiry.Unix()) {
 				t.Errorf("probe_ssl_last_chain_expiry_timestamp_seconds = %v (present %v), want present %v at %v", last, ok, tc.wantChain, leafExpiry.Unix())
 			}
@@ -318,7 +320,7 @@ func TestHTTPProbeTLS(t *testing.T) {
 // An HTTP server that accepts and never answers costs the timeout, no more,
 // and a password in the URL never reaches the error.
 func TestHTTPProbeSilentServer(t *testing.T) {
-	addr := mutedListener(t)
+	addr := testserver.Silent(t)
 	const timeout = 300 * time.Millisecond
 	start := time.Now()
 	res, mfs := httpProbe(t, config.HTTPTarget{URL: "http://probe:hunter2@" + addr + "/health"}, timeout)
@@ -332,13 +334,13 @@ func TestHTTPProbeSilentServer(t *testing.T) {
 	if strings.Contains(res.Err.Error(), "hunter2") {
 		t.Errorf("error leaks the password: %v", res.Err)
 	}
-	if got := mustSeries(t, mfs, "probe_http_status_code"); got != 0 {
+	if got := mustValue(t, mfs, "probe_http_status_code"); got != 0 {
 		t.Errorf("probe_http_status_code = %v without a response", got)
 	}
 }
 
 func TestHTTPProbeCallerDeadline(t *testing.T) {
-	addr := mutedListener(t)
+	addr := testserver.Silent(t)
 	tg := netTarget(config.KindHTTP, 10*time.Second)
 	tg.HTTP = &config.HTTPTarget{URL: "http://" + addr + "/"}
 	p := mustProber(t, tg)

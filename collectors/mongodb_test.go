@@ -402,7 +402,7 @@ func TestMongoProbeOutage(t *testing.T) {
 }
 
 func TestMongoProbeHungServer(t *testing.T) {
-	addr := silentListener(t)
+	addr := testserver.Silent(t)
 	const secret = "hunter2"
 	tests := []struct {
 		name     string
@@ -438,7 +438,7 @@ func TestMongoProbeHungServer(t *testing.T) {
 // without the URI's password.
 func TestMongoProbeRefusedRedacts(t *testing.T) {
 	const secret = "s3cret-Pa55word"
-	addr := closedPort(t)
+	addr := testserver.Refused(t)
 	p := newTestProber(t, mongoTarget("db", time.Second, config.MongoDBTarget{URI: "mongodb://app:" + secret + "@" + addr + "/admin"}))
 	res := probeWithTimeout(t, p, time.Second)
 	if res.Success || res.Reason != ReasonConnect {

@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,7 +25,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/model"
 	"github.com/redis/go-redis/v9"
@@ -34,92 +32,6 @@ import (
 	"github.com/vigil-sh/vigil/internal/agent/config"
 	"github.com/vigil-sh/vigil/internal/testserver"
 )
-
-// probeMetrics wraps a Result's metrics so a registry or testutil can
-// gather and lint them.
-type probeMetrics []prometheus.Metric
-
-func (m probeMetrics) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(m, ch) }
-func (m probeMetrics) Collect(ch chan<- prometheus.Metric) {
-	for _, x := range m {
-		ch <- x
-	}
-}
-
-// gatherProbe gathers a Result's metrics by family name, failing the test on
-// duplicate or inconsistent series and on lint problems.
-func gatherProbe(t *testing.T, res Result) map[string]*dto.MetricFamily {
-	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	if err := reg.Register(probeMetrics(res.Metrics)); err != nil {
-		t.Fatalf("registering probe metrics: %v", err)
-	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gathering probe metrics: %v", err)
-	}
-	problems, err := testutil.CollectAndLint(probeMetrics(res.Metrics))
-	if err != nil {
-		t.Fatalf("linting probe metrics: %v", err)
-	}
-	for _, p := range problems {
-		t.Errorf("lint: %s: %s", p.Metric, p.Text)
-	}
-	out := make(map[string]*dto.MetricFamily, len(mfs))
-	for _, mf := range mfs {
-		out[mf.GetName()] = mf
-	}
-	return out
-}
-
-// sampleValue returns the value of the series of family name whose labels
-// include want.
-func sampleValue(mfs map[string]*dto.MetricFamily, name string, want ...string) (float64, bool) {
-	mf, ok := mfs[name]
-	if !ok {
-		return 0, false
-	}
-next:
-	for _, m := range mf.GetMetric() {
-		have := map[string]string{}
-		for _, lp := range m.GetLabel() {
-			have[lp.GetName()] = lp.GetValue()
-		}
-		for i := 0; i+1 < len(want); i += 2 {
-			if have[want[i]] != want[i+1] {
-				continue next
-			}
-		}
-		switch {
-		case m.Gauge != nil:
-			return m.GetGauge().GetValue(), true
-		case m.Counter != nil:
-			return m.GetCounter().GetValue(), true
-		case m.Untyped != nil:
-			return m.GetUntyped().GetValue(), true
-		}
-	}
-	return 0, false
-}
-
-// mustValue is sampleValue failing the test when the series is missing.
-func mustValue(t *testing.T, mfs map[string]*dto.MetricFamily, name string, want ...string) float64 {
-	t.Helper()
-	v, ok := sampleValue(mfs, name, want...)
-	if !ok {
-		t.Fatalf("series %s%v missing; have families %v", name, want, familyNames(mfs))
-	}
-	return v
-}
-
-func familyNames(mfs map[string]*dto.MetricFamily) []string {
-	names := make([]string, 0, len(mfs))
-	for n := range mfs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
 
 // checkTargetLabels asserts every series carries the target's name and kind.
 func checkTargetLabels(t *testing.T, mfs map[string]*dto.MetricFamily, target string, kind config.Kind) {
@@ -156,42 +68,6 @@ func checkNoSecret(t *testing.T, res Result, secret string) {
 			t.Errorf("metric leaks the secret: %s %s", m.Desc(), d.String())
 		}
 	}
-}
-
-// silentListener accepts TCP connections and never answers: the target that
-// must not hang a probe.
-func silentListener(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listening: %v", err)
-	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-		wg    sync.WaitGroup
-	)
-	wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	})
-	t.Cleanup(func() {
-		l.Close()
-		wg.Wait()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String()
 }
 
 func redisTarget(name string, timeout time.Duration, rt config.RedisTarget) config.Target {
@@ -256,7 +132,7 @@ func TestRedisProbeAuth(t *testing.T) {
 		{"wrong user", config.RedisTarget{Address: locked.Addr, Username: "nobody", Password: secret}, false, ReasonAuth},
 		{"tls with an untrusted certificate", config.RedisTarget{Address: untrusted, TLS: config.TLSConfig{Enabled: true}}, false, ReasonTLS},
 		{"rediss url with an untrusted certificate", config.RedisTarget{Address: "rediss://" + untrusted}, false, ReasonTLS},
-		{"connection refused", config.RedisTarget{Address: closedPort(t)}, false, ReasonConnect},
+		{"connection refused", config.RedisTarget{Address: testserver.Refused(t)}, false, ReasonConnect},
 		{"unresolvable host", config.RedisTarget{Address: "vigil-no-such-host.invalid:6379"}, false, ReasonDNS},
 	}
 	for _, tc := range tests {
@@ -288,18 +164,6 @@ func TestRedisProbeAuth(t *testing.T) {
 			}
 		})
 	}
-}
-
-// closedPort returns a loopback address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }
 
 func TestRedisProbeInfo(t *testing.T) {
@@ -467,7 +331,7 @@ func TestRedisProbeOutage(t *testing.T) {
 }
 
 func TestRedisProbeHungServer(t *testing.T) {
-	addr := silentListener(t)
+	addr := testserver.Silent(t)
 	tests := []struct {
 		name    string
 		address string

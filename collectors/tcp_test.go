@@ -13,106 +13,20 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/model"
 
 	"github.com/vigil-sh/vigil/internal/agent/config"
+
+	"github.com/vigil-sh/vigil/internal/testserver"
 )
 
 // timingSlack is how late a probe may return after its deadline on a
 // loaded CI machine (2 cores shared by many test processes).
 const timingSlack = time.Second
-
-// resultSeries lets a registry and promlint collect a Result's metrics.
-type resultSeries []prometheus.Metric
-
-func (m resultSeries) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(m, ch) }
-func (m resultSeries) Collect(ch chan<- prometheus.Metric) {
-	for _, x := range m {
-		ch <- x
-	}
-}
-
-// resultFamilies gathers a Result through a pedantic registry (duplicate or
-// inconsistent series fail) and lints it. node_exporter's meminfo names
-// (node_memory_MemTotal_bytes) are camelCase by contract, so only that
-// lint finding is tolerated, and only for them.
-func resultFamilies(t *testing.T, res Result) map[string]*dto.MetricFamily {
-	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	if err := reg.Register(resultSeries(res.Metrics)); err != nil {
-		t.Fatalf("registering probe metrics: %v", err)
-	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gathering probe metrics: %v", err)
-	}
-	problems, err := testutil.CollectAndLint(resultSeries(res.Metrics))
-	if err != nil {
-		t.Fatalf("linting probe metrics: %v", err)
-	}
-	for _, p := range problems {
-		if strings.HasPrefix(p.Metric, "node_memory_") && strings.Contains(p.Text, "camelCase") {
-			continue
-		}
-		t.Errorf("lint: %s: %s", p.Metric, p.Text)
-	}
-	out := make(map[string]*dto.MetricFamily, len(mfs))
-	for _, mf := range mfs {
-		out[mf.GetName()] = mf
-		for _, m := range mf.GetMetric() {
-			l := seriesLabels(m)
-			if l["target"] == "" || l["kind"] == "" {
-				t.Errorf("%s%v lacks target or kind", mf.GetName(), l)
-			}
-		}
-	}
-	return out
-}
-
-func seriesLabels(m *dto.Metric) map[string]string {
-	l := map[string]string{}
-	for _, lp := range m.GetLabel() {
-		l[lp.GetName()] = lp.GetValue()
-	}
-	return l
-}
-
-// seriesValue is the value of the first series of name whose labels include kv.
-func seriesValue(mfs map[string]*dto.MetricFamily, name string, kv ...string) (float64, bool) {
-next:
-	for _, m := range mfs[name].GetMetric() {
-		l := seriesLabels(m)
-		for i := 0; i+1 < len(kv); i += 2 {
-			if l[kv[i]] != kv[i+1] {
-				continue next
-			}
-		}
-		switch {
-		case m.Gauge != nil:
-			return m.GetGauge().GetValue(), true
-		case m.Counter != nil:
-			return m.GetCounter().GetValue(), true
-		}
-	}
-	return 0, false
-}
-
-func mustSeries(t *testing.T, mfs map[string]*dto.MetricFamily, name string, kv ...string) float64 {
-	t.Helper()
-	v, ok := seriesValue(mfs, name, kv...)
-	if !ok {
-		t.Fatalf("series %s%v missing", name, kv)
-	}
-	return v
-}
 
 // netTarget builds a validated-looking target of kind k.
 func netTarget(k config.Kind, timeout time.Duration) config.Target {
@@ -127,52 +41,6 @@ func mustProber(t *testing.T, tg config.Target) Prober {
 	}
 	t.Cleanup(func() { p.Close() })
 	return p
-}
-
-// mutedListener accepts connections and never writes a byte.
-func mutedListener(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String()
-}
-
-// refusedAddr is a loopback address nothing listens on.
-func refusedAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }
 
 // testPKI is a CA and a server certificate it signed, with known expiries.
@@ -311,7 +179,7 @@ func TestTCPProbe(t *testing.T) {
 		{name: "plain", cfg: config.TCPTarget{Address: plain.Addr().String()}, wantOK: true},
 		{name: "plain by name ip4", cfg: config.TCPTarget{Address: "localhost:" + plainPort, IPProtocol: "ip4"}, wantOK: true},
 		{name: "ip6 preference, IPv4 literal", cfg: config.TCPTarget{Address: plain.Addr().String(), IPProtocol: "ip6"}, wantOK: true},
-		{name: "refused", cfg: config.TCPTarget{Address: refusedAddr(t)}, wantReason: ReasonConnect},
+		{name: "refused", cfg: config.TCPTarget{Address: testserver.Refused(t)}, wantReason: ReasonConnect},
 		{name: "unresolvable", cfg: config.TCPTarget{Address: "vigil-probe.invalid:443"}, wantReason: ReasonDNS},
 		{name: "unresolvable ip4", cfg: config.TCPTarget{Address: "vigil-probe.invalid:443", IPProtocol: "ip4"}, wantReason: ReasonDNS},
 		{name: "tls with ca_file", cfg: config.TCPTarget{Address: tlsAddr, TLS: true, TLSConfig: config.TLSConfig{CAFile: pki.caFile, ServerName: "localhost"}},
@@ -335,25 +203,25 @@ func TestTCPProbe(t *testing.T) {
 			if !tc.wantOK && res.Err == nil {
 				t.Errorf("failed probe without an error")
 			}
-			mfs := resultFamilies(t, res)
-			if got := mustSeries(t, mfs, "probe_success"); got != boolToFloat(tc.wantOK) {
+			mfs := gatherProbe(t, res)
+			if got := mustValue(t, mfs, "probe_success"); got != boolToFloat(tc.wantOK) {
 				t.Errorf("probe_success = %v", got)
 			}
-			if got := mustSeries(t, mfs, "probe_duration_seconds"); got <= 0 || got != res.Duration.Seconds() {
+			if got := mustValue(t, mfs, "probe_duration_seconds"); got <= 0 || got != res.Duration.Seconds() {
 				t.Errorf("probe_duration_seconds = %v, Duration %v", got, res.Duration)
 			}
-			_, hasVersion := seriesValue(mfs, "probe_tls_version_info", "version", tc.wantTLS)
-			_, hasAnyVersion := seriesValue(mfs, "probe_tls_version_info")
+			_, hasVersion := sampleValue(mfs, "probe_tls_version_info", "version", tc.wantTLS)
+			_, hasAnyVersion := sampleValue(mfs, "probe_tls_version_info")
 			if tc.wantTLS != "" && !hasVersion || tc.wantTLS == "" && hasAnyVersion {
 				t.Errorf("probe_tls_version_info: want version %q, have families %v", tc.wantTLS, mfs["probe_tls_version_info"])
 			}
 			if tc.wantTLS != "" {
 				// The CA is in the chain the server sends and expires first.
-				if got := mustSeries(t, mfs, "probe_ssl_earliest_cert_expiry"); got != float64(caExpiry.Unix()) {
+				if got := mustValue(t, mfs, "probe_ssl_earliest_cert_expiry"); got != float64(caExpiry.Unix()) {
 					t.Errorf("probe_ssl_earliest_cert_expiry = %v, want %v", got, caExpiry.Unix())
 				}
 			}
-			last, hasChain := seriesValue(mfs, "probe_ssl_last_chain_expiry_timestamp_seconds")
+			last, hasChain := sampleValue(mfs, "probe_ssl_last_chain_expiry_timestamp_seconds")
 			if hasChain != tc.wantChain || hasChain && last != float64(caExpiry.Unix()) {
 				t.Errorf("probe_ssl_last_chain_expiry_timestamp_seconds = %v (present %v), want present %v", last, hasChain, tc.wantChain)
 			}
@@ -364,7 +232,7 @@ func TestTCPProbe(t *testing.T) {
 // A TLS port that accepts and never answers must cost the target's timeout
 // and no more, whichever deadline is shorter.
 func TestTCPProbeSilentPeer(t *testing.T) {
-	addr := mutedListener(t)
+	addr := testserver.Silent(t)
 	tests := []struct {
 		name          string
 		targetTimeout time.Duration
@@ -507,7 +375,7 @@ func TestProbeDNSNeverAnswers(t *testing.T) {
 			if took < timeout || took > timeout+timingSlack {
 				t.Errorf("probe took %v, want about %v", took, timeout)
 			}
-			resultFamilies(t, res)
+			gatherProbe(t, res)
 		})
 	}
 }

@@ -1,12 +1,13 @@
 package main
 
 import (
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vigil-sh/vigil/internal/testserver"
 )
 
 func TestCheck(t *testing.T) {
@@ -15,20 +16,7 @@ func TestCheck(t *testing.T) {
 	defer srv.Close()
 
 	// A server that accepts and never answers must cost only the timeout.
-	hung, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hung.Close()
-	go func() {
-		for {
-			c, err := hung.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	hung := testserver.Silent(t)
 
 	tests := []struct {
 		name    string
@@ -39,7 +27,7 @@ func TestCheck(t *testing.T) {
 		{"ok", 200, srv.URL, false},
 		{"degraded still 200", 200, srv.URL + "/api/health", false},
 		{"unhealthy", 503, srv.URL, true},
-		{"hung", 200, "http://" + hung.Addr().String() + "/", true},
+		{"hung", 200, "http://" + hung + "/", true},
 		{"bad url", 200, "://", true},
 	}
 	for _, tt := range tests {

@@ -18,6 +18,8 @@ import (
 
 	"github.com/vigil-sh/vigil/collectors"
 	"github.com/vigil-sh/vigil/internal/agent/config"
+
+	"github.com/vigil-sh/vigil/internal/testserver"
 )
 
 func httpTargets(targets ...[3]string) string { // name, url, interval/timeout
@@ -189,7 +191,7 @@ func grepLines(s, sub string) string {
 
 func TestHungTargetDelaysNothing(t *testing.T) {
 	srv := okServer(t)
-	hung := hungListener(t)
+	hung := testserver.Silent(t)
 	a := newTestAgent(t, httpTargets(
 		[3]string{"hung", "http://" + hung + "/", "3s/1s"},
 		[3]string{"fast", srv.URL, "50ms/40ms"},

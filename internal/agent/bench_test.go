@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-sh/vigil/internal/testserver"
 )
 
 // BenchmarkScrapeWith50Targets measures /metrics latency over real HTTP with
@@ -33,7 +35,7 @@ func benchmarkScrape(b *testing.B, total, hung int) {
 	for i := range total {
 		url := fmt.Sprintf("%s/t%d", srv.URL, i)
 		if i < hung {
-			url = "http://" + hungListener(b) + "/"
+			url = "http://" + testserver.Silent(b) + "/"
 		}
 		fmt.Fprintf(&cfg, "- {name: t%d, kind: http, http: {url: %q}}\n", i, url)
 	}

@@ -1,0 +1,117 @@
+package collectors
+
+import (
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// probeMetrics wraps a Result's metrics so a registry or testutil can
+// gather and lint them.
+type probeMetrics []prometheus.Metric
+
+func (m probeMetrics) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(m, ch) }
+
+func (m probeMetrics) Collect(ch chan<- prometheus.Metric) {
+	for _, x := range m {
+		ch <- x
+	}
+}
+
+// gatherProbe gathers a Result through a pedantic registry (duplicate or
+// inconsistent series fail) and lints it. node_exporter's meminfo names
+// (node_memory_MemTotal_bytes) are camelCase by contract, so only that
+// lint finding is tolerated, and only for them.
+func gatherProbe(t *testing.T, res Result) map[string]*dto.MetricFamily {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(probeMetrics(res.Metrics)); err != nil {
+		t.Fatalf("registering probe metrics: %v", err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gathering probe metrics: %v", err)
+	}
+	problems, err := testutil.CollectAndLint(probeMetrics(res.Metrics))
+	if err != nil {
+		t.Fatalf("linting probe metrics: %v", err)
+	}
+	for _, p := range problems {
+		if strings.HasPrefix(p.Metric, "node_memory_") && strings.Contains(p.Text, "camelCase") {
+			continue
+		}
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+	out := make(map[string]*dto.MetricFamily, len(mfs))
+	for _, mf := range mfs {
+		out[mf.GetName()] = mf
+		for _, m := range mf.GetMetric() {
+			l := seriesLabels(m)
+			if l["target"] == "" || l["kind"] == "" {
+				t.Errorf("%s%v lacks target or kind", mf.GetName(), l)
+			}
+		}
+	}
+	return out
+}
+
+// sampleValue returns the value of the series of family name whose labels
+// include want.
+func sampleValue(mfs map[string]*dto.MetricFamily, name string, want ...string) (float64, bool) {
+	mf, ok := mfs[name]
+	if !ok {
+		return 0, false
+	}
+next:
+	for _, m := range mf.GetMetric() {
+		have := map[string]string{}
+		for _, lp := range m.GetLabel() {
+			have[lp.GetName()] = lp.GetValue()
+		}
+		for i := 0; i+1 < len(want); i += 2 {
+			if have[want[i]] != want[i+1] {
+				continue next
+			}
+		}
+		switch {
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue(), true
+		case m.Counter != nil:
+			return m.GetCounter().GetValue(), true
+		case m.Untyped != nil:
+			return m.GetUntyped().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// mustValue is sampleValue failing the test when the series is missing.
+func mustValue(t *testing.T, mfs map[string]*dto.MetricFamily, name string, want ...string) float64 {
+	t.Helper()
+	v, ok := sampleValue(mfs, name, want...)
+	if !ok {
+		t.Fatalf("series %s%v missing; have families %v", name, want, familyNames(mfs))
+	}
+	return v
+}
+
+func familyNames(mfs map[string]*dto.MetricFamily) []string {
+	names := make([]string, 0, len(mfs))
+	for n := range mfs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func seriesLabels(m *dto.Metric) map[string]string {
+	l := map[string]string{}
+	for _, lp := range m.GetLabel() {
+		l[lp.GetName()] = lp.GetValue()
+	}
+	return l
+}
