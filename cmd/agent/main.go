@@ -23,8 +23,8 @@ import (
 	"github.com/vigil-sh/vigil/alerts"
 	"github.com/vigil-sh/vigil/internal/agent"
 	"github.com/vigil-sh/vigil/internal/agent/config"
-	"github.com/vigil-sh/vigil/internal/redislog"
 	"github.com/vigil-sh/vigil/internal/buildinfo"
+	"github.com/vigil-sh/vigil/internal/redislog"
 )
 
 func main() {
