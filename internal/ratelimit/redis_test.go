@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -274,5 +275,103 @@ func TestRedisHungDoesNotBlock(t *testing.T) {
 		if took < tt.minTook || took > tt.maxTook {
 			t.Errorf("%s: took %v, want in [%v, %v]", tt.name, took, tt.minTook, tt.maxTook)
 		}
+	}
+}
+
+// redisCount is the Redis counter of key's current window: the requests
+// reserved from Redis so far.
+func redisCount(t *testing.T, client *redis.Client, l Limiter, key string) int {
+	t.Helper()
+	n, err := client.Get(t.Context(), l.(*redisLimiter).prefix+key).Int()
+	if err != nil {
+		t.Fatalf("reading the counter of %s: %v", key, err)
+	}
+	return n
+}
+
+func TestRedisLeases(t *testing.T) {
+	srv := testserver.Redis(t)
+	client := newClient(t, srv.URL())
+	tests := []struct {
+		name           string
+		limit, sent    int
+		wantAllowed    int
+		wantRedisCount int // requests reserved from Redis: round trips × lease
+	}{
+		{"exact below 10: one round trip per request", 5, 5, 5, 5},
+		{"lease of limit/10", 100, 15, 15, 20},
+		{"whole budget", 100, 100, 100, 100},
+		{"refused flood costs one round trip", 3, 50, 3, 4},
+		{"lease trimmed to the budget", 25, 30, 25, 28}, // 12 leases of 2, 1 of 1, then one refused reservation of 2
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := NewRedis(client, tt.limit, time.Minute)
+			key := "k" + strconv.Itoa(i)
+			allowed := 0
+			for range tt.sent {
+				ok, retry, err := l.Allow(t.Context(), key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ok {
+					allowed++
+				} else if retry <= 0 || retry > time.Minute {
+					t.Errorf("refused with retryAfter %v", retry)
+				}
+			}
+			if allowed != tt.wantAllowed {
+				t.Errorf("allowed %d of %d, want %d", allowed, tt.sent, tt.wantAllowed)
+			}
+			if n := redisCount(t, client, l, key); n != tt.wantRedisCount {
+				t.Errorf("Redis counter = %d, want %d", n, tt.wantRedisCount)
+			}
+		})
+	}
+}
+
+// TestRedisReplicasLeasesNeverExceedLimit: with leases, two replicas
+// together admit at most the limit, and at least the limit less one
+// replica's unused lease.
+func TestRedisReplicasLeasesNeverExceedLimit(t *testing.T) {
+	srv := testserver.Redis(t)
+	const limit = 100 // leases of 10
+	a := NewRedis(newClient(t, srv.URL()), limit, time.Minute)
+	b := NewRedis(newClient(t, srv.URL()), limit, time.Minute)
+	allowed := 0
+	for i := range 3 * limit {
+		l := a
+		if i%3 == 0 {
+			l = b
+		}
+		ok, _, err := l.Allow(t.Context(), "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			allowed++
+		}
+	}
+	if allowed > limit || allowed < limit-(limit/leaseFraction-1) {
+		t.Errorf("replicas admitted %d, want in [%d, %d]", allowed, limit-(limit/leaseFraction-1), limit)
+	}
+}
+
+func TestRedisLeaseEndsWithWindow(t *testing.T) {
+	srv := testserver.Redis(t)
+	client := newClient(t, srv.URL())
+	l := NewRedis(client, 100, 300*time.Millisecond) // leases of 10
+	if ok, _, _ := l.Allow(t.Context(), "k"); !ok {
+		t.Fatal("refused")
+	}
+	time.Sleep(400 * time.Millisecond) // the window, and the 9 leased requests left, are gone
+	if ok, _, _ := l.Allow(t.Context(), "k"); !ok {
+		t.Fatal("refused in a new window")
+	}
+	if n := redisCount(t, client, l, "k"); n != 10 {
+		t.Errorf("Redis counter of the new window = %d, want 10 (a fresh lease)", n)
+	}
+	if left := l.(*redisLimiter).leases["k"].remaining; left != 9 {
+		t.Errorf("lease holds %d, want 9 (nothing carried over)", left)
 	}
 }
