@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/vigil-sh/vigil/internal/appconfig"
+	"github.com/vigil-sh/vigil/internal/redislog"
 )
 
 func main() {
@@ -25,6 +26,7 @@ func main() {
 		return
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	redislog.Install(logger)
 	if err != nil {
 		logger.Error("invalid configuration", "err", err)
 		os.Exit(2)
