@@ -22,11 +22,63 @@ stop() {
 }
 trap stop INT TERM EXIT
 
+mkdir -p data
+# Redis, when Debian's redis-server is installed (`make test` installs it):
+# the app caches and rate-limits through it and the agent probes it.
+# Without it the app uses its in-process cache and limiter.
+redis_port=${VIGIL_REDIS_PORT:-6390}
+if [[ -z "${REDIS_URL:-}" ]] && command -v redis-server >/dev/null; then
+  mkdir -p data/redis
+  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$PWD/data/redis" \
+    --save 60 1 --appendonly no --loglevel warning --daemonize no >data/redis/redis.log 2>&1 &
+  pids+=($!)
+  export REDIS_URL="redis://127.0.0.1:$redis_port/0"
+  for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null && break
+    sleep 0.1
+  done
+fi
+
 APP_ENV=${APP_ENV:-development} DATA_DIR=${DATA_DIR:-./data/mongo} ./bin/app &
 pids+=($!)
 
 if [[ -x bin/agent ]]; then
-  ./bin/agent &
+  # The agent watches what this app runs on: its health endpoint and
+  # metrics, the embedded MongoDB (FerretDB), Redis if any, and the host.
+  cat >data/agent.yml <<YAML
+# Written by scripts/run.sh for \`make run\`; edit scripts/run.sh instead.
+global:
+  interval: 15s
+  timeout: 5s
+targets:
+  - name: app
+    kind: http
+    http:
+      url: http://localhost:${PORT:-8080}/api/health
+  - name: mongodb
+    kind: mongodb
+    mongodb:
+      uri: ${MONGODB_URI:-mongodb://${MONGODB_EMBEDDED_ADDR:-127.0.0.1:27017}/}
+  - name: host
+    kind: host
+    host: {}
+YAML
+  if [[ -n "${REDIS_URL:-}" ]]; then
+    cat >>data/agent.yml <<YAML
+  - name: redis
+    kind: redis
+    redis:
+      address: ${REDIS_URL}
+YAML
+  fi
+  cat >>data/agent.yml <<YAML
+scrape_configs:
+  - job_name: app
+    targets: [http://localhost:${PORT:-8080}/api/metrics]
+storage:
+  path: $PWD/data/agent
+YAML
+  ./bin/agent --config.file=data/agent.yml &
   pids+=($!)
 fi
 
