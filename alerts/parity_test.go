@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+
 	"github.com/vigil-sh/vigil/internal/testserver"
 )
 
@@ -97,6 +100,45 @@ scrape_configs:
 	got, want := norm(ours()), norm(theirs())
 	if !slices.Equal(got, want) {
 		t.Errorf("alerts differ from Prometheus's:\n got %v\nwant %v", got, want)
+	}
+
+	// The same series in both TSDBs: the scraped ones, the report series
+	// of every scrape, the recorded ones and ALERTS/ALERTS_FOR_STATE.
+	sel := `{job="app"}`
+	theirVec, err := prom.Query(t.Context(), sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var theirSeries []string
+	for _, smp := range theirVec {
+		theirSeries = append(theirSeries, smp.Metric.String())
+	}
+	e.mu.Lock()
+	qe, db := e.query, e.db
+	e.mu.Unlock()
+	q, err := qe.NewInstantQuery(t.Context(), db, nil, sel, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := q.Exec(t.Context())
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	vec, err := res.Vector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ourSeries []string
+	for _, smp := range vec {
+		m := model.Metric{}
+		smp.Metric.Range(func(l labels.Label) { m[model.LabelName(l.Name)] = model.LabelValue(l.Value) })
+		ourSeries = append(ourSeries, m.String())
+	}
+	q.Close()
+	sort.Strings(theirSeries)
+	sort.Strings(ourSeries)
+	if !slices.Equal(ourSeries, theirSeries) {
+		t.Errorf("series of %s differ from Prometheus's:\n got %v\nwant %v", sel, ourSeries, theirSeries)
 	}
 
 	// The same JSON fields, at every level both have.

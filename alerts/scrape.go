@@ -202,17 +202,20 @@ func (l *scrapeLoop) scrapeOnce(ctx context.Context, start time.Time) {
 	if err != nil {
 		up = 0
 	}
-	report := []sample{
-		{labels.NewBuilder(l.t.base).Set(model.MetricNameLabel, "up").Labels(), up},
-		{labels.NewBuilder(l.t.base).Set(model.MetricNameLabel, "scrape_duration_seconds").Labels(), dur.Seconds()},
-		{labels.NewBuilder(l.t.base).Set(model.MetricNameLabel, "scrape_samples_scraped").Labels(), float64(len(samples))},
-	}
-	l.write(ctx, start, samples, report)
+	l.write(ctx, start, samples, up, dur)
+}
+
+// reportNames are the series Prometheus writes about every scrape, in the
+// order write fills them.
+var reportNames = []string{"up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added"}
+
+func (l *scrapeLoop) reportLabels(name string) labels.Labels {
+	return labels.NewBuilder(l.t.base).Set(model.MetricNameLabel, name).Labels()
 }
 
 // write appends a scrape's samples and report series, and a staleness
 // marker for every series of the previous scrape that is now missing.
-func (l *scrapeLoop) write(ctx context.Context, ts time.Time, samples, report []sample) {
+func (l *scrapeLoop) write(ctx context.Context, ts time.Time, samples []sample, up float64, dur time.Duration) {
 	t := ts.UnixMilli()
 	app := l.db.AppenderV2(ctx)
 	seen := make(map[string]labels.Labels, len(samples))
@@ -234,8 +237,16 @@ func (l *scrapeLoop) write(ctx context.Context, ts time.Time, samples, report []
 			}
 		}
 	}
-	for _, s := range report {
-		if _, err := app.Append(0, s.ls, 0, t, s.v, nil, nil, storage.AOptions{}); err != nil {
+	added := 0
+	for k := range seen {
+		if _, ok := l.prev[k]; !ok {
+			added++
+		}
+	}
+	// No relabeling: every scraped sample is kept.
+	values := []float64{up, dur.Seconds(), float64(len(samples)), float64(len(samples)), float64(added)}
+	for i, name := range reportNames {
+		if _, err := app.Append(0, l.reportLabels(name), 0, t, values[i], nil, nil, storage.AOptions{}); err != nil {
 			appendErrs++
 		}
 	}
@@ -257,8 +268,8 @@ func (l *scrapeLoop) markAllStale(ctx context.Context, ts time.Time) {
 	for _, ls := range l.prev {
 		all = append(all, ls)
 	}
-	for _, n := range []string{"up", "scrape_duration_seconds", "scrape_samples_scraped"} {
-		all = append(all, labels.NewBuilder(l.t.base).Set(model.MetricNameLabel, n).Labels())
+	for _, n := range reportNames {
+		all = append(all, l.reportLabels(n))
 	}
 	for _, ls := range all {
 		_, _ = app.Append(0, ls, 0, t, staleNaN, nil, nil, storage.AOptions{})

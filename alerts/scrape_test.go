@@ -77,6 +77,8 @@ func TestScrapeWritesUpAndStalenessMarkers(t *testing.T) {
 		{"scraped sample keeps the target's job, the exposed one as exported_job", []*labels.Matcher{eq("__name__", "app_items"), eq("job", "app"), eq("exported_job", "inner"), eq("env", "test")}, func(v float64) bool { return v == 3 }},
 		{"scrape_duration_seconds", []*labels.Matcher{eq("__name__", "scrape_duration_seconds"), eq("job", "app")}, func(v float64) bool { return v > 0 && v < 1 }},
 		{"scrape_samples_scraped", []*labels.Matcher{eq("__name__", "scrape_samples_scraped"), eq("job", "app")}, func(v float64) bool { return v == 1 }},
+		{"scrape_samples_post_metric_relabeling", []*labels.Matcher{eq("__name__", "scrape_samples_post_metric_relabeling"), eq("job", "app")}, func(v float64) bool { return v == 1 }},
+		{"scrape_series_added, 0 once the series exist", []*labels.Matcher{eq("__name__", "scrape_series_added"), eq("job", "app")}, func(v float64) bool { return v == 0 }},
 		{"self-scrape as job=agent", []*labels.Matcher{eq("__name__", "vigil_alertmanagers_discovered"), eq("job", "agent"), eq("instance", "agent-test:9100")}, func(v float64) bool { return v == 0 }},
 		{"self-scrape up", []*labels.Matcher{eq("__name__", "up"), eq("job", "agent")}, func(v float64) bool { return v == 1 }},
 	}
@@ -101,7 +103,7 @@ func TestScrapeWritesUpAndStalenessMarkers(t *testing.T) {
 	if err := e.ApplyConfig(testConfig(nil, nil)); err != nil {
 		t.Fatalf("ApplyConfig without targets: %v", err)
 	}
-	for _, name := range []string{"up", "scrape_duration_seconds", "scrape_samples_scraped"} {
+	for _, name := range reportNames {
 		_, v, _ := lastSample(t, e, eq("__name__", name), eq("job", "app"))
 		if !value.IsStaleNaN(v) {
 			t.Errorf("%s after the target was removed = %v, want a staleness marker", name, v)
