@@ -2,7 +2,10 @@ package alerts
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -265,4 +268,34 @@ func FuzzFlatten(f *testing.F) {
 			})
 		}
 	})
+}
+
+// TestScrapeBearerToken scrapes an endpoint that requires a bearer token.
+func TestScrapeBearerToken(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer t0ken" {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprintln(w, "app_items 1")
+	}))
+	t.Cleanup(srv.Close)
+	cases := []struct {
+		token  string
+		wantUp float64
+	}{{"t0ken", 1}, {"", 0}, {"wrong", 0}}
+	for _, c := range cases {
+		t.Run("token="+c.token, func(t *testing.T) {
+			cfg := testConfig(nil, []string{srv.URL + "/api/metrics"})
+			cfg.ScrapeConfigs[0].BearerToken = c.token
+			e := startEngine(t, t.TempDir(), cfg, nil)
+			eventually(t, 10*time.Second, "a scrape", func() bool {
+				_, _, ok := lastSample(t, e, eq("__name__", "up"), eq("job", "app"))
+				return ok
+			})
+			if _, v, _ := lastSample(t, e, eq("__name__", "up"), eq("job", "app")); v != c.wantUp {
+				t.Errorf("up = %v, want %v", v, c.wantUp)
+			}
+		})
+	}
 }
