@@ -50,8 +50,12 @@ return {granted, ttl}
 // lease is what this process holds of a key's current Redis window.
 type lease struct {
 	remaining int       // reserved requests not yet handed out
-	end       time.Time // end of the Redis window, on the local clock
+	end       time.Time // end of the Redis window, on the local clock (early by a round trip)
 	spent     bool      // Redis said the window's budget is gone
+	// reserving is closed when the reservation in flight for this key
+	// ends: one at a time per key, or a burst at a window's start would
+	// reserve a lease per request and spend the budget on leases.
+	reserving chan struct{}
 }
 
 type redisLimiter struct {
@@ -107,85 +111,90 @@ func NewRedis(client *redis.Client, limit int, window time.Duration) Limiter {
 }
 
 func (l *redisLimiter) Allow(ctx context.Context, key string) (bool, time.Duration, error) {
-	now := time.Now()
-	if now.UnixNano() < l.retryRedis.Load() {
-		return l.fallback.Allow(ctx, key)
-	}
-	if ok, retry, decided := l.fromLease(key, now); decided {
-		return ok, retry, nil
-	}
-	granted, ttl, err := l.reserve(ctx, key)
-	if err != nil {
-		l.retryRedis.Store(time.Now().Add(l.cooldown).UnixNano())
-		if !l.degraded.Swap(true) {
-			slog.Warn("rate limiter: Redis unavailable, limiting per process until it is back",
-				slog.String("addr", l.client.Options().Addr), slog.Any("err", err))
+	for {
+		now := time.Now()
+		if now.UnixNano() < l.retryRedis.Load() {
+			return l.fallback.Allow(ctx, key)
 		}
-		return l.fallback.Allow(ctx, key)
+		l.mu.Lock()
+		ls := l.leaseFor(key, now)
+		if now.Before(ls.end) {
+			if ls.remaining > 0 {
+				ls.remaining--
+				l.mu.Unlock()
+				return true, 0, nil
+			}
+			if ls.spent {
+				l.mu.Unlock()
+				return false, ls.end.Sub(now), nil
+			}
+		}
+		if wait := ls.reserving; wait != nil {
+			l.mu.Unlock()
+			select {
+			case <-wait: // decide again from the fresh lease
+				continue
+			case <-ctx.Done():
+				return false, 0, fmt.Errorf("rate limit %q: %w", key, ctx.Err())
+			}
+		}
+		done := make(chan struct{})
+		ls.reserving = done
+		l.mu.Unlock()
+
+		granted, ttl, err := l.reserve(ctx, key)
+
+		l.mu.Lock()
+		ls.reserving = nil
+		close(done)
+		if err == nil {
+			// Leases are only reserved once the last is used up or its
+			// window ended: nothing of the old one is carried over.
+			ls.end, ls.remaining, ls.spent = now.Add(ttl), max(granted-1, 0), granted == 0
+		}
+		l.mu.Unlock()
+		if err != nil {
+			l.retryRedis.Store(time.Now().Add(l.cooldown).UnixNano())
+			if !l.degraded.Swap(true) {
+				slog.Warn("rate limiter: Redis unavailable, limiting per process until it is back",
+					slog.String("addr", l.client.Options().Addr), slog.Any("err", err))
+			}
+			return l.fallback.Allow(ctx, key)
+		}
+		if l.degraded.Swap(false) {
+			slog.Info("rate limiter: Redis is back, limits are shared again", slog.String("addr", l.client.Options().Addr))
+		}
+		if granted == 0 {
+			return false, ttl, nil
+		}
+		return true, 0, nil
 	}
-	if l.degraded.Swap(false) {
-		slog.Info("rate limiter: Redis is back, limits are shared again", slog.String("addr", l.client.Options().Addr))
-	}
-	return l.store(key, now, granted, ttl)
 }
 
-// fromLease decides from what this process already holds of key's window,
-// if it can.
-func (l *redisLimiter) fromLease(key string, now time.Time) (ok bool, retry time.Duration, decided bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	ls := l.leases[key]
-	if ls == nil || !now.Before(ls.end) {
-		return false, 0, false
+// leaseFor returns key's lease, creating it; l.mu is held. Ended leases
+// are swept at most once per window; past maxKeys arbitrary ones are
+// dropped (their holders only lose what they reserved).
+func (l *redisLimiter) leaseFor(key string, now time.Time) *lease {
+	if ls := l.leases[key]; ls != nil {
+		return ls
 	}
-	if ls.remaining > 0 {
-		ls.remaining--
-		return true, 0, true
-	}
-	if ls.spent {
-		return false, ls.end.Sub(now), true
-	}
-	return false, 0, false
-}
-
-// store records a reservation's outcome and decides the request that made it.
-func (l *redisLimiter) store(key string, now time.Time, granted int, ttl time.Duration) (bool, time.Duration, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	if !now.Before(l.nextSweep) {
 		for k, ls := range l.leases {
-			if !now.Before(ls.end) {
+			if !now.Before(ls.end) && ls.reserving == nil {
 				delete(l.leases, k)
 			}
 		}
 		l.nextSweep = now.Add(l.window)
 	}
-	ls := l.leases[key]
-	if ls == nil {
-		for k := range l.leases { // past the bound, drop arbitrary leases
-			if len(l.leases) < l.maxKeys {
-				break
-			}
-			delete(l.leases, k)
+	for k := range l.leases {
+		if len(l.leases) < l.maxKeys {
+			break
 		}
-		ls = &lease{}
-		l.leases[key] = ls
+		delete(l.leases, k)
 	}
-	if !now.Before(ls.end) {
-		// A new window: what was left of the ended one is not ours any more.
-		ls.remaining, ls.spent = 0, false
-	}
-	ls.end = now.Add(ttl)
-	if granted == 0 {
-		ls.spent = true
-		if ls.remaining > 0 { // granted to a concurrent reservation meanwhile
-			ls.remaining--
-			return true, 0, nil
-		}
-		return false, ttl, nil
-	}
-	ls.remaining += granted - 1 // one is this request's
-	return true, 0, nil
+	ls := &lease{}
+	l.leases[key] = ls
+	return ls
 }
 
 func (l *redisLimiter) reserve(ctx context.Context, key string) (int, time.Duration, error) {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -373,5 +374,37 @@ func TestRedisLeaseEndsWithWindow(t *testing.T) {
 	}
 	if left := l.(*redisLimiter).leases["k"].remaining; left != 9 {
 		t.Errorf("lease holds %d, want 9 (nothing carried over)", left)
+	}
+}
+
+// TestRedisBurstReservesOneLeaseAtATime: 50 concurrent requests on a fresh
+// key must not each reserve a lease (which would spend the budget on
+// leases and refuse requests within it): reservations are one at a time.
+func TestRedisBurstReservesOneLeaseAtATime(t *testing.T) {
+	srv := testserver.Redis(t)
+	client := newClient(t, srv.URL())
+	const limit, goroutines, each = 1000, 50, 20 // leases of 100; exactly the budget
+	l := NewRedis(client, limit, time.Minute)
+	var refused atomic.Int64
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Go(func() {
+			for range each {
+				ok, _, err := l.Allow(t.Context(), "burst")
+				if err != nil {
+					t.Error(err)
+				}
+				if !ok {
+					refused.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := refused.Load(); n != 0 {
+		t.Errorf("%d of %d requests within the budget refused", n, limit)
+	}
+	if n := redisCount(t, client, l, "burst"); n != limit {
+		t.Errorf("Redis counter = %d, want %d (10 leases, none wasted)", n, limit)
 	}
 }
