@@ -125,26 +125,37 @@ func TestAlertmanagerDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Inhibition is computed when listing: no waiting for a notification.
+	// The inhibitor learns of source alerts asynchronously: poll briefly.
 	wantSuppressed := map[string]bool{
 		"HighErrorRate/app//critical":           true, // DatabaseDown inhibits the app's symptoms
 		"AvailabilitySLOFastBurn/app//critical": true,
 		"DiskSpaceLow/agent/host-1/warning":     true, // critical inhibits warning, same alertname and instance
 	}
 	t.Run("inhibition", func(t *testing.T) {
-		listed, err := am.Alerts(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(listed) != len(alerts) {
-			t.Fatalf("listed %d alerts, posted %d", len(listed), len(alerts))
-		}
-		for _, a := range listed {
-			k := alertKey(a.Labels)
-			inhibited := a.Status != nil && a.Status.State == "suppressed" && len(a.Status.InhibitedBy) > 0
-			if inhibited != wantSuppressed[k] {
-				t.Errorf("%s: status %+v, want inhibited %v", k, a.Status, wantSuppressed[k])
+		var problems []string
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			listed, err := am.Alerts(ctx)
+			if err != nil {
+				t.Fatal(err)
 			}
+			problems = nil
+			if len(listed) != len(alerts) {
+				problems = append(problems, fmt.Sprintf("listed %d alerts, posted %d", len(listed), len(alerts)))
+			}
+			for _, a := range listed {
+				k := alertKey(a.Labels)
+				inhibited := a.Status != nil && a.Status.State == "suppressed" && len(a.Status.InhibitedBy) > 0
+				if inhibited != wantSuppressed[k] {
+					problems = append(problems, fmt.Sprintf("%s: status %+v, want inhibited %v", k, a.Status, wantSuppressed[k]))
+				}
+			}
+			if len(problems) == 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		for _, p := range problems {
+			t.Error(p)
 		}
 	})
 
