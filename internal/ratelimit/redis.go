@@ -198,7 +198,9 @@ func (l *redisLimiter) leaseFor(key string, now time.Time) *lease {
 }
 
 func (l *redisLimiter) reserve(ctx context.Context, key string) (int, time.Duration, error) {
-	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	// Not the request's cancellation: a client that hangs up must not pass
+	// for a Redis outage, and other requests may be waiting for this lease.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.timeout)
 	defer cancel()
 	res, err := reserveScript.Run(ctx, l.client, []string{l.prefix + key},
 		l.chunk, l.window.Milliseconds(), l.limit).Int64Slice()

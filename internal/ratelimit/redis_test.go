@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"net"
 	"strconv"
@@ -406,5 +407,21 @@ func TestRedisBurstReservesOneLeaseAtATime(t *testing.T) {
 	}
 	if n := redisCount(t, client, l, "burst"); n != limit {
 		t.Errorf("Redis counter = %d, want %d (10 leases, none wasted)", n, limit)
+	}
+}
+
+// TestRedisClientGoneIsNotAnOutage: a request cancelled by its client
+// while reserving must not switch the limiter to its local fallback.
+func TestRedisClientGoneIsNotAnOutage(t *testing.T) {
+	srv := testserver.Redis(t)
+	l := NewRedis(newClient(t, srv.URL()), 3, time.Minute)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, _, err := l.Allow(ctx, "k"); err != nil {
+		t.Fatalf("Allow with a cancelled request: %v", err)
+	}
+	rl := l.(*redisLimiter)
+	if rl.degraded.Load() || rl.retryRedis.Load() != 0 {
+		t.Error("a cancelled request put the limiter on its local fallback")
 	}
 }
