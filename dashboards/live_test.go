@@ -1,4 +1,4 @@
-package dashboards
+package dashboards_test
 
 import (
 	"bytes"
@@ -28,6 +28,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vigil-sh/vigil/alerts"
+	"github.com/vigil-sh/vigil/dashboards"
 	"github.com/vigil-sh/vigil/internal/agent"
 	"github.com/vigil-sh/vigil/internal/agent/config"
 	"github.com/vigil-sh/vigil/internal/api"
@@ -186,13 +187,13 @@ scrape_configs:
 
 	type extremes struct{ lo, hi float64 }
 	seen := map[string]extremes{} // panel/refId → lowest and highest value
-	for _, d := range loadCommitted(t) {
+	for _, d := range dashboards.LoadCommitted(t) {
 		vars := resolveVariables(t, prom, d, start, end)
-		for _, p := range panelsOf(d) {
+		for _, p := range dashboards.PanelsOf(d) {
 			key := d.UID + "/" + p.Title
 			var empty []string
 			for _, q := range p.Targets {
-				expr := expand(q.Expr, vars)
+				expr := dashboards.Expand(q.Expr, vars)
 				m, err := queryRange(t.Context(), prom, expr, start, end)
 				if err != nil {
 					t.Errorf("%s: query %s: %v", key, q.RefID, err)
@@ -237,7 +238,7 @@ scrape_configs:
 
 // resolveVariables evaluates the dashboard's $job, $instance and $target
 // queries in order, as Grafana does, and selects all their values.
-func resolveVariables(t *testing.T, prom *testserver.PrometheusServer, d committed, start, end time.Time) map[string]string {
+func resolveVariables(t *testing.T, prom *testserver.PrometheusServer, d dashboards.Committed, start, end time.Time) map[string]string {
 	t.Helper()
 	vars := map[string]string{"__rate_interval": "4s"} // 4 × the 1s scrape interval, as Grafana computes it
 	labelValues := regexp.MustCompile(`^label_values\((.+),\s*(\w+)\)$`)
@@ -251,13 +252,13 @@ func resolveVariables(t *testing.T, prom *testserver.PrometheusServer, d committ
 			t.Fatalf("%s: variable $%s has query %v; want label_values(selector, label)", d.UID, v.Name, v.Query)
 		}
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-		values, _, _, err := prom.API().LabelValues(ctx, m[2], []string{expand(m[1], vars)}, start, end)
+		values, _, _, err := prom.API().LabelValues(ctx, m[2], []string{dashboards.Expand(m[1], vars)}, start, end)
 		cancel()
 		if err != nil {
 			t.Fatalf("%s: variable $%s: %v", d.UID, v.Name, err)
 		}
 		if len(values) == 0 {
-			t.Fatalf("%s: variable $%s (%s) has no values", d.UID, v.Name, expand(q, vars))
+			t.Fatalf("%s: variable $%s (%s) has no values", d.UID, v.Name, dashboards.Expand(q, vars))
 		}
 		var alts []string
 		for _, val := range values {
