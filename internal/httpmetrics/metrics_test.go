@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/vigil-sh/vigil/internal/buildinfo"
+	"github.com/vigil-sh/vigil/internal/testserver"
 	"github.com/vigil-sh/vigil/internal/thresholds"
 )
 
@@ -361,5 +363,27 @@ func TestLatencySLOIsABucketBoundary(t *testing.T) {
 		if !slices.Contains(httpBuckets, b) {
 			t.Errorf("default bucket %v missing", b)
 		}
+	}
+}
+
+// TestExpositionPassesPromtool feeds the /api/metrics body, with every
+// family populated, to Prometheus' own linter.
+func TestExpositionPassesPromtool(t *testing.T) {
+	promtool := testserver.LookBinary(t, "promtool", "prometheus")
+	m := New(time.Nanosecond)
+	m.Middleware(func(*http.Request) string { return "/api/projects/{id}" }, http.NotFoundHandler()).
+		ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/api/projects/1", nil))
+	m.MongoCommandDuration.WithLabelValues("find").Observe(0.01)
+	m.MongoCommandFailures.WithLabelValues("find").Inc()
+	m.MongoSlowOperations.WithLabelValues("find").Inc()
+	m.DependencyUp.WithLabelValues(DependencyMongoDB).Set(1)
+
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/metrics", nil))
+	cmd := exec.CommandContext(t.Context(), promtool, "check", "metrics")
+	cmd.Stdin = rec.Body
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 }
