@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -386,4 +387,50 @@ func TestExpositionPassesPromtool(t *testing.T) {
 	if err != nil {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
+}
+
+// TestExemplarSpacing: fast requests leave an exemplar at most once a second
+// per series, slow ones always.
+func TestExemplarSpacing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := New(0)
+		var sleep time.Duration
+		h := m.Middleware(func(*http.Request) string { return "/x" }, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+			time.Sleep(sleep)
+		}))
+		serve := func(id string, took time.Duration) {
+			sleep = took
+			req := httptest.NewRequest(http.MethodGet, "/x", nil)
+			req.Header.Set("X-Request-ID", id)
+			h.ServeHTTP(httptest.NewRecorder(), req)
+		}
+		serve("first", 0)    // due: attached
+		serve("too-soon", 0) // within the second: not attached
+		if got := exemplarIDs(t, m); len(got) != 1 || !got["first"] {
+			t.Errorf("exemplars after two fast requests = %v, want only first", got)
+		}
+		serve("slow", 200*time.Millisecond) // slow: attached although not due
+		time.Sleep(time.Second)
+		serve("later", 0) // due again
+		got := exemplarIDs(t, m)
+		want := map[string]bool{"slow": true, "later": true} // "later" replaced "first" in the fast bucket
+		if len(got) != len(want) || !got["slow"] || !got["later"] {
+			t.Errorf("exemplars = %v, want %v", got, want)
+		}
+	})
+}
+
+func exemplarIDs(t *testing.T, m *Metrics) map[string]bool {
+	t.Helper()
+	var pb dto.Metric
+	if err := m.RequestDuration.WithLabelValues("GET", "/x").(prometheus.Metric).Write(&pb); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, b := range pb.GetHistogram().GetBucket() {
+		for _, l := range b.GetExemplar().GetLabel() {
+			ids[l.GetValue()] = true
+		}
+	}
+	return ids
 }

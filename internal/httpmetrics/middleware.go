@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -67,6 +68,28 @@ type seriesKey struct {
 type seriesEntry struct {
 	requests prometheus.Counter
 	duration prometheus.Observer
+	// nextExemplar (unix nanoseconds) spaces out exemplars: attaching one
+	// costs ~1 µs and 9 allocations, and a scrape only sees the latest
+	// per bucket anyway.
+	nextExemplar atomic.Int64
+}
+
+// Exemplar policy: every request slower than exemplarSlow carries its
+// request ID (those are the ones worth a trace), others at most one per
+// series per exemplarInterval.
+const (
+	exemplarSlow     = 100 * time.Millisecond
+	exemplarInterval = time.Second
+)
+
+// wantsExemplar decides whether this observation gets an exemplar.
+func (e *seriesEntry) wantsExemplar(end time.Time, elapsed time.Duration) bool {
+	if elapsed >= exemplarSlow {
+		return true
+	}
+	now := end.UnixNano()
+	next := e.nextExemplar.Load()
+	return now >= next && e.nextExemplar.CompareAndSwap(next, now+int64(exemplarInterval))
 }
 
 // maxCachedSeries bounds the child cache should a caller pass unbounded
@@ -148,7 +171,8 @@ const requestIDHeader = "X-Request-Id"
 // route returns for it (the ServeMux pattern; "unmatched" for unknown
 // paths). route is called after next has returned, so when next is a
 // ServeMux r.Pattern is already set. Requests that carry (or are answered
-// with) an X-Request-ID get it attached as an exemplar of the duration.
+// with) an X-Request-ID get it attached as an exemplar of the duration:
+// all slow ones, and one a second per series of the others.
 func (m *Metrics) Middleware(route func(*http.Request) string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -169,11 +193,15 @@ func (m *Metrics) Middleware(route func(*http.Request) string, next http.Handler
 			}
 			e := m.seriesFor(methodIndex(r.Method), route(r), status)
 			e.requests.Inc()
-			elapsed := time.Since(start).Seconds()
-			if id := requestID(r, rw); id != "" {
-				e.duration.(prometheus.ExemplarObserver).ObserveWithExemplar(elapsed, prometheus.Labels{"request_id": id})
+			elapsed := time.Since(start)
+			var id string
+			if e.wantsExemplar(start.Add(elapsed), elapsed) {
+				id = requestID(r, rw)
+			}
+			if id != "" {
+				e.duration.(prometheus.ExemplarObserver).ObserveWithExemplar(elapsed.Seconds(), prometheus.Labels{"request_id": id})
 			} else {
-				e.duration.Observe(elapsed)
+				e.duration.Observe(elapsed.Seconds())
 			}
 			if done {
 				rw.ResponseWriter = nil
