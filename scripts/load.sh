@@ -214,6 +214,7 @@ awk -v r="$READ_RPS" -v min="$MIN_READ_RPS" 'BEGIN {exit !(r + 0 >= min + 0)}' |
 awk -v p="$READ_P99" -v max="$MAX_READ_P99_MS" 'BEGIN {exit !(p + 0 < max + 0)}' || ok=0
 if [[ $READ_ERRORS != 0 || $WRITE_ERRORS != 0 ]]; then
 	ok=0
+	grep -H -E 'Socket errors|Non-2xx' "$TMP"/wrk-*.txt | sed "s|$TMP/||" || true
 	echo "errors: the app's last warnings:"
 	grep -E '"level":"(WARN|ERROR)"|level=(WARN|ERROR)' "$TMP/app.log" | tail -5 || true
 fi
