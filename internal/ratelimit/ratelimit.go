@@ -1,6 +1,8 @@
 // Package ratelimit limits requests per client. The Redis limiter shares
-// each client's budget across every replica of the app; the local one keeps
-// it in memory, for a single replica or while Redis is unreachable.
+// each client's budget across every replica of the app, reserving it in
+// leases so that most decisions need no round trip; the local one keeps it
+// in memory, for a single replica or while Redis is unreachable. Middleware
+// applies them to the API by client address.
 package ratelimit
 
 import (
