@@ -68,6 +68,11 @@ func FuzzAPI(f *testing.F) {
 		if rec.Code == http.StatusNoContent || req.Method == "HEAD" || strings.HasPrefix(path, "/api/metrics") {
 			return
 		}
+		// ServeMux redirects unclean paths ("/api/." → "/api/") to their
+		// canonical form, with no body: a client follows the Location.
+		if rec.Code/100 == 3 && rec.Header().Get("Location") != "" {
+			return
+		}
 		if !json.Valid(rec.Body.Bytes()) {
 			t.Fatalf("%s %s -> %d with a non-JSON body: %q", req.Method, path, rec.Code, rec.Body)
 		}
