@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/vigil-sh/vigil/internal/buildinfo"
 	"github.com/vigil-sh/vigil/internal/testserver"
@@ -433,4 +434,43 @@ func exemplarIDs(t *testing.T, m *Metrics) map[string]bool {
 		}
 	}
 	return ids
+}
+
+// TestNativeHistogramOverProtobuf: a Prometheus that asks for protobuf (as
+// it does with native histograms enabled) gets the request duration as a
+// native histogram, schema 3 (bucket factor 1.1), beside its classic
+// buckets.
+func TestNativeHistogramOverProtobuf(t *testing.T) {
+	m := New(0)
+	h := m.Middleware(func(*http.Request) string { return "/x" }, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for range 3 {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/x", nil))
+	}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/api/metrics", nil)
+	req.Header.Set("Accept", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited")
+	m.Handler().ServeHTTP(rec, req)
+	format := expfmt.ResponseFormat(rec.Header())
+	if format.FormatType() != expfmt.TypeProtoDelim {
+		t.Fatalf("Content-Type %q is not delimited protobuf", rec.Header().Get("Content-Type"))
+	}
+	dec := expfmt.NewDecoder(rec.Body, format)
+	for {
+		var mf dto.MetricFamily
+		if err := dec.Decode(&mf); err != nil {
+			t.Fatalf("http_request_duration_seconds not in the protobuf exposition: %v", err)
+		}
+		if mf.GetName() != "http_request_duration_seconds" {
+			continue
+		}
+		hist := mf.GetMetric()[0].GetHistogram()
+		if hist.GetSchema() != 3 || hist.GetSampleCount() != 3 || len(hist.GetBucket()) != len(httpBuckets) {
+			t.Errorf("schema %d, count %d, %d classic buckets; want schema 3, count 3, %d classic buckets",
+				hist.GetSchema(), hist.GetSampleCount(), len(hist.GetBucket()), len(httpBuckets))
+		}
+		if len(hist.GetPositiveSpan()) == 0 && hist.GetZeroCount() == 0 {
+			t.Error("no native buckets populated")
+		}
+		return
+	}
 }
