@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/vigil-sh/vigil/internal/buildinfo.Version=$(VERSION) \
            -X github.com/vigil-sh/vigil/internal/buildinfo.Revision=$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-.PHONY: all build run test test-deps lint unit fuzz fuzz-short bench load generate clean
+.PHONY: all build run test test-deps lint unit fuzz fuzz-short bench load footprint generate clean
 
 all: build
 
@@ -45,6 +45,10 @@ bench:
 
 load: build
 	./scripts/load.sh
+
+## footprint: the agent's RSS and CPU with 10 targets at 15 s over 5 minutes.
+footprint: build
+	./scripts/footprint.sh 300
 
 # Kubernetes manifests are derived from the rule files and dashboards: last.
 generate:

@@ -27,6 +27,7 @@ import (
 	promrules "github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/tsdb"
 
+	"github.com/prometheus/prometheus/tsdb/chunks"
 	"github.com/vigil-sh/vigil/internal/agent/config"
 )
 
@@ -251,6 +252,9 @@ func (e *Engine) open(cfg *config.Config, externalURL string) error {
 	block := min(retention, 2*time.Hour).Milliseconds()
 	topts.MinBlockDuration = block
 	topts.MaxBlockDuration = block
+	// A sidecar appends a few hundred series every few seconds: the default
+	// 4 MiB head-chunk write buffer would be a tenth of its memory.
+	topts.HeadChunksWriteBufferSize = chunks.MinWriteBufferSize
 	db, err := tsdb.Open(dir, e.logger.With("component", "tsdb"), e.reg, topts, nil)
 	if err != nil {
 		return fmt.Errorf("opening storage %s: %w", dir, err)
