@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -468,17 +466,5 @@ func TestVersionedKey(t *testing.T) {
 	// The format the API used before GetVersioned: keys must not change.
 	if got, want := VersionedKey("org:1", 42, "projects:page=1"), fmt.Sprintf("%s:v%d:%s", "org:1", 42, "projects:page=1"); got != want {
 		t.Errorf("VersionedKey = %q, want %q", got, want)
-	}
-}
-
-func TestRedisLoggerGoesToSlog(t *testing.T) {
-	var buf bytes.Buffer
-	l := RedisLogger(slog.New(slog.NewTextHandler(&buf, nil)))
-	redis.SetLogger(l) // the type go-redis accepts
-	t.Cleanup(func() { redis.SetLogger(RedisLogger(slog.Default())) })
-	l.Printf(t.Context(), "failed to dial after %d attempts: %v", 1, errors.New("connection refused"))
-	if got := buf.String(); !strings.Contains(got, "level=WARN") || !strings.Contains(got, "failed to dial after 1 attempts: connection refused") ||
-		!strings.Contains(got, "component=go-redis") {
-		t.Errorf("log = %q", got)
 	}
 }

@@ -1,10 +1,8 @@
 package cache
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"time"
 
@@ -45,19 +43,4 @@ func Redact(rawURL string) string {
 		return "<unparsable URL>"
 	}
 	return u.Redacted()
-}
-
-// RedisLogger adapts l for go-redis' own messages (dial failures, pool
-// events), which otherwise go to stderr through the standard log package:
-// redis.SetLogger(cache.RedisLogger(logger)).
-func RedisLogger(l *slog.Logger) interface {
-	Printf(ctx context.Context, format string, v ...any)
-} {
-	return redisLogger{l}
-}
-
-type redisLogger struct{ l *slog.Logger }
-
-func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
-	r.l.WarnContext(ctx, fmt.Sprintf(format, v...), slog.String("component", "go-redis"))
 }
