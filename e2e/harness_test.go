@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -72,9 +71,8 @@ type proc struct {
 	env  []string
 	log  string
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
+	mu      sync.Mutex
+	running *testserver.Process
 }
 
 func startProc(t *testing.T, name, bin string, args, env []string) *proc {
@@ -98,40 +96,25 @@ func (p *proc) Start() {
 	p.t.Helper()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cmd != nil {
+	if p.running != nil {
 		return
 	}
-	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	running, err := testserver.StartProcess(p.bin, p.args, p.env, "", p.log)
 	if err != nil {
-		p.t.Fatal(err)
+		p.t.Fatalf("%s: %v", p.name, err)
 	}
-	cmd := exec.Command(p.bin, p.args...)
-	cmd.Env = append(os.Environ(), p.env...)
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		p.t.Fatalf("starting %s: %v", p.name, err)
-	}
-	p.cmd, p.exited = cmd, make(chan struct{})
-	go func(c *exec.Cmd, done chan struct{}) { _ = c.Wait(); f.Close(); close(done) }(cmd, p.exited)
+	p.running = running
 }
 
 // Stop sends SIGTERM and waits, as docker stop does.
 func (p *proc) Stop() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cmd == nil {
+	if p.running == nil {
 		return
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(20 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	}
-	p.cmd = nil
+	p.running.Stop(20 * time.Second)
+	p.running = nil
 }
 
 // waitFor polls cond until it returns nil or the timeout passes.

@@ -6,12 +6,10 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -140,10 +138,9 @@ type daemon struct {
 	dir  string
 	args func(listenAddr string) []string
 
-	mu     sync.Mutex
-	port   int
-	cmd    *exec.Cmd
-	exited chan struct{}
+	mu   sync.Mutex
+	port int
+	proc *Process
 }
 
 func (d *daemon) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(d.port)) }
@@ -161,7 +158,7 @@ func (d *daemon) start(newPort bool) {
 	d.t.Helper()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.cmd != nil {
+	if d.proc != nil {
 		return
 	}
 	if d.port == 0 {
@@ -170,28 +167,17 @@ func (d *daemon) start(newPort bool) {
 	logPath := filepath.Join(d.dir, d.name+".log")
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+		_ = os.Remove(logPath) // the log of this attempt only
+		proc, err := StartProcess(d.bin, d.args(d.addr()), nil, d.dir, logPath)
 		if err != nil {
-			d.t.Fatalf("creating %s: %v", logPath, err)
+			d.t.Fatal(err)
 		}
-		cmd := exec.Command(d.bin, d.args(d.addr())...)
-		cmd.Dir = d.dir
-		cmd.Stdout, cmd.Stderr = logFile, logFile
-		// Never outlive the test binary, even when it is killed.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			logFile.Close()
-			d.t.Fatalf("starting %s: %v", d.bin, err)
-		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); logFile.Close(); close(exited) }()
-		lastErr = waitReady(d.t.Context(), "http://"+d.addr()+"/-/ready", exited, 30*time.Second)
+		lastErr = waitReady(d.t.Context(), "http://"+d.addr()+"/-/ready", proc.Exited(), 30*time.Second)
 		if lastErr == nil {
-			d.cmd, d.exited = cmd, exited
+			d.proc = proc
 			return
 		}
-		_ = cmd.Process.Kill()
-		<-exited
+		proc.Kill()
 		log, _ := os.ReadFile(logPath)
 		if !strings.Contains(string(log), "address already in use") {
 			d.t.Fatalf("%s on %s did not become ready: %v\n%s", d.name, d.addr(), lastErr, log)
@@ -209,17 +195,11 @@ func (d *daemon) start(newPort bool) {
 func (d *daemon) stop() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.cmd == nil {
+	if d.proc == nil {
 		return
 	}
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.exited:
-	case <-time.After(10 * time.Second):
-		_ = d.cmd.Process.Kill()
-		<-d.exited
-	}
-	d.cmd = nil
+	d.proc.Stop(10 * time.Second)
+	d.proc = nil
 }
 
 // waitReady polls url until it answers 200, the process exits or the

@@ -7,12 +7,10 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -27,9 +25,8 @@ type RedisServer struct {
 	dir  string
 	port int
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
+	mu   sync.Mutex
+	proc *Process
 }
 
 // RedisOption configures Redis.
@@ -71,7 +68,7 @@ func (s *RedisServer) Start() {
 	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd != nil {
+	if s.proc != nil {
 		return
 	}
 	conf := []string{
@@ -94,22 +91,17 @@ func (s *RedisServer) Start() {
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		cmd := exec.Command(s.bin, confPath)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			s.t.Fatalf("starting redis-server: %v", err)
+		proc, err := StartProcess(s.bin, []string{confPath}, nil, s.dir, filepath.Join(s.dir, "redis-server.out"))
+		if err != nil {
+			s.t.Fatal(err)
 		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		if err := s.waitPing(exited); err != nil {
-			_ = cmd.Process.Kill()
-			<-exited
+		if err := s.waitPing(proc.Exited()); err != nil {
+			proc.Kill()
 			lastErr = err
 			time.Sleep(100 * time.Millisecond)
 			continue
 		}
-		s.cmd = cmd
-		s.exited = exited
+		s.proc = proc
 		return
 	}
 	log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
@@ -120,17 +112,11 @@ func (s *RedisServer) Start() {
 func (s *RedisServer) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil {
+	if s.proc == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(5 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-	}
-	s.cmd = nil
+	s.proc.Stop(5 * time.Second)
+	s.proc = nil
 }
 
 // waitPing waits for a PONG (or NOAUTH, which also proves it listens).
