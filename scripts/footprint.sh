@@ -55,6 +55,7 @@ while (( $(date +%s) < end )); do
 done
 t1=$(date +%s.%N); c1=$(cpu)
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$agent/status")
+grep -E '^(RssAnon|RssFile|RssShmem):' "/proc/$agent/status" || true
 curl -s "http://127.0.0.1:$agent_port/metrics" | grep -E '^(go_memstats_(heap_inuse|heap_idle|heap_released|stack_inuse|sys)_bytes|process_resident_memory_bytes|go_goroutines) ' || true
 python3 - "$t0" "$t1" "$c0" "$c1" "$hz" "$rss" "$peak" "$duration" <<'PY'
 import sys
