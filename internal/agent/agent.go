@@ -282,6 +282,7 @@ func (a *Agent) ApplyConfig(ctx context.Context, cfg *config.Config) (err error)
 		}
 	}
 	for _, r := range fresh {
+		a.metrics.track(r.target)
 		r.start(a.ctx)
 	}
 

@@ -257,8 +257,11 @@ func TestSelfMetricsLint(t *testing.T) {
 	if v, ok := metricValue(t, a.Agent, "vigil_probe_failures_total", map[string]string{"target": "down", "kind": "http", "reason": "connect"}); !ok || v < 1 {
 		t.Errorf("vigil_probe_failures_total{target=down,reason=connect} = %v (present %v), want >= 1", v, ok)
 	}
-	if _, ok := metricValue(t, a.Agent, "vigil_probe_failures_total", map[string]string{"target": "web"}); ok {
-		t.Error("a healthy target has a failure series")
+	// Every reason starts at zero, so rate() sees a target's first failure.
+	for reason := range knownReasons {
+		if v, ok := metricValue(t, a.Agent, "vigil_probe_failures_total", map[string]string{"target": "web", "reason": reason}); !ok || v != 0 {
+			t.Errorf("vigil_probe_failures_total{target=web,reason=%s} = %v (present %v), want 0", reason, v, ok)
+		}
 	}
 	if v, ok := metricValue(t, a.Agent, "probe_success", map[string]string{"target": "web", "kind": "http"}); !ok || v != 1 {
 		t.Errorf("probe_success{target=web} = %v (present %v), want 1", v, ok)

@@ -64,6 +64,16 @@ func (m *selfMetrics) observe(t config.Target, rec probeRecord) {
 	m.duration.WithLabelValues(kind).Observe(rec.Duration.Seconds())
 }
 
+// track creates a new target's counters at zero, so the first failure is
+// an increase that rate() sees, and failure ratios exist from the start.
+func (m *selfMetrics) track(t config.Target) {
+	kind := string(t.Kind)
+	m.probes.WithLabelValues(t.Name, kind)
+	for reason := range knownReasons {
+		m.failures.WithLabelValues(t.Name, kind, reason)
+	}
+}
+
 // forget drops a removed target's series.
 func (m *selfMetrics) forget(target string) {
 	m.probes.DeletePartialMatch(prometheus.Labels{"target": target})
