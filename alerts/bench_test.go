@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +20,8 @@ import (
 
 	"github.com/vigil-sh/vigil/internal/agent/config"
 	"github.com/vigil-sh/vigil/rules"
+
+	"github.com/vigil-sh/vigil/internal/cputime"
 )
 
 const (
@@ -112,7 +113,7 @@ func benchCycles(b *testing.B, groups []*promrules.Group, nSeries int) {
 		g.Eval(ctx, benchEnd)
 	}
 	b.ResetTimer()
-	cpu0 := processCPU(b)
+	cpu0 := cputime.Process()
 	for b.Loop() {
 		for _, g := range groups {
 			g.Eval(ctx, benchEnd)
@@ -120,7 +121,7 @@ func benchCycles(b *testing.B, groups []*promrules.Group, nSeries int) {
 	}
 	// CPU time as well as wall time: on a shared machine the wall time
 	// measures the neighbours as much as the rules.
-	b.ReportMetric(float64((processCPU(b)-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(nRules), "rules")
 	b.ReportMetric(float64(nSeries), "series")
 	for _, g := range groups {
@@ -264,14 +265,4 @@ func BenchmarkEval1000Rules10kSeries(b *testing.B) {
 	}
 	db := fillDB(b, series)
 	benchCycles(b, loadGroups(b, db, loader, []string{path}), len(series))
-}
-
-// processCPU is the user+system CPU time of the process so far.
-func processCPU(b *testing.B) time.Duration {
-	b.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -1,12 +1,8 @@
 package cache
 
 import (
-	"bufio"
-	"context"
 	"strconv"
-	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -14,6 +10,8 @@ import (
 
 	"github.com/vigil-sh/vigil/internal/httpmetrics"
 	"github.com/vigil-sh/vigil/internal/testserver"
+
+	"github.com/vigil-sh/vigil/internal/cputime"
 )
 
 // BenchmarkGetHit is the cached read path's cache cost on each backend:
@@ -49,11 +47,11 @@ func BenchmarkGetHit(b *testing.B) {
 					}
 				}
 				b.ReportAllocs()
-				cpu0, redis0 := processCPU(), redisCPU(ctx, client)
+				cpu0, redis0 := cputime.Process(), cputime.Redis(ctx, client)
 				defer func() {
-					b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+					b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N), "cpu-ns/op")
 					if client != nil {
-						b.ReportMetric(float64(redisCPU(ctx, client)-redis0)/float64(b.N), "redis-cpu-ns/op")
+						b.ReportMetric(float64(cputime.Redis(ctx, client)-redis0)/float64(b.N), "redis-cpu-ns/op")
 					}
 				}()
 				// 25 goroutines per core: the load test's 50 connections. A
@@ -88,35 +86,4 @@ func BenchmarkGetHit(b *testing.B) {
 			})
 		}
 	}
-}
-
-// processCPU is this process' CPU time in nanoseconds.
-func processCPU() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
-}
-
-// redisCPU is the server's CPU time in nanoseconds (INFO cpu): on a shared
-// machine wall time is noise, the work done is not.
-func redisCPU(ctx context.Context, client *redis.Client) int64 {
-	if client == nil {
-		return 0
-	}
-	info, err := client.Info(ctx, "cpu").Result()
-	if err != nil {
-		return 0
-	}
-	var total float64
-	sc := bufio.NewScanner(strings.NewReader(info))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), ":")
-		if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
-			f, _ := strconv.ParseFloat(v, 64)
-			total += f
-		}
-	}
-	return int64(total * 1e9)
 }

@@ -3,12 +3,13 @@ package httpmetrics
 import (
 	"net/http"
 	"net/http/httptest"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vigil-sh/vigil/internal/cputime"
 )
 
 // nopWriter is a ResponseWriter that costs nothing, so the benchmark
@@ -24,17 +25,9 @@ func (nopWriter) WriteHeader(int)             {}
 // much less so; both are reported.
 func reportCPU(b *testing.B, run func()) {
 	b.Helper()
-	before := cpuTime()
+	before := cputime.Process()
 	run()
-	b.ReportMetric(float64((cpuTime()-before).Nanoseconds())/float64(b.N), "cpu-ns/op")
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64((cputime.Process()-before).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkMiddleware compares the bare handler with the instrumented one

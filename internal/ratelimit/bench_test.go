@@ -1,13 +1,9 @@
 package ratelimit
 
 import (
-	"bufio"
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +11,8 @@ import (
 
 	"github.com/vigil-sh/vigil/internal/cache"
 	"github.com/vigil-sh/vigil/internal/testserver"
+
+	"github.com/vigil-sh/vigil/internal/cputime"
 )
 
 // BenchmarkAllow: one decision per request. Each client sends exactly its
@@ -46,11 +44,11 @@ func BenchmarkAllow(b *testing.B) {
 			}
 			ctx := b.Context()
 			b.ReportAllocs()
-			cpu0, redis0 := processCPU(), redisCPU(ctx, client)
+			cpu0, redis0 := cputime.Process(), cputime.Redis(ctx, client)
 			defer func() {
-				b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+				b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N), "cpu-ns/op")
 				if client != nil {
-					b.ReportMetric(float64(redisCPU(ctx, client)-redis0)/float64(b.N), "redis-cpu-ns/op")
+					b.ReportMetric(float64(cputime.Redis(ctx, client)-redis0)/float64(b.N), "redis-cpu-ns/op")
 				}
 			}()
 			i := 0
@@ -86,34 +84,4 @@ func BenchmarkMiddleware(b *testing.B) {
 			}
 		})
 	}
-}
-
-// processCPU is this process' CPU time in nanoseconds.
-func processCPU() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
-}
-
-// redisCPU is the server's CPU time in nanoseconds (INFO cpu).
-func redisCPU(ctx context.Context, client *redis.Client) int64 {
-	if client == nil {
-		return 0
-	}
-	info, err := client.Info(ctx, "cpu").Result()
-	if err != nil {
-		return 0
-	}
-	var total float64
-	sc := bufio.NewScanner(strings.NewReader(info))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), ":")
-		if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
-			f, _ := strconv.ParseFloat(v, 64)
-			total += f
-		}
-	}
-	return int64(total * 1e9)
 }
