@@ -84,7 +84,8 @@ func TestPendingAlertSurvivesAgentRestart(t *testing.T) {
 	waitFor(t, "RedisDown pending", 30*time.Second, func() error {
 		return agentAlert(t, s, "RedisDown", "pending", nil)
 	})
-	time.Sleep(time.Until(start.Add(ruleFor / 2)))
+	// Late in the pending time, so a restarted `for` would be far off.
+	time.Sleep(time.Until(start.Add(ruleFor * 3 / 4)))
 	agent := s.agents[0]
 	agent.proc.Stop()
 	agent.proc.Start()
