@@ -2,15 +2,8 @@ package collectors
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -443,85 +436,17 @@ func BenchmarkRedisProbeOverhead(b *testing.B) {
 	b.ReportMetric(float64(reported)/float64(rawTotal), "reported/raw")
 }
 
-// tlsFiles are PEM files of a throwaway CA, a server certificate for
-// localhost and a client certificate, all signed by the CA.
-type tlsFiles struct {
-	ca, serverCert, serverKey, clientCert, clientKey string
-}
-
-func writeTLSFiles(t *testing.T) tlsFiles {
-	t.Helper()
-	dir := t.TempDir()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "vigil test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(name, typ string, der []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	leaf := func(serial int64, usage x509.ExtKeyUsage, name string) (certPath, keyPath string) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial),
-			Subject:      pkix.Name{CommonName: name},
-			DNSNames:     []string{"localhost"},
-			IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-			NotBefore:    time.Now().Add(-time.Hour),
-			NotAfter:     time.Now().Add(time.Hour),
-			KeyUsage:     x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return write(name+".crt", "CERTIFICATE", der), write(name+".key", "PRIVATE KEY", keyDER)
-	}
-	f := tlsFiles{ca: write("ca.crt", "CERTIFICATE", caDER)}
-	f.serverCert, f.serverKey = leaf(2, x509.ExtKeyUsageServerAuth, "server")
-	f.clientCert, f.clientKey = leaf(3, x509.ExtKeyUsageClientAuth, "client")
-	return f
-}
-
 // tlsRedis starts a redis-server that speaks only TLS and requires client
 // certificates. testserver.Redis has no TLS mode.
-func tlsRedis(t *testing.T, f tlsFiles) string {
+func tlsRedis(t *testing.T, f *testPKI) string {
 	t.Helper()
 	bin := testserver.LookBinary(t, "redis-server", "redis-server")
 	port := testserver.FreePort(t)
 	dir := t.TempDir()
 	cmd := exec.Command(bin,
 		"--port", "0", "--tls-port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--tls-cert-file", f.serverCert, "--tls-key-file", f.serverKey,
-		"--tls-ca-cert-file", f.ca, "--tls-auth-clients", "yes",
+		"--tls-cert-file", f.serverCertFile, "--tls-key-file", f.serverKeyFile,
+		"--tls-ca-cert-file", f.caFile, "--tls-auth-clients", "yes",
 		"--dir", dir, "--save", "", "--appendonly", "no", "--loglevel", "warning",
 	)
 	cmd.Stderr = os.Stderr
@@ -547,11 +472,11 @@ func tlsRedis(t *testing.T, f tlsFiles) string {
 }
 
 func TestRedisProbeTLS(t *testing.T) {
-	f := writeTLSFiles(t)
+	f := newTestPKI(t, time.Now().Add(time.Hour), time.Now().Add(time.Hour))
 	addr := tlsRedis(t, f)
-	mtls := config.TLSConfig{Enabled: true, CAFile: f.ca, CertFile: f.clientCert, KeyFile: f.clientKey}
+	mtls := config.TLSConfig{Enabled: true, CAFile: f.caFile, CertFile: f.certFile, KeyFile: f.keyFile}
 	withName := func(c config.TLSConfig, name string) config.TLSConfig { c.ServerName = name; return c }
-	insecure := config.TLSConfig{Enabled: true, InsecureSkipVerify: true, CertFile: f.clientCert, KeyFile: f.clientKey}
+	insecure := config.TLSConfig{Enabled: true, InsecureSkipVerify: true, CertFile: f.certFile, KeyFile: f.keyFile}
 
 	tests := []struct {
 		name       string
@@ -563,8 +488,8 @@ func TestRedisProbeTLS(t *testing.T) {
 		{"rediss url with tls files", config.RedisTarget{Address: "rediss://" + addr + "/0", TLS: mtls}, ""},
 		{"insecure skip verify", config.RedisTarget{Address: addr, TLS: insecure}, ""},
 		{"wrong server name", config.RedisTarget{Address: addr, TLS: withName(mtls, "redis.example.com")}, ReasonTLS},
-		{"no client certificate", config.RedisTarget{Address: addr, TLS: config.TLSConfig{Enabled: true, CAFile: f.ca}}, ReasonTLS},
-		{"untrusted server", config.RedisTarget{Address: addr, TLS: config.TLSConfig{Enabled: true, CertFile: f.clientCert, KeyFile: f.clientKey}}, ReasonTLS},
+		{"no client certificate", config.RedisTarget{Address: addr, TLS: config.TLSConfig{Enabled: true, CAFile: f.caFile}}, ReasonTLS},
+		{"untrusted server", config.RedisTarget{Address: addr, TLS: config.TLSConfig{Enabled: true, CertFile: f.certFile, KeyFile: f.keyFile}}, ReasonTLS},
 		{"plaintext to a tls server", config.RedisTarget{Address: addr}, ReasonConnect},
 	}
 	for _, tc := range tests {

@@ -2,17 +2,8 @@ package collectors
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -40,82 +31,6 @@ func mustProber(t *testing.T, tg config.Target) Prober {
 		t.Fatalf("New(%+v): %v", tg, err)
 	}
 	t.Cleanup(func() { p.Close() })
-	return p
-}
-
-// testPKI is a CA and a server certificate it signed, with known expiries.
-type testPKI struct {
-	caFile, certFile, keyFile string // PEM files: CA; a client certificate and key
-	caPool                    *x509.CertPool
-	server                    tls.Certificate // leaf + CA, as servers send
-	caNotAfter, leafNotAfter  time.Time
-}
-
-func newTestPKI(t *testing.T, caNotAfter, leafNotAfter time.Time) *testPKI {
-	t.Helper()
-	dir := t.TempDir()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "vigil test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              caNotAfter,
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	issue := func(serial int64, notAfter time.Time, usage x509.ExtKeyUsage) (tls.Certificate, []byte, []byte) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial),
-			Subject:      pkix.Name{CommonName: "localhost"},
-			DNSNames:     []string{"localhost"},
-			IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-			NotBefore:    time.Now().Add(-time.Hour),
-			NotAfter:     notAfter,
-			KeyUsage:     x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keyDER, err := x509.MarshalECPrivateKey(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-		keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-		return tls.Certificate{Certificate: [][]byte{der, caDER}, PrivateKey: key}, certPEM, keyPEM
-	}
-	p := &testPKI{caPool: x509.NewCertPool(), caNotAfter: caNotAfter, leafNotAfter: leafNotAfter}
-	p.caPool.AddCert(ca)
-	p.server, _, _ = issue(2, leafNotAfter, x509.ExtKeyUsageServerAuth)
-	_, clientPEM, clientKey := issue(3, leafNotAfter, x509.ExtKeyUsageClientAuth)
-	write := func(name string, b []byte) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	p.caFile = write("ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}))
-	p.certFile = write("client.pem", clientPEM)
-	p.keyFile = write("client-key.pem", clientKey)
 	return p
 }
 
