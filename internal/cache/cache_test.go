@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -343,29 +342,8 @@ func TestRedisDownFailsFast(t *testing.T) {
 // TestRedisHungFailsWithinTimeout: a server that accepts connections and
 // never answers costs each operation OpTimeout, not go-redis' defaults.
 func TestRedisHungFailsWithinTimeout(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conns sync.WaitGroup
-	t.Cleanup(conns.Wait) // after the Close below: cleanups run last-in first-out
-	t.Cleanup(func() { ln.Close() })
-	conns.Go(func() {
-		var held []net.Conn
-		defer func() {
-			for _, c := range held {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, c) // read nothing, answer nothing
-		}
-	})
-	c := NewRedis(newClient(t, "redis://"+ln.Addr().String()+"/0"), nil)
+	addr := testserver.Silent(t) // accepts, never answers
+	c := NewRedis(newClient(t, "redis://"+addr+"/0"), nil)
 	checkAllFail(t, c)
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -223,32 +222,11 @@ func (s *syncBuffer) String() string {
 // answers costs one OpTimeout, then requests are decided locally at once
 // until the cooldown ends.
 func TestRedisHungDoesNotBlock(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conns sync.WaitGroup
-	t.Cleanup(conns.Wait) // after the Close below: cleanups run last-in first-out
-	t.Cleanup(func() { ln.Close() })
-	conns.Go(func() {
-		var held []net.Conn
-		defer func() {
-			for _, c := range held {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, c)
-		}
-	})
+	addr := testserver.Silent(t) // accepts, never answers
 	// A long timeout tells a Redis attempt (>= 1s) from a local decision
 	// (well under it) even on a loaded machine; the socket timeouts are
 	// raised so that the limiter's own deadline is the one that fires.
-	opts, err := cache.RedisOptions("redis://" + ln.Addr().String() + "/0")
+	opts, err := cache.RedisOptions("redis://" + addr + "/0")
 	if err != nil {
 		t.Fatal(err)
 	}
