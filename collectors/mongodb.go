@@ -285,15 +285,8 @@ func (p *mongoProber) Probe(ctx context.Context) Result {
 	defer cancel()
 	s := newSink(p.name, string(config.KindMongoDB))
 	res := p.probe(ctx, s)
-	res.Duration = time.Since(start)
 	s.gauge("mongodb_up", helpMongoUp, boolToFloat(res.Success))
-	s.gauge("probe_success", "1 if the probe succeeded.", boolToFloat(res.Success))
-	s.gauge("probe_duration_seconds", "Duration of the probe in seconds.", res.Duration.Seconds())
-	res.Metrics = s.metrics
-	if res.Err != nil {
-		p.logger.Debug("mongodb probe failed", "reason", res.Reason, "err", res.Err)
-	}
-	return res
+	return finishProbe(s, start, res.Reason, res.Err, p.logger)
 }
 
 func (p *mongoProber) probe(ctx context.Context, s *sink) Result {

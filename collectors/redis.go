@@ -275,15 +275,8 @@ func (p *redisProber) Probe(ctx context.Context) Result {
 	defer cancel()
 	s := newSink(p.name, string(config.KindRedis))
 	res := p.probe(ctx, s)
-	res.Duration = time.Since(start)
 	s.gauge("redis_up", helpRedisUp, boolToFloat(res.Success))
-	s.gauge("probe_success", "1 if the probe succeeded.", boolToFloat(res.Success))
-	s.gauge("probe_duration_seconds", "Duration of the probe in seconds.", res.Duration.Seconds())
-	res.Metrics = s.metrics
-	if res.Err != nil {
-		p.logger.Debug("redis probe failed", "reason", res.Reason, "err", res.Err)
-	}
-	return res
+	return finishProbe(s, start, res.Reason, res.Err, p.logger)
 }
 
 func (p *redisProber) probe(ctx context.Context, s *sink) Result {

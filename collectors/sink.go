@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -110,4 +112,21 @@ func classify(err error) string {
 		return ReasonTimeout
 	}
 	return ReasonOther
+}
+
+// finishProbe adds probe_success and probe_duration_seconds and builds the
+// Result; a failure is logged at debug level because the failure counter
+// and the status page already report it.
+func finishProbe(s *sink, start time.Time, reason string, err error, logger *slog.Logger) Result {
+	elapsed := time.Since(start)
+	ok := err == nil
+	if !ok && reason == "" {
+		reason = ReasonOther
+	}
+	s.gauge("probe_success", "Displays whether or not the probe was a success.", boolToFloat(ok))
+	s.gauge("probe_duration_seconds", "Returns how long the probe took to complete in seconds.", elapsed.Seconds())
+	if !ok {
+		logger.Debug("probe failed", "reason", reason, "err", err)
+	}
+	return Result{Success: ok, Duration: elapsed, Reason: reason, Err: err, Metrics: s.metrics}
 }
