@@ -31,12 +31,12 @@ import (
 	"github.com/vigil-sh/vigil/dashboards"
 	"github.com/vigil-sh/vigil/internal/agent"
 	"github.com/vigil-sh/vigil/internal/agent/config"
-	"github.com/vigil-sh/vigil/internal/api"
-	"github.com/vigil-sh/vigil/internal/auth"
-	"github.com/vigil-sh/vigil/internal/cache"
-	"github.com/vigil-sh/vigil/internal/health"
-	"github.com/vigil-sh/vigil/internal/httpmetrics"
-	"github.com/vigil-sh/vigil/internal/store"
+	"github.com/vigil-sh/vigil/internal/app/api"
+	"github.com/vigil-sh/vigil/internal/app/auth"
+	"github.com/vigil-sh/vigil/internal/app/cache"
+	"github.com/vigil-sh/vigil/internal/app/health"
+	"github.com/vigil-sh/vigil/internal/app/httpmetrics"
+	"github.com/vigil-sh/vigil/internal/app/store"
 	"github.com/vigil-sh/vigil/internal/testserver"
 )
 

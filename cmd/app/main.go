@@ -14,7 +14,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/vigil-sh/vigil/internal/appconfig"
+	"github.com/vigil-sh/vigil/internal/app/appconfig"
 	"github.com/vigil-sh/vigil/internal/redislog"
 )
 

@@ -12,15 +12,15 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/vigil-sh/vigil/internal/api"
-	"github.com/vigil-sh/vigil/internal/appconfig"
-	"github.com/vigil-sh/vigil/internal/auth"
+	"github.com/vigil-sh/vigil/internal/app/api"
+	"github.com/vigil-sh/vigil/internal/app/appconfig"
+	"github.com/vigil-sh/vigil/internal/app/auth"
 	"github.com/vigil-sh/vigil/internal/buildinfo"
-	"github.com/vigil-sh/vigil/internal/cache"
-	"github.com/vigil-sh/vigil/internal/health"
-	"github.com/vigil-sh/vigil/internal/httpmetrics"
-	"github.com/vigil-sh/vigil/internal/ratelimit"
-	"github.com/vigil-sh/vigil/internal/store"
+	"github.com/vigil-sh/vigil/internal/app/cache"
+	"github.com/vigil-sh/vigil/internal/app/health"
+	"github.com/vigil-sh/vigil/internal/app/httpmetrics"
+	"github.com/vigil-sh/vigil/internal/app/ratelimit"
+	"github.com/vigil-sh/vigil/internal/app/store"
 )
 
 // healthInterval is how often dependencies are checked in the background,

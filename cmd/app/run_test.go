@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-sh/vigil/internal/appconfig"
+	"github.com/vigil-sh/vigil/internal/app/appconfig"
 	"github.com/vigil-sh/vigil/internal/testserver"
 )
 

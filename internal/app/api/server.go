@@ -15,10 +15,10 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/vigil-sh/vigil/internal/auth"
-	"github.com/vigil-sh/vigil/internal/cache"
-	"github.com/vigil-sh/vigil/internal/httpmetrics"
-	"github.com/vigil-sh/vigil/internal/store"
+	"github.com/vigil-sh/vigil/internal/app/auth"
+	"github.com/vigil-sh/vigil/internal/app/cache"
+	"github.com/vigil-sh/vigil/internal/app/httpmetrics"
+	"github.com/vigil-sh/vigil/internal/app/store"
 )
 
 // Deps are the server's collaborators.

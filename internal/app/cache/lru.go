@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vigil-sh/vigil/internal/httpmetrics"
+	"github.com/vigil-sh/vigil/internal/app/httpmetrics"
 )
 
 // lru is the in-process cache: a map and a recency list under one mutex,

@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/vigil-sh/vigil/internal/store"
+	"github.com/vigil-sh/vigil/internal/app/store"
 )
 
 // errorBody is every error response: a message, and for validation errors

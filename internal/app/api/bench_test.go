@@ -5,9 +5,9 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/vigil-sh/vigil/internal/api"
-	"github.com/vigil-sh/vigil/internal/cache"
-	"github.com/vigil-sh/vigil/internal/health"
+	"github.com/vigil-sh/vigil/internal/app/api"
+	"github.com/vigil-sh/vigil/internal/app/cache"
+	"github.com/vigil-sh/vigil/internal/app/health"
 	"github.com/vigil-sh/vigil/internal/testserver"
 )
 

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vigil-sh/vigil/internal/store"
+	"github.com/vigil-sh/vigil/internal/app/store"
 )
 
 func TestRecoverAnswers500AndLogs(t *testing.T) {

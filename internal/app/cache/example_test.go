@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/vigil-sh/vigil/internal/cache"
+	"github.com/vigil-sh/vigil/internal/app/cache"
 )
 
 // A read-through list under a namespace version: a write bumps the

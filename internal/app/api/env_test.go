@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-sh/vigil/internal/api"
-	"github.com/vigil-sh/vigil/internal/auth"
-	"github.com/vigil-sh/vigil/internal/health"
-	"github.com/vigil-sh/vigil/internal/httpmetrics"
-	"github.com/vigil-sh/vigil/internal/store"
+	"github.com/vigil-sh/vigil/internal/app/api"
+	"github.com/vigil-sh/vigil/internal/app/auth"
+	"github.com/vigil-sh/vigil/internal/app/health"
+	"github.com/vigil-sh/vigil/internal/app/httpmetrics"
+	"github.com/vigil-sh/vigil/internal/app/store"
 	"github.com/vigil-sh/vigil/internal/testserver"
 )
 

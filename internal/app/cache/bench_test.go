@@ -8,7 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/vigil-sh/vigil/internal/httpmetrics"
+	"github.com/vigil-sh/vigil/internal/app/httpmetrics"
 	"github.com/vigil-sh/vigil/internal/testserver"
 
 	"github.com/vigil-sh/vigil/internal/cputime"

@@ -14,7 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/vigil-sh/vigil/internal/httpmetrics"
+	"github.com/vigil-sh/vigil/internal/app/httpmetrics"
 )
 
 func okHandler() http.Handler {

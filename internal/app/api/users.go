@@ -6,8 +6,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/vigil-sh/vigil/internal/auth"
-	"github.com/vigil-sh/vigil/internal/store"
+	"github.com/vigil-sh/vigil/internal/app/auth"
+	"github.com/vigil-sh/vigil/internal/app/store"
 )
 
 type registerRequest struct {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-sh/vigil/internal/appconfig"
+	"github.com/vigil-sh/vigil/internal/app/appconfig"
 )
 
 var secret = strings.Repeat("s", 32)

@@ -16,8 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/vigil-sh/vigil/internal/health"
-	"github.com/vigil-sh/vigil/internal/store"
+	"github.com/vigil-sh/vigil/internal/app/health"
+	"github.com/vigil-sh/vigil/internal/app/store"
 	"github.com/vigil-sh/vigil/internal/testserver"
 )
 

@@ -13,7 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/vigil-sh/vigil/internal/cache"
+	"github.com/vigil-sh/vigil/internal/app/cache"
 	"github.com/vigil-sh/vigil/internal/testserver"
 )
 

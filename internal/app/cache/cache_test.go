@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/vigil-sh/vigil/internal/httpmetrics"
+	"github.com/vigil-sh/vigil/internal/app/httpmetrics"
 	"github.com/vigil-sh/vigil/internal/testserver"
 )
 

@@ -11,9 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/vigil-sh/vigil/internal/api"
-	"github.com/vigil-sh/vigil/internal/cache"
-	"github.com/vigil-sh/vigil/internal/health"
+	"github.com/vigil-sh/vigil/internal/app/api"
+	"github.com/vigil-sh/vigil/internal/app/cache"
+	"github.com/vigil-sh/vigil/internal/app/health"
 	"github.com/vigil-sh/vigil/internal/testserver"
 )
 

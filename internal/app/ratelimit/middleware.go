@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/vigil-sh/vigil/internal/httpmetrics"
+	"github.com/vigil-sh/vigil/internal/app/httpmetrics"
 )
 
 // Option configures Middleware.

@@ -9,7 +9,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/vigil-sh/vigil/internal/cache"
+	"github.com/vigil-sh/vigil/internal/app/cache"
 )
 
 // cacheOpTimeout bounds one cache call: a slow cache must cost less than
