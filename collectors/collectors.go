@@ -33,8 +33,9 @@ type Result struct {
 	Reason string
 	// Err is the failure, with secrets already redacted.
 	Err error
-	// Metrics are the probe's series, each labelled with target and kind.
-	// probe_success and probe_duration_seconds are included.
+	// Metrics are the probe's series with the exporter's own labels; the
+	// agent adds the target's job, instance and extra labels. The http and
+	// tcp kinds include probe_success and probe_duration_seconds.
 	Metrics []prometheus.Metric
 }
 

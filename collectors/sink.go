@@ -14,15 +14,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// sink accumulates one probe's metrics, each labelled with the target's name
-// and kind. Descs are cached process-wide because probes run every few
-// seconds for the life of the agent.
+// sink accumulates one probe's metrics with the exporter's own labels only:
+// the target's identity (job, instance, extra labels) is added where the
+// series leave the agent, as Prometheus adds it to a scraped exporter's.
+// Descs are cached process-wide because probes run every few seconds for the
+// life of the agent.
 type sink struct {
-	target, kind string
-	metrics      []prometheus.Metric
+	metrics []prometheus.Metric
 }
 
-func newSink(target, kind string) *sink { return &sink{target: target, kind: kind} }
+func newSink() *sink { return &sink{} }
 
 var descs sync.Map // key: name + "\x00" + joined label names
 
@@ -31,16 +32,14 @@ func desc(name, help string, labels []string) *prometheus.Desc {
 	if d, ok := descs.Load(key); ok {
 		return d.(*prometheus.Desc)
 	}
-	all := append([]string{"target", "kind"}, labels...)
-	d, _ := descs.LoadOrStore(key, prometheus.NewDesc(name, help, all, nil))
+	d, _ := descs.LoadOrStore(key, prometheus.NewDesc(name, help, labels, nil))
 	return d.(*prometheus.Desc)
 }
 
-// add appends a sample; kv are label name/value pairs beyond target and kind.
+// add appends a sample; kv are label name/value pairs.
 func (s *sink) add(typ prometheus.ValueType, name, help string, v float64, kv ...string) {
 	names := make([]string, 0, len(kv)/2)
-	values := make([]string, 0, len(kv)/2+2)
-	values = append(values, s.target, s.kind)
+	values := make([]string, 0, len(kv)/2)
 	for i := 0; i+1 < len(kv); i += 2 {
 		names = append(names, kv[i])
 		values = append(values, kv[i+1])
@@ -114,17 +113,24 @@ func classify(err error) string {
 	return ReasonOther
 }
 
-// finishProbe adds probe_success and probe_duration_seconds and builds the
-// Result; a failure is logged at debug level because the failure counter
-// and the status page already report it.
+// finishBlackboxProbe adds blackbox_exporter's probe_success and
+// probe_duration_seconds, which only the blackbox-style kinds (http, tcp)
+// report: Redis and MongoDB report redis_up and mongodb_up as their
+// exporters do, so blackbox "probes up" counts never include them.
+func finishBlackboxProbe(s *sink, start time.Time, reason string, err error, logger *slog.Logger) Result {
+	s.gauge("probe_success", "Displays whether or not the probe was a success.", boolToFloat(err == nil))
+	s.gauge("probe_duration_seconds", "Returns how long the probe took to complete in seconds.", time.Since(start).Seconds())
+	return finishProbe(s, start, reason, err, logger)
+}
+
+// finishProbe builds the Result; a failure is logged at debug level because
+// the failure counter and the status page already report it.
 func finishProbe(s *sink, start time.Time, reason string, err error, logger *slog.Logger) Result {
 	elapsed := time.Since(start)
 	ok := err == nil
 	if !ok && reason == "" {
 		reason = ReasonOther
 	}
-	s.gauge("probe_success", "Displays whether or not the probe was a success.", boolToFloat(ok))
-	s.gauge("probe_duration_seconds", "Returns how long the probe took to complete in seconds.", elapsed.Seconds())
 	if !ok {
 		logger.Debug("probe failed", "reason", reason, "err", err)
 	}
