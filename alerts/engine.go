@@ -97,6 +97,7 @@ type Engine struct {
 	cfg      *config.Config
 	pending  *ruleUpdate // rules applied before Run, loaded when it starts
 	loops    map[string]*scrapeLoop
+	probes   probeWriters
 	runCtx   context.Context // nil unless Run is running
 	runStop  context.CancelFunc
 	runDone  chan struct{}

@@ -194,6 +194,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		StoragePath: f.storagePath,
 		CheckConfig: alerts.CheckConfig,
 		Rules:       ruleEngine{engine},
+		Writer:      engine,
 	})
 	if err != nil {
 		return fmt.Errorf("creating the agent: %w", err)

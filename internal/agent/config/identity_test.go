@@ -88,7 +88,7 @@ func TestIdentityProblems(t *testing.T) {
 		},
 		{
 			name: "job and instance values",
-			yml: "targets:\n- {name: a, kind: tcp, job: \"x\\ny\", instance: \"a\\tb\", tcp: {address: \"h:1\"}}",
+			yml:  "targets:\n- {name: a, kind: tcp, job: \"x\\ny\", instance: \"a\\tb\", tcp: {address: \"h:1\"}}",
 			want: []string{
 				`targets[0].job (line 2): job "x\ny" contains a control character`,
 				`targets[0].instance (line 2): instance "a\tb" contains a control character`,
