@@ -49,7 +49,7 @@ groups:
   - name: extra
     rules:
       - alert: WebDown
-        expr: probe_success{target="web"} == 0
+        expr: probe_success{job="blackbox"} == 0
         for: 1m
 `)
 	bad := writeFile(t, dir, "bad.yml", `
@@ -246,7 +246,7 @@ targets:
 	base, logs := startAgent(t, "--config.file", cfg)
 
 	eventually(t, "probe_success for web in /metrics", func() bool {
-		return strings.Contains(fetch(t, base+"/metrics"), `probe_success{kind="http",target="web"} 1`)
+		return strings.Contains(fetch(t, base+"/metrics"), fmt.Sprintf(`probe_success{instance=%q,job="blackbox"} 1`, web.URL))
 	})
 	metrics := fetch(t, base+"/metrics")
 	for _, want := range []string{"vigil_build_info{", "vigil_config_last_reload_successful 1", "vigil_probes_total{", "go_goroutines", "process_cpu_seconds_total"} {
@@ -293,7 +293,7 @@ func TestRunWithoutConfigWatchesTheApp(t *testing.T) {
 	}
 	// The app target probes VIGIL_APP_URL's /api/health (first probe within 15s of jitter).
 	eventually(t, "the app target probed up", func() bool {
-		return strings.Contains(fetch(t, base+"/metrics"), `probe_success{kind="http",target="app"} 1`)
+		return strings.Contains(fetch(t, base+"/metrics"), fmt.Sprintf(`probe_success{instance=%q,job="blackbox"} 1`, srv.URL+"/api/health"))
 	})
 }
 
