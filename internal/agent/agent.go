@@ -53,6 +53,9 @@ type Options struct {
 	Registry *prometheus.Registry
 	// ConfigFile is re-read on every Reload; empty means config.Default.
 	ConfigFile string
+	// ExpandEnv expands ${NAME} and ${NAME:default} in ConfigFile from the
+	// environment on every load (--config.expand-env).
+	ExpandEnv bool
 	// AppURL is the app's base URL for the default configuration.
 	AppURL string
 	// StoragePath, when set, overrides storage.path of every loaded config.
@@ -176,6 +179,8 @@ func LoadConfig(o Options) (*config.Config, error) {
 	)
 	if o.ConfigFile == "" {
 		cfg, err = config.LoadDefault(o.AppURL)
+	} else if o.ExpandEnv {
+		cfg, err = config.LoadExpandEnv(o.ConfigFile)
 	} else {
 		cfg, err = config.Load(o.ConfigFile)
 	}

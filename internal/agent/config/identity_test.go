@@ -122,3 +122,29 @@ func TestIdentityProblems(t *testing.T) {
 		})
 	}
 }
+
+func TestExpandEnv(t *testing.T) {
+	env := map[string]string{"POD_NAME": "app-7f9c", "EMPTY": ""}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	tests := []struct {
+		in, want, err string
+	}{
+		{in: "instance: ${POD_NAME}\n", want: "instance: app-7f9c\n"},
+		{in: "instance: ${MISSING:local}\n", want: "instance: local\n"},
+		{in: "instance: ${EMPTY:x}\n", want: "instance: \n"},
+		{in: "password: a$$b ${POD_NAME}$$\n", want: "password: a$b app-7f9c$\n"},
+		{in: "plain: $HOME and ${lower_ok:1}\n", want: "plain: $HOME and 1\n"},
+		{in: "a: 1\nb: ${NOPE}\nc: ${ALSO_NOPE}\n", err: "line 2: environment variable NOPE is not set and ${NOPE} has no default (write ${NOPE:default})\nline 3: environment variable ALSO_NOPE"},
+	}
+	for _, tt := range tests {
+		got, err := ExpandEnv([]byte(tt.in), lookup)
+		switch {
+		case tt.err != "":
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("ExpandEnv(%q) error = %v, want %q", tt.in, err, tt.err)
+			}
+		case err != nil || string(got) != tt.want:
+			t.Errorf("ExpandEnv(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
