@@ -146,7 +146,7 @@ func (a *Agent) lookup(target string) (*runner, error) {
 var errUnknownTarget = errors.New("unknown target")
 
 // serveProbe is /probe?target=NAME: one target's latest stored result,
-// without job and instance, for the multi-target pattern blackbox_exporter
+// without job, instance or extra labels, for the multi-target pattern blackbox_exporter
 // and redis_exporter users run (Prometheus sets instance and job by
 // relabelling). It never probes on request.
 func (a *Agent) serveProbe(w http.ResponseWriter, r *http.Request) {
@@ -164,12 +164,11 @@ func (a *Agent) serveProbe(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, err)
 		return
 	}
-	extra := make(map[string]string, len(run.target.Labels))
-	for k, v := range run.target.Labels {
-		extra[k] = v
-	}
+	// No identity at all, extra labels included: in the multi-target
+	// pattern the scrape config's relabelling sets every target label, and
+	// a label served here would be stored as exported_<name> beside it.
 	run.mu.RLock()
-	fams := withIdentity(run.last.Families, extra)
+	fams := run.last.Families
 	run.mu.RUnlock()
 	promhttp.HandlerFor(prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return fams, nil }), promhttp.HandlerOpts{
 		ErrorHandling:     promhttp.ContinueOnError,
