@@ -2,7 +2,7 @@
 # Measures the agent's resident memory and CPU with 10 targets at 15 s
 # intervals (issue target: under 40 MB RSS and under 1% of one core).
 # Starts its own app (embedded FerretDB) and redis-server on free ports.
-# Usage: scripts/footprint.sh [seconds]   (default 300)
+# Usage: scripts/footprint.sh [seconds]   (default 300); AGENT_BIN picks another agent binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-300}
@@ -39,7 +39,7 @@ scrape_configs:
   - {job_name: app, targets: ["http://127.0.0.1:$app_port/api/metrics"]}
 storage: {path: "$tmp/agent"}
 YAML
-env ${AGENT_ENV:-} ./bin/agent --config.file="$tmp/agent.yml" --web.listen-address="127.0.0.1:$agent_port" --log.level=warn 2>"$tmp/agent.log" &
+env ${AGENT_ENV:-} "${AGENT_BIN:-./bin/agent}" --config.file="$tmp/agent.yml" --web.listen-address="127.0.0.1:$agent_port" --log.level=warn 2>"$tmp/agent.log" &
 agent=$!
 pids+=($agent)
 sleep 20 # start-up (WAL, first probes) is not the steady state
