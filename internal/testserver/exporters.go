@@ -91,10 +91,10 @@ func findToolsDir() (string, error) {
 	}
 }
 
-// ExporterServer is an upstream exporter process owned by one test.
+// ExporterServer is an exporter process owned by one test.
 type ExporterServer struct {
 	URL string // http://127.0.0.1:port
-	Dir string // its working directory, configuration and log
+	Dir string // its working directory, configuration and log (<name>.log)
 
 	d *daemon
 }
@@ -102,12 +102,17 @@ type ExporterServer struct {
 // Stop stops the exporter (it is also stopped when the test ends).
 func (s *ExporterServer) Stop() { s.d.stop() }
 
-func startExporter(t testing.TB, tool, readyPath string, dir string, args func(addr string) []string) *ExporterServer {
+// StartDaemon starts bin, a server that listens where args(addr) tells it
+// (an exporter, or the agent in the parity tests), on an ephemeral loopback
+// port with dir as its working directory and its output in dir/<name>.log.
+// It waits until readyPath answers 200, moves to another port if the
+// picked one was taken meanwhile, and stops the server when the test ends.
+func StartDaemon(t testing.TB, name, bin, readyPath, dir string, args func(addr string) []string) *ExporterServer {
 	t.Helper()
 	d := &daemon{
 		t:     t,
-		name:  tool,
-		bin:   ExporterBinary(t, tool),
+		name:  name,
+		bin:   bin,
 		dir:   dir,
 		args:  args,
 		ready: readyPath,
@@ -123,7 +128,7 @@ func startExporter(t testing.TB, tool, readyPath string, dir string, args func(a
 // extraArgs are appended to the command line.
 func RedisExporter(t testing.TB, extraArgs ...string) *ExporterServer {
 	t.Helper()
-	return startExporter(t, RedisExporterTool, "/health", t.TempDir(), func(addr string) []string {
+	return StartDaemon(t, RedisExporterTool, ExporterBinary(t, RedisExporterTool), "/health", t.TempDir(), func(addr string) []string {
 		return append([]string{"-web.listen-address=" + addr}, extraArgs...)
 	})
 }
@@ -133,7 +138,7 @@ func RedisExporter(t testing.TB, extraArgs ...string) *ExporterServer {
 // --collector.disable-defaults --collector.meminfo --path.procfs=...).
 func NodeExporter(t testing.TB, args ...string) *ExporterServer {
 	t.Helper()
-	return startExporter(t, NodeExporterTool, "/", t.TempDir(), func(addr string) []string {
+	return StartDaemon(t, NodeExporterTool, ExporterBinary(t, NodeExporterTool), "/", t.TempDir(), func(addr string) []string {
 		return append([]string{"--web.listen-address=" + addr, "--log.level=warn"}, args...)
 	})
 }
@@ -145,7 +150,7 @@ func BlackboxExporter(t testing.TB, configYAML string, extraArgs ...string) *Exp
 	t.Helper()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"blackbox.yml": configYAML})
-	return startExporter(t, BlackboxExporterTool, "/-/ready", dir, func(addr string) []string {
+	return StartDaemon(t, BlackboxExporterTool, ExporterBinary(t, BlackboxExporterTool), "/-/ready", dir, func(addr string) []string {
 		return append([]string{
 			"--config.file=" + filepath.Join(dir, "blackbox.yml"),
 			"--web.listen-address=" + addr,
