@@ -40,9 +40,10 @@ type Families map[string]*Family
 // Accept is the Accept header of a scrape: the text format Parse reads.
 const Accept = "text/plain;version=0.0.4"
 
-// Parse reads an exposition in the Prometheus text format. It rejects what
-// Prometheus would reject (a family named twice, a malformed line), so an
-// exporter and the agent are held to the same parser.
+// Parse reads an exposition in the Prometheus text format into the series
+// Prometheus would store (a label with an empty value is no label). It
+// rejects what Prometheus would reject (a family named twice, a malformed
+// line), so an exporter and the agent are held to the same parser.
 func Parse(r io.Reader) (Families, error) {
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	mfs, err := p.TextToMetricFamilies(r)
@@ -55,7 +56,10 @@ func Parse(r io.Reader) (Families, error) {
 		for _, m := range mf.GetMetric() {
 			s := Series{Labels: map[string]string{}}
 			for _, lp := range m.GetLabel() {
-				s.Labels[lp.GetName()] = lp.GetValue()
+				// Prometheus stores a label with an empty value as no label.
+				if lp.GetValue() != "" {
+					s.Labels[lp.GetName()] = lp.GetValue()
+				}
 			}
 			s.Value = value(mf.GetType(), m)
 			f.Series = append(f.Series, s)

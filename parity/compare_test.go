@@ -48,6 +48,14 @@ untyped_thing 7
 	}
 }
 
+func TestParseDropsEmptyLabels(t *testing.T) {
+	fs := mustParse(t, `node_filesystem_size_bytes{device="/dev/vda",device_error=""} 1
+`)
+	if got := fmtLabels(fs["node_filesystem_size_bytes"].Series[0].Labels); got != `{device="/dev/vda"}` {
+		t.Errorf("labels %s, want the empty device_error dropped as Prometheus does", got)
+	}
+}
+
 func TestParseRejectsWhatPrometheusRejects(t *testing.T) {
 	for name, text := range map[string]string{
 		"family twice":   "# TYPE a gauge\na 1\n# TYPE a gauge\na 2\n",
