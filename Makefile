@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/vigil-sh/vigil/internal/buildinfo.Version=$(VERSION) \
            -X github.com/vigil-sh/vigil/internal/buildinfo.Revision=$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-.PHONY: all build run test test-deps lint unit fuzz fuzz-short bench load footprint generate clean
+.PHONY: all build run test test-deps lint unit fuzz fuzz-short bench fault-bench load footprint generate clean
 
 all: build
 
@@ -43,8 +43,13 @@ fuzz-short:
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
+# e2e's BenchmarkFaultToPage compares two agent builds: make fault-bench.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v '/e2e$$')
+
+## fault-bench: RedisDown fault to page, the agent at REV vs this tree (RUNS each, at once).
+fault-bench:
+	./scripts/fault-bench.sh $(REV) $(RUNS)
 
 load: build
 	./scripts/load.sh

@@ -1,7 +1,8 @@
 // Package alerts evaluates Prometheus alerting and recording rules inside the
 // agent and delivers the resulting alerts to Alertmanagers. It keeps a local
-// Prometheus TSDB filled by scraping the agent's own registry and the
-// configured scrape targets, runs the upstream PromQL engine and rules
+// Prometheus TSDB filled by the agent's probes (appended as each finishes,
+// with the target's job and instance), by scraping the agent's own registry
+// and by the configured scrape targets, runs the upstream PromQL engine and rules
 // manager over it (so `for`, `keep_firing_for`, templating, ALERTS and
 // ALERTS_FOR_STATE behave exactly as in Prometheus), and ships alerts through
 // the Alertmanager v2 API with a bounded, retrying queue per Alertmanager.
@@ -97,6 +98,7 @@ type Engine struct {
 	cfg      *config.Config
 	pending  *ruleUpdate // rules applied before Run, loaded when it starts
 	loops    map[string]*scrapeLoop
+	probes   probeWriters
 	runCtx   context.Context // nil unless Run is running
 	runStop  context.CancelFunc
 	runDone  chan struct{}

@@ -121,26 +121,36 @@ func (e *Engine) reconcileLoops(targets []scrapeTarget) {
 // scrapeLoop scrapes one target on its own schedule and timeout, so a slow
 // target delays neither the others nor rule evaluation.
 type scrapeLoop struct {
+	*seriesWriter
 	t      scrapeTarget
-	db     storage.AppendableV2
 	client *http.Client
-	logger *slog.Logger
 
 	cancel context.CancelFunc
 	done   chan struct{}
+}
+
+func newScrapeLoop(t scrapeTarget, db storage.AppendableV2, logger *slog.Logger) *scrapeLoop {
+	return &scrapeLoop{
+		seriesWriter: newSeriesWriter(db, t.base, logger.With("component", "scrape", "job", t.job, "instance", t.base.Get("instance"))),
+		t:            t,
+		client:       &http.Client{}, // every request carries the scrape timeout in its context
+	}
+}
+
+// seriesWriter appends one target's scrapes (or probes) to the TSDB with
+// the report series Prometheus writes beside them, and staleness markers
+// for the series a scrape no longer has. Calls must not overlap.
+type seriesWriter struct {
+	db     storage.AppendableV2
+	base   labels.Labels // the target's labels: job, instance, ...
+	logger *slog.Logger
 	// prev holds the series written by the last scrape, to mark those
 	// that disappear stale.
 	prev map[string]labels.Labels
 }
 
-func newScrapeLoop(t scrapeTarget, db storage.AppendableV2, logger *slog.Logger) *scrapeLoop {
-	return &scrapeLoop{
-		t:      t,
-		db:     db,
-		client: &http.Client{}, // every request carries the scrape timeout in its context
-		logger: logger.With("component", "scrape", "job", t.job, "instance", t.base.Get("instance")),
-		prev:   map[string]labels.Labels{},
-	}
+func newSeriesWriter(db storage.AppendableV2, base labels.Labels, logger *slog.Logger) *seriesWriter {
+	return &seriesWriter{db: db, base: base, logger: logger, prev: map[string]labels.Labels{}}
 }
 
 func (l *scrapeLoop) start(ctx context.Context) {
@@ -209,13 +219,13 @@ func (l *scrapeLoop) scrapeOnce(ctx context.Context, start time.Time) {
 // order write fills them.
 var reportNames = []string{"up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added"}
 
-func (l *scrapeLoop) reportLabels(name string) labels.Labels {
-	return labels.NewBuilder(l.t.base).Set(model.MetricNameLabel, name).Labels()
+func (l *seriesWriter) reportLabels(name string) labels.Labels {
+	return labels.NewBuilder(l.base).Set(model.MetricNameLabel, name).Labels()
 }
 
 // write appends a scrape's samples and report series, and a staleness
 // marker for every series of the previous scrape that is now missing.
-func (l *scrapeLoop) write(ctx context.Context, ts time.Time, samples []sample, up float64, dur time.Duration) {
+func (l *seriesWriter) write(ctx context.Context, ts time.Time, samples []sample, up float64, dur time.Duration) {
 	t := ts.UnixMilli()
 	app := l.db.AppenderV2(ctx)
 	seen := make(map[string]labels.Labels, len(samples))
@@ -261,7 +271,7 @@ func (l *scrapeLoop) write(ctx context.Context, ts time.Time, samples []sample, 
 }
 
 // markAllStale ends every series of the target, the report series included.
-func (l *scrapeLoop) markAllStale(ctx context.Context, ts time.Time) {
+func (l *seriesWriter) markAllStale(ctx context.Context, ts time.Time) {
 	t := ts.UnixMilli()
 	app := l.db.AppenderV2(ctx)
 	all := make([]labels.Labels, 0, len(l.prev)+3)

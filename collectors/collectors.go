@@ -1,7 +1,8 @@
 // Package collectors probes the things the agent watches — MongoDB, Redis,
 // HTTP and TCP endpoints, the host and its container — one kind per file.
-// A probe returns its metrics as constant Prometheus metrics; the agent keeps
-// the latest result of every target and serves it, so a scrape never waits
+// A probe returns its series as metric families with the exporter's own
+// labels; the agent adds the target's identity, appends them to its TSDB and
+// keeps the latest result of every target to serve, so a scrape never waits
 // on a target.
 package collectors
 
@@ -11,7 +12,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/vigil-sh/vigil/internal/agent/config"
 )
@@ -33,9 +34,10 @@ type Result struct {
 	Reason string
 	// Err is the failure, with secrets already redacted.
 	Err error
-	// Metrics are the probe's series, each labelled with target and kind.
-	// probe_success and probe_duration_seconds are included.
-	Metrics []prometheus.Metric
+	// Metrics are the probe's series with the exporter's own labels; the
+	// agent adds the target's job, instance and extra labels. The http and
+	// tcp kinds include probe_success and probe_duration_seconds.
+	Families []*dto.MetricFamily
 }
 
 // factory builds a Prober for one kind. Each kind's file registers its

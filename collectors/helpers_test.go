@@ -22,16 +22,40 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// probeMetrics wraps a Result's metrics so a registry or testutil can
-// gather and lint them.
-type probeMetrics []prometheus.Metric
+// probeMetrics wraps a Result's families as a collector of constant
+// metrics, so a pedantic registry and testutil can gather and lint them.
+type probeMetrics []*dto.MetricFamily
 
 func (m probeMetrics) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(m, ch) }
 
 func (m probeMetrics) Collect(ch chan<- prometheus.Metric) {
-	for _, x := range m {
-		ch <- x
+	for _, mf := range m {
+		for _, x := range mf.GetMetric() {
+			var names, values []string
+			for _, lp := range x.GetLabel() {
+				names = append(names, lp.GetName())
+				values = append(values, lp.GetValue())
+			}
+			desc := prometheus.NewDesc(mf.GetName(), mf.GetHelp(), names, nil)
+			switch mf.GetType() {
+			case dto.MetricType_COUNTER:
+				ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, x.GetCounter().GetValue(), values...)
+			case dto.MetricType_GAUGE:
+				ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, x.GetGauge().GetValue(), values...)
+			default:
+				ch <- prometheus.MustNewConstMetric(desc, prometheus.UntypedValue, x.GetUntyped().GetValue(), values...)
+			}
+		}
 	}
+}
+
+// families indexes a Result's families by name.
+func families(res Result) map[string]*dto.MetricFamily {
+	out := make(map[string]*dto.MetricFamily, len(res.Families))
+	for _, mf := range res.Families {
+		out[mf.GetName()] = mf
+	}
+	return out
 }
 
 // gatherProbe gathers a Result through a pedantic registry (duplicate or
@@ -41,14 +65,14 @@ func (m probeMetrics) Collect(ch chan<- prometheus.Metric) {
 func gatherProbe(t *testing.T, res Result) map[string]*dto.MetricFamily {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
-	if err := reg.Register(probeMetrics(res.Metrics)); err != nil {
+	if err := reg.Register(probeMetrics(res.Families)); err != nil {
 		t.Fatalf("registering probe metrics: %v", err)
 	}
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatalf("gathering probe metrics: %v", err)
 	}
-	problems, err := testutil.CollectAndLint(probeMetrics(res.Metrics))
+	problems, err := testutil.CollectAndLint(probeMetrics(res.Families))
 	if err != nil {
 		t.Fatalf("linting probe metrics: %v", err)
 	}
@@ -62,9 +86,12 @@ func gatherProbe(t *testing.T, res Result) map[string]*dto.MetricFamily {
 	for _, mf := range mfs {
 		out[mf.GetName()] = mf
 		for _, m := range mf.GetMetric() {
+			// The agent adds the target's identity where series leave it.
 			l := seriesLabels(m)
-			if l["target"] == "" || l["kind"] == "" {
-				t.Errorf("%s%v lacks target or kind", mf.GetName(), l)
+			for _, id := range []string{"target", "kind", "job", "instance"} {
+				if _, ok := l[id]; ok {
+					t.Errorf("%s%v carries %s: the collector must leave the identity to the agent", mf.GetName(), l, id)
+				}
 			}
 		}
 	}

@@ -117,7 +117,7 @@ func (p *hostProber) Probe(ctx context.Context) Result {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	s := newSink(p.name, string(config.KindHost))
+	s := newSink()
 	var errs []error
 	if err := p.collectMemory(s); err != nil {
 		errs = append(errs, err)

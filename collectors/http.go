@@ -87,9 +87,9 @@ func (p *httpProber) Probe(ctx context.Context) Result {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	s := newSink(p.name, string(config.KindHTTP))
+	s := newSink()
 	reason, err := p.probe(ctx, s)
-	return finishProbe(s, start, reason, err, p.logger)
+	return finishBlackboxProbe(s, start, reason, err, p.logger)
 }
 
 // httpOutcome is what one probe observed; it becomes the metrics whatever

@@ -283,7 +283,7 @@ func (p *mongoProber) Probe(ctx context.Context) Result {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	s := newSink(p.name, string(config.KindMongoDB))
+	s := newSink()
 	res := p.probe(ctx, s)
 	s.gauge("mongodb_up", helpMongoUp, boolToFloat(res.Success))
 	return finishProbe(s, start, res.Reason, res.Err, p.logger)

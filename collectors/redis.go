@@ -273,7 +273,7 @@ func (p *redisProber) Probe(ctx context.Context) Result {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	s := newSink(p.name, string(config.KindRedis))
+	s := newSink()
 	res := p.probe(ctx, s)
 	s.gauge("redis_up", helpRedisUp, boolToFloat(res.Success))
 	return finishProbe(s, start, res.Reason, res.Err, p.logger)

@@ -7,45 +7,57 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/proto"
 )
 
-// sink accumulates one probe's metrics, each labelled with the target's name
-// and kind. Descs are cached process-wide because probes run every few
-// seconds for the life of the agent.
+// sink accumulates one probe's series with the exporter's own labels only:
+// the target's identity (job, instance, extra labels) is added where the
+// series leave the agent, as Prometheus adds it to a scraped exporter's.
+// It builds metric families directly, because the agent appends them to its
+// TSDB and serves them to scrapes, and a family is what both consume.
 type sink struct {
-	target, kind string
-	metrics      []prometheus.Metric
+	families []*dto.MetricFamily
+	index    map[string]int // family name -> position in families
 }
 
-func newSink(target, kind string) *sink { return &sink{target: target, kind: kind} }
+func newSink() *sink { return &sink{index: map[string]int{}} }
 
-var descs sync.Map // key: name + "\x00" + joined label names
-
-func desc(name, help string, labels []string) *prometheus.Desc {
-	key := name + "\x00" + strings.Join(labels, ",")
-	if d, ok := descs.Load(key); ok {
-		return d.(*prometheus.Desc)
+// add appends a sample; kv are label name/value pairs.
+func (s *sink) add(vt prometheus.ValueType, name, help string, v float64, kv ...string) {
+	typ := dto.MetricType_UNTYPED
+	switch vt {
+	case prometheus.CounterValue:
+		typ = dto.MetricType_COUNTER
+	case prometheus.GaugeValue:
+		typ = dto.MetricType_GAUGE
 	}
-	all := append([]string{"target", "kind"}, labels...)
-	d, _ := descs.LoadOrStore(key, prometheus.NewDesc(name, help, all, nil))
-	return d.(*prometheus.Desc)
-}
-
-// add appends a sample; kv are label name/value pairs beyond target and kind.
-func (s *sink) add(typ prometheus.ValueType, name, help string, v float64, kv ...string) {
-	names := make([]string, 0, len(kv)/2)
-	values := make([]string, 0, len(kv)/2+2)
-	values = append(values, s.target, s.kind)
-	for i := 0; i+1 < len(kv); i += 2 {
-		names = append(names, kv[i])
-		values = append(values, kv[i+1])
+	i, ok := s.index[name]
+	if !ok {
+		i = len(s.families)
+		s.index[name] = i
+		s.families = append(s.families, &dto.MetricFamily{Name: proto.String(name), Help: proto.String(help), Type: typ.Enum()})
 	}
-	s.metrics = append(s.metrics, prometheus.MustNewConstMetric(desc(name, help, names), typ, v, values...))
+	m := &dto.Metric{Label: make([]*dto.LabelPair, 0, len(kv)/2)}
+	for j := 0; j+1 < len(kv); j += 2 {
+		m.Label = append(m.Label, &dto.LabelPair{Name: proto.String(kv[j]), Value: proto.String(kv[j+1])})
+	}
+	slices.SortFunc(m.Label, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
+	switch typ {
+	case dto.MetricType_COUNTER:
+		m.Counter = &dto.Counter{Value: proto.Float64(v)}
+	case dto.MetricType_GAUGE:
+		m.Gauge = &dto.Gauge{Value: proto.Float64(v)}
+	default:
+		m.Untyped = &dto.Untyped{Value: proto.Float64(v)}
+	}
+	f := s.families[i]
+	f.Metric = append(f.Metric, m)
 }
 
 func (s *sink) gauge(name, help string, v float64, kv ...string) {
@@ -114,19 +126,31 @@ func classify(err error) string {
 	return ReasonOther
 }
 
-// finishProbe adds probe_success and probe_duration_seconds and builds the
-// Result; a failure is logged at debug level because the failure counter
-// and the status page already report it.
-func finishProbe(s *sink, start time.Time, reason string, err error, logger *slog.Logger) Result {
+// finishBlackboxProbe adds blackbox_exporter's probe_success and
+// probe_duration_seconds, which only the blackbox-style kinds (http, tcp)
+// report: Redis and MongoDB report redis_up and mongodb_up as their
+// exporters do, so blackbox "probes up" counts never include them.
+func finishBlackboxProbe(s *sink, start time.Time, reason string, err error, logger *slog.Logger) Result {
 	elapsed := time.Since(start)
+	s.gauge("probe_success", "Displays whether or not the probe was a success.", boolToFloat(err == nil))
+	s.gauge("probe_duration_seconds", "Returns how long the probe took to complete in seconds.", elapsed.Seconds())
+	return result(s, elapsed, reason, err, logger)
+}
+
+// finishProbe builds the Result of a probe that started at start.
+func finishProbe(s *sink, start time.Time, reason string, err error, logger *slog.Logger) Result {
+	return result(s, time.Since(start), reason, err, logger)
+}
+
+// result builds a Result; a failure is logged at debug level because the
+// failure counter and the status page already report it.
+func result(s *sink, elapsed time.Duration, reason string, err error, logger *slog.Logger) Result {
 	ok := err == nil
 	if !ok && reason == "" {
 		reason = ReasonOther
 	}
-	s.gauge("probe_success", "Displays whether or not the probe was a success.", boolToFloat(ok))
-	s.gauge("probe_duration_seconds", "Returns how long the probe took to complete in seconds.", elapsed.Seconds())
 	if !ok {
 		logger.Debug("probe failed", "reason", reason, "err", err)
 	}
-	return Result{Success: ok, Duration: elapsed, Reason: reason, Err: err, Metrics: s.metrics}
+	return Result{Success: ok, Duration: elapsed, Reason: reason, Err: err, Families: s.families}
 }

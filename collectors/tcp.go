@@ -47,9 +47,9 @@ func (p *tcpProber) Probe(ctx context.Context) Result {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	s := newSink(p.name, string(config.KindTCP))
+	s := newSink()
 	reason, err := p.probe(ctx, s)
-	return finishProbe(s, start, reason, err, p.logger)
+	return finishBlackboxProbe(s, start, reason, err, p.logger)
 }
 
 func (p *tcpProber) probe(ctx context.Context, s *sink) (string, error) {

@@ -382,7 +382,7 @@ func startAgent(t *testing.T, logger *slog.Logger, cfgYAML string) string {
 	}
 	a, err := agent.New(ctx, agent.Options{
 		Logger: logger, Registry: reg, ConfigFile: file, StoragePath: filepath.Join(dir, "data"),
-		CheckConfig: alerts.CheckConfig, Rules: ruleEngine{engine},
+		CheckConfig: alerts.CheckConfig, Rules: ruleEngine{engine}, Writer: engine,
 	})
 	if err != nil {
 		cancel()

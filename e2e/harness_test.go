@@ -167,10 +167,10 @@ func httpDo(ctx context.Context, method, url, token string, body []byte) (int, [
 	return resp.StatusCode, b, err
 }
 
-func port(t *testing.T) string { return strconv.Itoa(testserver.FreePort(t)) }
+func port(t testing.TB) string { return strconv.Itoa(testserver.FreePort(t)) }
 
 // readRepo reads a file of the repository.
-func readRepo(t *testing.T, rel string) []byte {
+func readRepo(t testing.TB, rel string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(repoRoot, rel))
 	if err != nil {
@@ -179,7 +179,7 @@ func readRepo(t *testing.T, rel string) []byte {
 	return b
 }
 
-func writeFile(t *testing.T, dir, name string, data []byte) string {
+func writeFile(t testing.TB, dir, name string, data []byte) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, data, 0o600); err != nil {

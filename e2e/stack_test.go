@@ -225,7 +225,7 @@ type webhookMessage struct {
 	} `json:"alerts"`
 }
 
-func newWebhook(t *testing.T) *webhook {
+func newWebhook(t testing.TB) *webhook {
 	w := &webhook{}
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		var m webhookMessage

@@ -49,7 +49,7 @@ groups:
   - name: extra
     rules:
       - alert: WebDown
-        expr: probe_success{target="web"} == 0
+        expr: probe_success{job="blackbox"} == 0
         for: 1m
 `)
 	bad := writeFile(t, dir, "bad.yml", `
@@ -76,6 +76,9 @@ groups:
         expr: rate(foo[5m] > 0
 `)
 	badRules := writeFile(t, dir, "badrules.yml", "rule_files: [badrules/*.yml]\n")
+	t.Setenv("VIGIL_TEST_POD", "app-7f9c")
+	envCfg := writeFile(t, dir, "env.yml", "targets:\n  - {name: app, kind: tcp, instance: \"${VIGIL_TEST_POD}\", tcp: {address: \"localhost:8080\"}}\n  - {name: db, kind: tcp, instance: \"${VIGIL_TEST_UNSET}\", tcp: {address: \"localhost:27017\"}}\n")
+	envOK := writeFile(t, dir, "env-ok.yml", "targets:\n  - {name: app, kind: tcp, instance: \"${VIGIL_TEST_POD}\", tcp: {address: \"localhost:8080\"}}\n  - {name: db, kind: tcp, job: \"${VIGIL_TEST_UNSET:db}\", tcp: {address: \"localhost:27017\"}}\n")
 
 	tests := []struct {
 		name       string
@@ -97,6 +100,9 @@ groups:
 		{"bad rule file", []string{"--check-config", badRules}, 1, nil, []string{"FAILED", "broken.yml"}},
 		{"bad web config", []string{"--web.config.file", writeFile(t, dir, "web.yml", "tls_server_config: {cert_file: /nonexistent.pem}\n"), "--check-config", good}, 1, nil, []string{"--web.config.file"}},
 		{"good web config", []string{"--web.config.file", writeFile(t, dir, "web-ok.yml", "basic_auth_users: {admin: $2y$10$abcdefghijklmnopqrstuu5K5dPyQvZ8X1vF4m3mF2vQ8e6aV4zG}\n"), "--check-config", good}, 0, []string{"SUCCESS"}, nil},
+		{"expand env", []string{"--config.expand-env", "--check-config", envOK}, 0, []string{"SUCCESS", "2 targets"}, nil},
+		{"expand env, unset variable", []string{"--config.expand-env", "--check-config", envCfg}, 1, nil, []string{"line 3: environment variable VIGIL_TEST_UNSET is not set"}},
+		{"no expansion without the flag", []string{"--check-config", envCfg}, 0, []string{"SUCCESS"}, nil},
 		{"version", []string{"--version"}, 0, []string{"vigil agent, version"}, nil},
 		{"unknown flag", []string{"--bogus"}, 2, nil, []string{"bogus"}},
 		{"stray argument", []string{"agent.yml"}, 2, nil, []string{"unexpected arguments"}},
@@ -246,7 +252,7 @@ targets:
 	base, logs := startAgent(t, "--config.file", cfg)
 
 	eventually(t, "probe_success for web in /metrics", func() bool {
-		return strings.Contains(fetch(t, base+"/metrics"), `probe_success{kind="http",target="web"} 1`)
+		return strings.Contains(fetch(t, base+"/metrics"), fmt.Sprintf(`probe_success{instance=%q,job="blackbox"} 1`, web.URL))
 	})
 	metrics := fetch(t, base+"/metrics")
 	for _, want := range []string{"vigil_build_info{", "vigil_config_last_reload_successful 1", "vigil_probes_total{", "go_goroutines", "process_cpu_seconds_total"} {
@@ -293,7 +299,7 @@ func TestRunWithoutConfigWatchesTheApp(t *testing.T) {
 	}
 	// The app target probes VIGIL_APP_URL's /api/health (first probe within 15s of jitter).
 	eventually(t, "the app target probed up", func() bool {
-		return strings.Contains(fetch(t, base+"/metrics"), `probe_success{kind="http",target="app"} 1`)
+		return strings.Contains(fetch(t, base+"/metrics"), fmt.Sprintf(`probe_success{instance=%q,job="blackbox"} 1`, srv.URL+"/api/health"))
 	})
 }
 

@@ -47,11 +47,15 @@ type Alert struct {
 // default; there are no functional options.
 type Options struct {
 	Logger *slog.Logger
-	// Registry receives the self-metrics and the probe results; nil means a
-	// new registry with the process and Go collectors (NewRegistry).
+	// Registry receives the self-metrics; nil means a new registry with the
+	// process and Go collectors (NewRegistry). /metrics serves it with
+	// every target's series.
 	Registry *prometheus.Registry
 	// ConfigFile is re-read on every Reload; empty means config.Default.
 	ConfigFile string
+	// ExpandEnv expands ${NAME} and ${NAME:default} in ConfigFile from the
+	// environment on every load (--config.expand-env).
+	ExpandEnv bool
 	// AppURL is the app's base URL for the default configuration.
 	AppURL string
 	// StoragePath, when set, overrides storage.path of every loaded config.
@@ -62,6 +66,8 @@ type Options struct {
 	// Rules receives every applied configuration; may be nil, or set later
 	// with SetRuleEngine.
 	Rules RuleEngine
+	// Writer receives every finished probe for the local TSDB; may be nil.
+	Writer ProbeWriter
 	// NewProber builds a target's prober; nil means collectors.New.
 	NewProber func(config.Target, *slog.Logger) (collectors.Prober, error)
 	// HistorySize is how many recent probes the status page shows per target
@@ -122,7 +128,7 @@ func New(ctx context.Context, o Options) (*Agent, error) {
 		runners: map[string]*runner{},
 		rules:   o.Rules,
 	}
-	m, err := newSelfMetrics(a.reg, a)
+	m, err := newSelfMetrics(a.reg)
 	if err != nil {
 		return nil, err
 	}
@@ -131,8 +137,9 @@ func New(ctx context.Context, o Options) (*Agent, error) {
 	return a, nil
 }
 
-// Registry is the registry /metrics serves: the alerting engine scrapes it
-// into its TSDB as job "agent".
+// Registry holds the agent's own series: the alerting engine scrapes it into
+// its TSDB as job "agent". Targets' series reach the TSDB through the
+// ProbeWriter instead.
 func (a *Agent) Registry() *prometheus.Registry { return a.reg }
 
 // SetRuleEngine attaches the alerting engine once it exists; it receives the
@@ -172,6 +179,8 @@ func LoadConfig(o Options) (*config.Config, error) {
 	)
 	if o.ConfigFile == "" {
 		cfg, err = config.LoadDefault(o.AppURL)
+	} else if o.ExpandEnv {
+		cfg, err = config.LoadExpandEnv(o.ConfigFile)
 	} else {
 		cfg, err = config.Load(o.ConfigFile)
 	}
@@ -255,7 +264,7 @@ func (a *Agent) ApplyConfig(ctx context.Context, cfg *config.Config) (err error)
 			// constructor error may quote the URI it could not use.
 			return fmt.Errorf("target %q (%s): %s", t.Name, t.Kind, config.Scrub(err.Error(), t.Secrets()))
 		}
-		r := newRunner(t, p, a.opts.HistorySize, a.metrics, logger)
+		r := newRunner(t, p, a.opts.HistorySize, a.metrics, a.opts.Writer, logger)
 		next[t.Name] = r
 		fresh = append(fresh, r)
 	}
@@ -279,6 +288,9 @@ func (a *Agent) ApplyConfig(ctx context.Context, cfg *config.Config) (err error)
 		r.stop()
 		if n, ok := next[name]; !ok || n.target.Kind != r.target.Kind {
 			a.metrics.forget(name)
+		}
+		if _, ok := next[name]; !ok {
+			r.forget()
 		}
 	}
 	for _, r := range fresh {

@@ -263,8 +263,15 @@ func TestSelfMetricsLint(t *testing.T) {
 			t.Errorf("vigil_probe_failures_total{target=web,reason=%s} = %v (present %v), want 0", reason, v, ok)
 		}
 	}
-	if v, ok := metricValue(t, a.Agent, "probe_success", map[string]string{"target": "web", "kind": "http"}); !ok || v != 1 {
-		t.Errorf("probe_success{target=web} = %v (present %v), want 1", v, ok)
+	if v, ok := metricValue(t, a.Agent, "vigil_target_up", map[string]string{"target": "web", "kind": "http"}); !ok || v != 1 {
+		t.Errorf("vigil_target_up{target=web} = %v (present %v), want 1", v, ok)
+	}
+	if v, ok := metricValue(t, a.Agent, "vigil_target_up", map[string]string{"target": "down", "kind": "http"}); !ok || v != 0 {
+		t.Errorf("vigil_target_up{target=down} = %v (present %v), want 0", v, ok)
+	}
+	// The target's series carry the exporter's identity, not the agent's.
+	if v, ok := metricValue(t, a.Agent, "probe_success", map[string]string{"job": "blackbox", "instance": srv.URL}); !ok || v != 1 {
+		t.Errorf("probe_success{job=blackbox,instance=%s} = %v (present %v), want 1", srv.URL, v, ok)
 	}
 }
 
@@ -343,9 +350,9 @@ func TestScheduleWithJitter(t *testing.T) {
 global: {interval: 10s, timeout: 4s}
 targets:
 - {name: a, kind: tcp, tcp: {address: "h:1"}}
-- {name: b, kind: tcp, interval: 1m, tcp: {address: "h:1"}}
-- {name: hung, kind: tcp, tcp: {address: "h:1"}}
-- {name: panicky, kind: tcp, tcp: {address: "h:1"}}
+- {name: b, kind: tcp, interval: 1m, tcp: {address: "h:2"}}
+- {name: hung, kind: tcp, tcp: {address: "h:3"}}
+- {name: panicky, kind: tcp, tcp: {address: "h:4"}}
 `)))
 		if err != nil {
 			t.Fatal(err)

@@ -18,17 +18,22 @@ import (
 // pointing at listeners that accept and never answer (each probe hanging
 // for its whole 500ms timeout). The two must be indistinguishable: a scrape
 // only copies stored results.
+// BenchmarkScrapeWith50Targets times /metrics (every target's series) and
+// /probe?target= (one healthy target's) with 50 targets, none or 10 of them
+// hung: compare the p99 of each path hung/none, in one run.
 func BenchmarkScrapeWith50Targets(b *testing.B) {
-	for _, hung := range []int{0, 10} {
-		name := "none_hung"
-		if hung > 0 {
-			name = fmt.Sprintf("%d_hung", hung)
+	for _, path := range []string{"/metrics", "/probe?target=t20"} {
+		for _, hung := range []int{0, 10} {
+			name := "none_hung"
+			if hung > 0 {
+				name = fmt.Sprintf("%d_hung", hung)
+			}
+			b.Run(strings.TrimPrefix(strings.SplitN(path, "?", 2)[0], "/")+"/"+name, func(b *testing.B) { benchmarkScrape(b, path, 50, hung) })
 		}
-		b.Run(name, func(b *testing.B) { benchmarkScrape(b, 50, hung) })
 	}
 }
 
-func benchmarkScrape(b *testing.B, total, hung int) {
+func benchmarkScrape(b *testing.B, path string, total, hung int) {
 	srv := okServer(b)
 	var cfg strings.Builder
 	cfg.WriteString("global: {interval: 1s, timeout: 500ms}\ntargets:\n")
@@ -55,7 +60,7 @@ func benchmarkScrape(b *testing.B, total, hung int) {
 	lat := make([]time.Duration, 0, 4096)
 	for b.Loop() {
 		t0 := time.Now()
-		resp, err := client.Get(web.URL + "/metrics")
+		resp, err := client.Get(web.URL + path)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -64,7 +69,7 @@ func benchmarkScrape(b *testing.B, total, hung int) {
 		}
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			b.Fatalf("/metrics = %d", resp.StatusCode)
+			b.Fatalf("%s = %d", path, resp.StatusCode)
 		}
 		lat = append(lat, time.Since(t0))
 	}

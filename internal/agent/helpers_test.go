@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bytes"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"log/slog"
 	"net/http"
@@ -116,7 +117,8 @@ func get(t testing.TB, h http.Handler, method, path string) (int, string) {
 // gauge reads a gauge or counter without labels from the agent's registry.
 func metricValue(t testing.TB, a *Agent, name string, labels map[string]string) (float64, bool) {
 	t.Helper()
-	mfs, err := a.Registry().Gather()
+	// What /metrics serves: the self-metrics and every target's series.
+	mfs, err := prometheus.Gatherers{a.Registry(), targetSeries{a}}.Gather()
 	if err != nil {
 		t.Fatalf("gathering: %v", err)
 	}

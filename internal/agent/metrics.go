@@ -12,17 +12,22 @@ import (
 // selfMetrics are the agent's own series (docs/metrics.md).
 type selfMetrics struct {
 	probes        *prometheus.CounterVec
+	targetUp      *prometheus.GaugeVec
 	failures      *prometheus.CounterVec
 	duration      *prometheus.HistogramVec
 	reloadOK      prometheus.Gauge
 	reloadSuccess prometheus.Gauge
 }
 
-func newSelfMetrics(reg prometheus.Registerer, a *Agent) (*selfMetrics, error) {
+func newSelfMetrics(reg prometheus.Registerer) (*selfMetrics, error) {
 	m := &selfMetrics{
 		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_probes_total",
 			Help: "Probes run, by target.",
+		}, []string{"target", "kind"}),
+		targetUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vigil_target_up",
+			Help: "Whether the last probe of the target succeeded (1) or failed (0), for every kind.",
 		}, []string{"target", "kind"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_probe_failures_total",
@@ -47,7 +52,7 @@ func newSelfMetrics(reg prometheus.Registerer, a *Agent) (*selfMetrics, error) {
 		Help: "A metric with a constant '1' value labelled by the agent's version, revision and Go version.",
 	}, []string{"version", "revision", "goversion"})
 	build.WithLabelValues(buildinfo.Version, buildinfo.Revision, buildinfo.GoVersion()).Set(1)
-	for _, c := range []prometheus.Collector{m.probes, m.failures, m.duration, m.reloadOK, m.reloadSuccess, build, resultsCollector{a}} {
+	for _, c := range []prometheus.Collector{m.probes, m.targetUp, m.failures, m.duration, m.reloadOK, m.reloadSuccess, build} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -58,6 +63,7 @@ func newSelfMetrics(reg prometheus.Registerer, a *Agent) (*selfMetrics, error) {
 func (m *selfMetrics) observe(t config.Target, rec probeRecord) {
 	kind := string(t.Kind)
 	m.probes.WithLabelValues(t.Name, kind).Inc()
+	m.targetUp.WithLabelValues(t.Name, kind).Set(boolFloat(rec.Success))
 	if !rec.Success {
 		m.failures.WithLabelValues(t.Name, kind, rec.Reason).Inc()
 	}
@@ -77,6 +83,7 @@ func (m *selfMetrics) track(t config.Target) {
 // forget drops a removed target's series.
 func (m *selfMetrics) forget(target string) {
 	m.probes.DeletePartialMatch(prometheus.Labels{"target": target})
+	m.targetUp.DeletePartialMatch(prometheus.Labels{"target": target})
 	m.failures.DeletePartialMatch(prometheus.Labels{"target": target})
 }
 
@@ -87,20 +94,9 @@ func (m *selfMetrics) reloadSucceeded() {
 
 func (m *selfMetrics) reloadFailed() { m.reloadOK.Set(0) }
 
-// resultsCollector serves every target's latest probe result. It only
-// copies what the probe loops stored, so a scrape never waits on a target.
-// It is unchecked (describes nothing): the series depend on the targets.
-type resultsCollector struct{ a *Agent }
-
-func (resultsCollector) Describe(chan<- *prometheus.Desc) {}
-
-func (c resultsCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, r := range c.a.snapshot() {
-		r.mu.RLock()
-		metrics := r.last.Metrics
-		r.mu.RUnlock()
-		for _, m := range metrics {
-			ch <- m
-		}
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
 	}
+	return 0
 }

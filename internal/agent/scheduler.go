@@ -25,11 +25,17 @@ type probeRecord struct {
 // target that hangs costs only its own timeout, and keeps the latest result
 // for /metrics and the recent ones for the status page.
 type runner struct {
-	target  config.Target
-	prober  collectors.Prober
-	secrets []string
-	metrics *selfMetrics
-	logger  *slog.Logger
+	target   config.Target
+	identity map[string]string // job, instance and extra labels
+	prober   collectors.Prober
+	secrets  []string
+	metrics  *selfMetrics
+	writer   ProbeWriter // may be nil
+	logger   *slog.Logger
+
+	// writeMu orders a probe's write to storage before the staleness
+	// markers of the target's removal.
+	writeMu sync.Mutex
 
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -44,15 +50,17 @@ type runner struct {
 	failures uint64
 }
 
-func newRunner(t config.Target, p collectors.Prober, historySize int, m *selfMetrics, logger *slog.Logger) *runner {
+func newRunner(t config.Target, p collectors.Prober, historySize int, m *selfMetrics, w ProbeWriter, logger *slog.Logger) *runner {
 	return &runner{
-		target:  t,
-		prober:  p,
-		secrets: t.Secrets(),
-		metrics: m,
-		logger:  logger,
-		history: make([]probeRecord, 0, historySize),
-		done:    make(chan struct{}),
+		target:   t,
+		identity: t.IdentityLabels(),
+		prober:   p,
+		secrets:  t.Secrets(),
+		metrics:  m,
+		writer:   w,
+		logger:   logger,
+		history:  make([]probeRecord, 0, historySize),
+		done:     make(chan struct{}),
 	}
 }
 
@@ -156,6 +164,7 @@ func (r *runner) probeOnce(ctx context.Context) {
 		r.failures++
 	}
 	r.mu.Unlock()
+	r.write(ctx, rec.Time, res)
 
 	switch {
 	case !rec.Success && wasUp:
@@ -167,6 +176,34 @@ func (r *runner) probeOnce(ctx context.Context) {
 	default:
 		r.logger.Debug("probe succeeded", "duration", rec.Duration)
 	}
+}
+
+// write appends the probe to storage unless the target was removed
+// meanwhile: its staleness markers must be its last samples.
+func (r *runner) write(ctx context.Context, ts time.Time, res collectors.Result) {
+	if r.writer == nil {
+		return
+	}
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	r.mu.RLock()
+	stopped := r.stopped
+	r.mu.RUnlock()
+	if stopped {
+		return
+	}
+	r.writer.WriteProbe(ctx, r.target.Name, r.identity, ts, res.Duration, res.Families)
+}
+
+// forget ends a removed target's series in storage, after any write in
+// flight. Call after stop.
+func (r *runner) forget() {
+	if r.writer == nil {
+		return
+	}
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	r.writer.ForgetTarget(r.target.Name)
 }
 
 // safeProbe turns a prober's panic into a failed probe: one broken

@@ -14,11 +14,16 @@ import (
 // TargetStatus is one target as the status page and /api/v1/targets show it.
 // It never carries configuration secrets: errors are scrubbed when recorded.
 type TargetStatus struct {
-	Name     string `json:"name"`
-	Kind     string `json:"kind"`
-	Health   string `json:"health"` // up, down, unknown (not probed yet)
-	Interval string `json:"interval"`
-	Timeout  string `json:"timeout"`
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	// Job and Instance identify the target's series, as the exporter it
+	// replaces would be identified once scraped.
+	Job      string            `json:"job"`
+	Instance string            `json:"instance"`
+	Labels   map[string]string `json:"labels,omitempty"`
+	Health   string            `json:"health"` // up, down, unknown (not probed yet)
+	Interval string            `json:"interval"`
+	Timeout  string            `json:"timeout"`
 	// LastProbe is zero until the first probe finishes.
 	LastProbe           time.Time     `json:"lastProbe"`
 	LastDurationSeconds float64       `json:"lastDurationSeconds"`
@@ -53,6 +58,9 @@ func (a *Agent) Targets() []TargetStatus {
 		ts := TargetStatus{
 			Name:     r.target.Name,
 			Kind:     string(r.target.Kind),
+			Job:      r.target.Job,
+			Instance: r.target.Instance,
+			Labels:   r.target.Labels,
 			Health:   healthUnknown,
 			Interval: r.target.Interval.String(),
 			Timeout:  r.target.Timeout.String(),

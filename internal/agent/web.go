@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/exporter-toolkit/web"
 	"gopkg.in/yaml.v3"
@@ -23,7 +24,8 @@ import (
 //	/api/v1/targets   the status page's data as JSON
 //	/api/v1/status/config  the configuration in force, secrets redacted
 //	/api/v1/dashboards     the Grafana dashboards shipped with this version
-//	/metrics          probe results and self-metrics
+//	/metrics          self-metrics and every target's series with its job and instance
+//	/probe?target=    one target's latest series, for the multi-target pattern
 //	/-/healthy        200 while the process runs
 //	/-/ready          200 once a configuration is loaded and its probes scheduled
 //	/-/reload         POST: re-read the configuration
@@ -31,13 +33,14 @@ import (
 // plus the alerting engine's API when it has one.
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{
+	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.Gatherers{a.reg, targetSeries{a}}, promhttp.HandlerOpts{
 		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelError),
 		ErrorHandling:     promhttp.ContinueOnError,
 		Registry:          a.reg,
 		Timeout:           10 * time.Second,
 		EnableOpenMetrics: true,
 	}))
+	mux.HandleFunc("GET /probe", a.serveProbe)
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "Healthy")
@@ -80,6 +83,13 @@ func (a *Agent) serveReload(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintln(w, "Configuration reloaded")
+}
+
+// writeJSONError answers a JSON error, as the API's clients expect.
+func writeJSONError(w http.ResponseWriter, code int, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{"status": "error", "error": err.Error()})
 }
 
 // writeError answers JSON to clients that ask for it, text otherwise.

@@ -59,12 +59,14 @@ targets:
 	redis: {address: %q, password: %q}
 - name: cache-wrong-pw
 	kind: redis
+	instance: wrong-pw
 	redis: {address: %q, password: %q}
 - name: db
 	kind: mongodb
 	mongodb: {uri: %q}
 - name: db-auth
 	kind: mongodb
+	instance: auth
 	mongodb: {uri: %q}
 - name: port
 	kind: tcp

@@ -359,7 +359,7 @@ func TestRedactedConfig(t *testing.T) {
 targets:
 - {name: m, kind: mongodb, mongodb: {uri: "mongodb://u:mongoSecret1@h/"}}
 - {name: r, kind: redis, redis: {address: "redis://:redisUrlSecret2@h:6379", password: ""}}
-- {name: r2, kind: redis, redis: {address: "h:6379", password: redisSecret3}}
+- {name: r2, kind: redis, instance: h2, redis: {address: "h:6379", password: redisSecret3}}
 - {name: w, kind: http, http: {url: "http://u:httpSecret4@h/", headers: {Authorization: "Bearer tokenSecret5", Accept: text/plain}}}
 scrape_configs:
 - {job_name: app, targets: ["http://u:scrapeSecret6@h/metrics"], bearer_token: bearerSecret7}

@@ -118,6 +118,7 @@ func (c *Config) applyDefaults() {
 		c.Storage.Path = DefaultStoragePath
 	}
 	orDuration(&c.Storage.Retention, DefaultRetention)
+	c.applyIdentity()
 }
 
 // durationString prints a Duration as it is written in the file.

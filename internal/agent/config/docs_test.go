@@ -51,8 +51,8 @@ func TestDocsExampleIsValid(t *testing.T) {
 	}
 	// The example's secrets are mounted at run time; stand them in.
 	dir := t.TempDir()
-	for _, f := range []string{"mongodb-uri", "redis-password"} {
-		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600); err != nil {
+	for f, content := range map[string]string{"mongodb-uri": "mongodb://u:p@mongo:27017/", "redis-password": "x"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}

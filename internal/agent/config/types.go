@@ -29,6 +29,9 @@ type Global struct {
 	Timeout            Duration          `yaml:"timeout"`             // default 5s, must be < interval
 	EvaluationInterval Duration          `yaml:"evaluation_interval"` // default 15s
 	ExternalLabels     map[string]string `yaml:"external_labels"`
+	// Jobs overrides the default job of each kind (DefaultJobs), e.g.
+	// {redis: redis-prod}; a target's own job wins.
+	Jobs map[Kind]string `yaml:"jobs"`
 	// ExternalURL is the agent's own URL, used in alerts' generatorURL.
 	ExternalURL string `yaml:"external_url"`
 }
@@ -45,11 +48,22 @@ const (
 )
 
 // Target is one probed thing. Exactly the block matching Kind is set.
+//
+// Its series carry job and instance as if Prometheus had scraped the
+// exporter it replaces, so community dashboards and mixins select them
+// unchanged; its Name labels only the agent's own vigil_* series.
 type Target struct {
-	Name     string   `yaml:"name"` // becomes the `target` label; unique
-	Kind     Kind     `yaml:"kind"`
-	Interval Duration `yaml:"interval"` // 0 = global
-	Timeout  Duration `yaml:"timeout"`  // 0 = global
+	Name string `yaml:"name"` // the `target` label of vigil_* series; unique
+	Kind Kind   `yaml:"kind"`
+	// Job defaults to global.jobs[kind], else DefaultJobs[kind].
+	Job string `yaml:"job"`
+	// Instance defaults to the monitored endpoint without credentials
+	// (DefaultInstance).
+	Instance string `yaml:"instance"`
+	// Labels are added to every series of the target (e.g. env, service).
+	Labels   map[string]string `yaml:"labels"`
+	Interval Duration          `yaml:"interval"` // 0 = global
+	Timeout  Duration          `yaml:"timeout"`  // 0 = global
 
 	MongoDB *MongoDBTarget `yaml:"mongodb,omitempty"`
 	Redis   *RedisTarget   `yaml:"redis,omitempty"`

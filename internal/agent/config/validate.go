@@ -44,6 +44,8 @@ func (v *validator) validate(c *Config) {
 		v.target(fmt.Sprintf("targets[%d]", i), &c.Targets[i], names, i)
 	}
 
+	v.identity(c)
+
 	jobs := map[string]int{}
 	for i, s := range c.ScrapeConfigs {
 		p := fmt.Sprintf("scrape_configs[%d]", i)
