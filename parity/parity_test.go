@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -85,10 +86,6 @@ func synthetic(name string) bool {
 		"scrape_samples_post_metric_relabeling", "scrape_series_added"}, name)
 }
 
-// extraLabels are the agent targets' `labels`, and the scrape config's
-// static labels on the exporter side: Prometheus attaches both alike.
-var extraLabels = map[string]string{"env": "parity"}
-
 // comparison is one target, scraped from its exporter and from the agent.
 type comparison struct {
 	name        string // redis, host, http, https, tcp: testdata/missing_<name>.txt
@@ -104,62 +101,78 @@ type comparison struct {
 // node_exporter), the agent both through /probe?target=<instance> with the
 // same relabelling and through /metrics with honor_labels.
 func TestParity(t *testing.T) {
-	env := startEnv(t)
+	env := startEnv(t, nil)
 	for _, c := range env.comparisons {
-		t.Run(c.name, func(t *testing.T) {
-			target := map[string]string{"job": c.job, "instance": c.instance}
-			for k, v := range extraLabels {
-				target[k] = v
-			}
-			exporter := scrape(t, c.exporterURL).Relabel(target, false).Without(synthetic)
-			for _, pattern := range stable[c.name] {
-				if !slices.ContainsFunc(exporter.Names(), func(n string) bool { return matchStable(pattern, n) }) {
-					t.Errorf("%s is listed as stable but the exporter exports no such family: fix the list", pattern)
-				}
-			}
-			if t.Failed() {
-				return
-			}
+		t.Run(c.name, func(t *testing.T) { compareTarget(t, env.agent.URL, c, nil) })
+	}
+}
 
-			probeURL := env.agent.URL + "/probe?target=" + url.QueryEscape(c.instance)
-			waitOK(t, probeURL, 30*time.Second)
-			probeRaw := scrape(t, probeURL)
-			for _, name := range probeRaw.Names() {
-				if synthetic(name) {
-					t.Errorf("/probe exposes %s, which Prometheus records itself for the scrape: the two would collide", name)
-				}
-			}
-			probe := probeRaw.Relabel(target, false)
-			metrics := scrape(t, env.agent.URL+"/metrics").Select(map[string]string{"job": c.job, "instance": c.instance}).Without(synthetic)
+// TestParityExtraLabels is TestParity with extra `labels` on every agent
+// target and, on the exporter side, the same static labels in the scrape
+// config, as a user moving from the exporters writes them. By the identity
+// contract /metrics carries them and /probe does not: there the scrape
+// config adds them, as it does for the exporter.
+func TestParityExtraLabels(t *testing.T) {
+	extra := map[string]string{"env": "parity"}
+	env := startEnv(t, extra)
+	for _, c := range env.comparisons {
+		t.Run(c.name, func(t *testing.T) { compareTarget(t, env.agent.URL, c, extra) })
+	}
+}
 
-			isStable := func(name string) bool {
-				return slices.ContainsFunc(stable[c.name], func(p string) bool { return matchStable(p, name) })
-			}
-			diffs := Compare(exporter, probe, isStable)
-			var lines []string
-			for _, d := range diffs {
-				lines = append(lines, d.String())
-			}
-			t.Logf("%d differences from the exporter (via /probe):\n%s", len(diffs), strings.Join(lines, "\n"))
+// compareTarget compares one target's exporter scrape with the agent's
+// /probe and /metrics for it; extra are the target's static labels.
+func compareTarget(t *testing.T, agentURL string, c comparison, extra map[string]string) {
+	target := map[string]string{"job": c.job, "instance": c.instance}
+	for k, v := range extra {
+		target[k] = v
+	}
+	exporter := scrape(t, c.exporterURL).Relabel(target, false).Without(synthetic)
+	for _, pattern := range stable[c.name] {
+		if !slices.ContainsFunc(exporter.Names(), func(n string) bool { return matchStable(pattern, n) }) {
+			t.Errorf("%s is listed as stable but the exporter exports no such family: fix the list", pattern)
+		}
+	}
+	if t.Failed() {
+		return
+	}
 
-			missingFile := filepath.Join("testdata", "missing_"+c.name+".txt")
-			if *update {
-				writeMissing(t, missingFile, c, Missing(diffs, allow[c.name]))
-			}
-			missing := readMissing(t, missingFile)
-			if problems := Check(diffs, allow[c.name], missing); len(problems) > 0 {
-				t.Errorf("the agent's /probe?target=%s (target %s) differs from the exporter (%s):\n%s", c.instance, c.agentName, c.exporterURL, strings.Join(problems, "\n"))
-			}
-			// /metrics with honor_labels must store exactly what /probe with
-			// relabelling does.
-			if d := Compare(probe, metrics, isStable); len(d) > 0 {
-				var ls []string
-				for _, x := range d {
-					ls = append(ls, x.String())
-				}
-				t.Errorf("the agent's /metrics (honor_labels, job=%q instance=%q) differs from its /probe (relabelled), the latter as the exporter side:\n%s", c.job, c.instance, strings.Join(ls, "\n"))
-			}
-		})
+	probeURL := agentURL + "/probe?target=" + url.QueryEscape(c.instance)
+	probeRaw := waitSeries(t, probeURL, 30*time.Second)
+	for _, name := range probeRaw.Names() {
+		if synthetic(name) {
+			t.Errorf("/probe exposes %s, which Prometheus records itself for the scrape: the two would collide", name)
+		}
+	}
+	probe := probeRaw.Relabel(target, false)
+	metrics := scrape(t, agentURL+"/metrics").Select(map[string]string{"job": c.job, "instance": c.instance}).Without(synthetic)
+
+	isStable := func(name string) bool {
+		return slices.ContainsFunc(stable[c.name], func(p string) bool { return matchStable(p, name) })
+	}
+	diffs := Compare(exporter, probe, isStable)
+	var lines []string
+	for _, d := range diffs {
+		lines = append(lines, d.String())
+	}
+	t.Logf("%d differences from the exporter (via /probe):\n%s", len(diffs), strings.Join(lines, "\n"))
+
+	missingFile := filepath.Join("testdata", "missing_"+c.name+".txt")
+	if *update {
+		writeMissing(t, missingFile, c, Missing(diffs, allow[c.name]))
+	}
+	missing := readMissing(t, missingFile)
+	if problems := Check(diffs, allow[c.name], missing); len(problems) > 0 {
+		t.Errorf("the agent's /probe?target=%s (target %s) differs from the exporter (%s):\n%s", c.instance, c.agentName, c.exporterURL, strings.Join(problems, "\n"))
+	}
+	// /metrics with honor_labels must store exactly what /probe with
+	// relabelling does.
+	if d := Compare(probe, metrics, isStable); len(d) > 0 {
+		var ls []string
+		for _, x := range d {
+			ls = append(ls, x.String())
+		}
+		t.Errorf("the agent's /metrics (honor_labels, job=%q instance=%q) differs from its /probe (relabelled); below \"exporter\" is /probe and \"vigil\" /metrics:\n%s", c.job, c.instance, strings.Join(ls, "\n"))
 	}
 }
 
@@ -169,7 +182,9 @@ type env struct {
 	comparisons []comparison
 }
 
-func startEnv(t *testing.T) *env {
+// startEnv starts the servers, the exporters and an agent whose targets
+// carry extra as their `labels`.
+func startEnv(t *testing.T, extra map[string]string) *env {
 	t.Helper()
 	dir := t.TempDir()
 
@@ -231,25 +246,20 @@ disable_default_rules: true
 targets:
   - name: cache
     kind: redis
-    labels: {env: parity}
-    redis: {address: %q}
+%[1]s    redis: {address: %[2]q}
   - name: node
     kind: host
-    labels: {env: parity}
-    host: {proc_path: %q, cgroup_path: %q}
+%[1]s    host: {proc_path: %[3]q, cgroup_path: %[4]q}
   - name: web
     kind: http
-    labels: {env: parity}
-    http: {url: %q, ip_protocol: ip4}
+%[1]s    http: {url: %[5]q, ip_protocol: ip4}
   - name: web-tls
     kind: http
-    labels: {env: parity}
-    http: {url: %q, ip_protocol: ip4, tls: {ca_file: %q}}
+%[1]s    http: {url: %[6]q, ip_protocol: ip4, tls: {ca_file: %[7]q}}
   - name: port
     kind: tcp
-    labels: {env: parity}
-    tcp: {address: %q, ip_protocol: ip4}
-`, redis.Addr, procPath, cgroupPath, web.URL, webTLS.URL, caFile, port))
+%[1]s    tcp: {address: %[8]q, ip_protocol: ip4}
+`, labelsYAML(extra), redis.Addr, procPath, cgroupPath, web.URL, webTLS.URL, caFile, port))
 
 	probe := func(module, target string) string {
 		return blackbox.URL + "/probe?" + url.Values{"module": {module}, "target": {target}}.Encode()
@@ -264,6 +274,18 @@ targets:
 			{name: "tcp", agentName: "port", exporterURL: probe("tcp_connect", port), job: "blackbox", instance: port},
 		},
 	}
+}
+
+// labelsYAML is the `labels:` line of an agent target ("" for none).
+func labelsYAML(extra map[string]string) string {
+	if len(extra) == 0 {
+		return ""
+	}
+	var pairs []string
+	for _, k := range slices.Sorted(maps.Keys(extra)) {
+		pairs = append(pairs, fmt.Sprintf("%s: %q", k, extra[k]))
+	}
+	return "    labels: {" + strings.Join(pairs, ", ") + "}\n"
 }
 
 func absPath(t *testing.T, rel string) string {
@@ -383,21 +405,29 @@ func scrape(t *testing.T, url string) Families {
 	return fs
 }
 
-// waitOK waits until url answers 200: the agent serves a target once its
-// first probe has finished.
-func waitOK(t *testing.T, url string, timeout time.Duration) {
+// waitSeries scrapes url until it answers 200 with at least one series:
+// the agent serves a target's result once its first probe has finished,
+// and never probes on request.
+func waitSeries(t *testing.T, url string, timeout time.Duration) Families {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var last string
 	for time.Now().Before(deadline) {
 		code, body, err := get(t.Context(), url)
 		if err == nil && code == http.StatusOK {
-			return
+			fs, err := Parse(strings.NewReader(string(body)))
+			if err != nil {
+				t.Fatalf("scraping %s: %v", url, err)
+			}
+			if len(fs) > 0 {
+				return fs
+			}
 		}
-		last = fmt.Sprintf("status %d %s %v", code, body, err)
+		last = fmt.Sprintf("status %d %q %v", code, body, err)
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatalf("%s: no 200 within %s: %s", url, timeout, last)
+	t.Fatalf("%s: no series within %s; last answer: %s", url, timeout, last)
+	return nil
 }
 
 func readMissing(t *testing.T, path string) []string {
