@@ -93,6 +93,9 @@ type comparison struct {
 	exporterURL string // as Prometheus scrapes it after relabelling
 	job         string // the kind's default job (identity contract of issue 9)
 	instance    string // what relabelling sets, and the agent's default instance
+	// healthy is a family each of whose series is 1 on the exporter side
+	// when the server is up: equal values of a failed probe prove nothing.
+	healthy string
 }
 
 // TestParity runs each upstream exporter and the agent against the same
@@ -132,6 +135,9 @@ func compareTarget(t *testing.T, agentURL string, c comparison, extra map[string
 		if !slices.ContainsFunc(exporter.Names(), func(n string) bool { return matchStable(pattern, n) }) {
 			t.Errorf("%s is listed as stable but the exporter exports no such family: fix the list", pattern)
 		}
+	}
+	if f := exporter[c.healthy]; f == nil || slices.ContainsFunc(f.Series, func(s Series) bool { return s.Value != 1 }) {
+		t.Errorf("the exporter does not report the server healthy (%s == 1 for every series): %+v", c.healthy, f)
 	}
 	if t.Failed() {
 		return
@@ -269,11 +275,11 @@ targets:
 	return &env{
 		agent: agent,
 		comparisons: []comparison{
-			{name: "redis", agentName: "cache", exporterURL: redisExp.URL + "/scrape?target=" + url.QueryEscape(redis.Addr), job: "redis", instance: redis.Addr},
-			{name: "host", agentName: "node", exporterURL: nodeExp.URL + "/metrics", job: "node", instance: hostname},
-			{name: "http", agentName: "web", exporterURL: probe("http_2xx", web.URL), job: "blackbox", instance: web.URL},
-			{name: "https", agentName: "web-tls", exporterURL: probe("http_tls", webTLS.URL), job: "blackbox", instance: webTLS.URL},
-			{name: "tcp", agentName: "port", exporterURL: probe("tcp_connect", port), job: "blackbox", instance: port},
+			{name: "redis", agentName: "cache", exporterURL: redisExp.URL + "/scrape?target=" + url.QueryEscape(redis.Addr), job: "redis", instance: redis.Addr, healthy: "redis_up"},
+			{name: "host", agentName: "node", exporterURL: nodeExp.URL + "/metrics", job: "node", instance: hostname, healthy: "node_scrape_collector_success"},
+			{name: "http", agentName: "web", exporterURL: probe("http_2xx", web.URL), job: "blackbox", instance: web.URL, healthy: "probe_success"},
+			{name: "https", agentName: "web-tls", exporterURL: probe("http_tls", webTLS.URL), job: "blackbox", instance: webTLS.URL, healthy: "probe_success"},
+			{name: "tcp", agentName: "port", exporterURL: probe("tcp_connect", port), job: "blackbox", instance: port, healthy: "probe_success"},
 		},
 	}
 }
