@@ -362,8 +362,7 @@ func startAgent(t *testing.T, cfg string) *testserver.ExporterServer {
 			"--storage.path=" + filepath.Join(dir, "data"), "--log.level=warn"}
 	})
 	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "agent.log"))
+		if b, _ := os.ReadFile(filepath.Join(dir, "agent.log")); t.Failed() && len(b) > 0 {
 			t.Logf("--- agent log ---\n%s", b)
 		}
 	})
