@@ -285,11 +285,28 @@ func fmtLabels(ls map[string]string) string {
 
 func fmtValue(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
-// Allowed is a difference Vigil makes on purpose, with the reason.
+// Allowed is a difference Vigil makes on purpose, with the reason. Family
+// is a family name or, ending in *, a prefix (e.g. container_*: a whole
+// group Vigil adds).
 type Allowed struct {
 	Family string
 	Kind   DiffKind
 	Reason string
+}
+
+func (a Allowed) matches(d Difference) bool {
+	if a.Kind != d.Kind {
+		return false
+	}
+	if p, ok := strings.CutSuffix(a.Family, "*"); ok {
+		return strings.HasPrefix(d.Family, p)
+	}
+	return a.Family == d.Family
+}
+
+// allowedBy returns the index of the first entry of allow matching d, or -1.
+func allowedBy(allow []Allowed, d Difference) int {
+	return slices.IndexFunc(allow, func(a Allowed) bool { return a.matches(d) })
 }
 
 // Check holds the differences against what is accepted: the allow-list
@@ -299,21 +316,17 @@ type Allowed struct {
 // missing-list name that no longer differs, so both lists only shrink.
 func Check(diffs []Difference, allow []Allowed, missing []string) []string {
 	var problems []string
-	allowed := map[Allowed]bool{}
-	for _, a := range allow {
-		allowed[Allowed{Family: a.Family, Kind: a.Kind}] = true
-	}
 	missingSet := map[string]bool{}
 	for _, m := range missing {
 		missingSet[m] = true
 	}
-	seen := map[Allowed]bool{}
+	seen := make([]bool, len(allow))
 	seenMissing := map[string]bool{}
 	for _, d := range diffs {
-		key := Allowed{Family: d.Family, Kind: d.Kind}
+		i := allowedBy(allow, d)
 		switch {
-		case allowed[key]:
-			seen[key] = true
+		case i >= 0:
+			seen[i] = true
 		case d.Kind == MissingInVigil && missingSet[d.Family]:
 			seenMissing[d.Family] = true
 		case d.Kind == MissingInVigil:
@@ -322,14 +335,14 @@ func Check(diffs []Difference, allow []Allowed, missing []string) []string {
 			problems = append(problems, d.String())
 		}
 	}
-	for _, a := range allow {
-		if !seen[Allowed{Family: a.Family, Kind: a.Kind}] {
+	for i, a := range allow {
+		if !seen[i] {
 			problems = append(problems, fmt.Sprintf("%s: allow-listed as %q (%s) but it no longer differs so: remove the entry", a.Family, a.Kind, a.Reason))
 		}
 	}
 	for _, m := range missing {
 		switch {
-		case allowed[Allowed{Family: m, Kind: MissingInVigil}]:
+		case allowedBy(allow, Difference{Family: m, Kind: MissingInVigil}) >= 0:
 			problems = append(problems, fmt.Sprintf("%s: both allow-listed and on the missing list: keep one", m))
 		case !seenMissing[m]:
 			problems = append(problems, fmt.Sprintf("%s: on the missing list but no longer missing from Vigil (or gone from the exporter): remove it from the list", m))
@@ -359,15 +372,9 @@ func ReadList(r io.Reader) ([]string, error) {
 // Missing are the families of diffs that are missing in Vigil and not
 // allow-listed: the content of a missing list measured from a run.
 func Missing(diffs []Difference, allow []Allowed) []string {
-	allowed := map[string]bool{}
-	for _, a := range allow {
-		if a.Kind == MissingInVigil {
-			allowed[a.Family] = true
-		}
-	}
 	var out []string
 	for _, d := range diffs {
-		if d.Kind == MissingInVigil && !allowed[d.Family] {
+		if d.Kind == MissingInVigil && allowedBy(allow, d) < 0 {
 			out = append(out, d.Family)
 		}
 	}

@@ -206,6 +206,23 @@ func TestCheck(t *testing.T) {
 			want: []string{"redis_mem_fragmentation_bytes: on the missing list but no longer missing"},
 		},
 		{
+			name: "a prefix entry", diffs: append(slices.Clone(diffs), Difference{Family: "container_memory_cache", Kind: ExtraInVigil}),
+			allow:   []Allowed{allow[0], {Family: "container_*", Kind: ExtraInVigil, Reason: "cAdvisor's"}},
+			missing: []string{"redis_mem_fragmentation_bytes"},
+		},
+		{
+			name: "a prefix entry matching nothing", diffs: diffs[:2],
+			allow:   []Allowed{allow[0], {Family: "container_*", Kind: ExtraInVigil, Reason: "cAdvisor's"}},
+			missing: []string{"redis_mem_fragmentation_bytes"},
+			want:    []string{"container_*: allow-listed"},
+		},
+		{
+			name: "a prefix entry of another kind", diffs: diffs,
+			allow:   []Allowed{allow[0], {Family: "container_*", Kind: MissingInVigil, Reason: "wrong kind"}},
+			missing: []string{"redis_mem_fragmentation_bytes"},
+			want:    []string{"container_memory_rss: extra in vigil", "container_*: allow-listed"},
+		},
+		{
 			name: "on both lists", diffs: diffs, allow: allow, missing: []string{"redis_mem_fragmentation_bytes", "redis_exporter_build_info"},
 			want: []string{"redis_exporter_build_info: both allow-listed and on the missing list"},
 		},
