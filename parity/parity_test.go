@@ -174,6 +174,42 @@ func compareTarget(t *testing.T, agentURL string, c comparison, extra map[string
 	}
 }
 
+// TestParityRealHost compares node_exporter and the agent on the real
+// /proc and mount table of the machine running the test, where TestParity
+// uses a fixture. The families each kernel has differ, so only the ones
+// every Linux has are compared, in full: labels and values.
+func TestParityRealHost(t *testing.T) {
+	families := []string{"node_memory_MemTotal_bytes", "node_memory_SwapTotal_bytes",
+		"node_filesystem_size_bytes", "node_filesystem_readonly", "node_filesystem_device_error"}
+	only := func(fs Families) Families {
+		return fs.Without(func(n string) bool { return !slices.Contains(families, n) })
+	}
+	hostname, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeExp := testserver.NodeExporter(t, "--collector.disable-defaults", "--collector.meminfo", "--collector.filesystem",
+		"--web.disable-exporter-metrics", "--path.procfs=/proc", "--path.sysfs=/sys", "--path.rootfs=/")
+	agent := startAgent(t, `global: {interval: 2s, timeout: 1s}
+disable_default_rules: true
+targets:
+  - {name: node, kind: host, host: {proc_path: /proc, sys_path: /sys}}
+`)
+	target := map[string]string{"job": "node", "instance": hostname}
+	exporter := only(scrape(t, nodeExp.URL+"/metrics").Relabel(target, false))
+	if names := exporter.Names(); !slices.Equal(names, slices.Sorted(slices.Values(families))) {
+		t.Fatalf("node_exporter exports %v of %v on this host", names, families)
+	}
+	probe := only(waitSeries(t, agent.URL+"/probe?target=node", 30*time.Second).Relabel(target, false))
+	if d := Compare(exporter, probe, func(string) bool { return true }); len(d) > 0 {
+		var ls []string
+		for _, x := range d {
+			ls = append(ls, x.String())
+		}
+		t.Errorf("on this host's /proc the agent's /probe?target=node differs from node_exporter:\n%s", strings.Join(ls, "\n"))
+	}
+}
+
 // env is every server of the test, the exporters and the agent.
 type env struct {
 	agent       *testserver.ExporterServer
