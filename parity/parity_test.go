@@ -108,6 +108,24 @@ func TestParity(t *testing.T) {
 func TestParityExtraLabels(t *testing.T) {
 	extra := map[string]string{"env": "parity"}
 	env := startEnv(t, extra)
+	// First the contract itself, once per target, so that a breach is one
+	// line each rather than every family of every comparison below.
+	for _, c := range env.comparisons {
+		probe := waitSeries(t, env.agent.URL+"/probe?target="+url.QueryEscape(c.agentName), 30*time.Second)
+		var carrying []string
+		for _, name := range probe.Names() {
+			if slices.ContainsFunc(probe[name].Series, func(s Series) bool { _, ok := s.Labels["env"]; return ok }) {
+				carrying = append(carrying, name)
+			}
+		}
+		if len(carrying) > 0 {
+			t.Errorf("/probe?target=%s: %d families carry the target's extra label env (e.g. %s): by the identity contract /probe serves a result without job, instance and extra labels (the scrape config adds them, as for the exporter); only /metrics carries them",
+				c.agentName, len(carrying), carrying[0])
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
 	for _, c := range env.comparisons {
 		t.Run(c.name, func(t *testing.T) { compareTarget(t, env.agent.URL, c, extra) })
 	}
