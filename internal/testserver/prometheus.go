@@ -1,6 +1,7 @@
 package testserver
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -127,16 +128,18 @@ func writeFiles(t testing.TB, dir string, files map[string]string) {
 	}
 }
 
-// daemon runs a server binary that serves HTTP with a /-/ready endpoint, as
-// Prometheus and Alertmanager do, for one test. Neither can listen on :0 and
-// report the port, so one is picked and, on a bind conflict at first start,
-// picked again.
+// daemon runs a server binary that serves HTTP with a readiness endpoint
+// (/-/ready, as Prometheus and Alertmanager have) for one test. None of them
+// can listen on :0 and report the port, so one is picked and, on a bind
+// conflict at first start, picked again.
 type daemon struct {
 	t    testing.TB
 	name string
 	bin  string
 	dir  string
 	args func(listenAddr string) []string
+	// ready is the path that answers 200 once the server serves; "" is /-/ready.
+	ready string
 
 	mu   sync.Mutex
 	port int
@@ -172,7 +175,7 @@ func (d *daemon) start(newPort bool) {
 		if err != nil {
 			d.t.Fatal(err)
 		}
-		lastErr = waitReady(d.t.Context(), "http://"+d.addr()+"/-/ready", proc.Exited(), 30*time.Second)
+		lastErr = waitReady(d.t.Context(), "http://"+d.addr()+cmp.Or(d.ready, "/-/ready"), proc.Exited(), 30*time.Second)
 		if lastErr == nil {
 			d.proc = proc
 			return
