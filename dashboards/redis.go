@@ -59,7 +59,7 @@ func redisDashboard() spec {
 				},
 				{
 					title: "Memory usage",
-					description: fmt.Sprintf("Used memory as a share of maxmemory; RedisMemoryHigh fires above %s. Empty when no maxmemory is set.",
+					description: fmt.Sprintf("Used memory as a share of maxmemory; RedisMemoryNearMax fires above %s. Empty when no maxmemory is set.",
 						num(thresholds.RedisMemoryRatio*100)+"%"),
 					unit: "percentunit", w: 8, h: 8, min: ptr(0.0), max: ptr(1.0),
 					steps:   []step{{value: thresholds.RedisMemoryRatio}},
