@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -215,5 +216,57 @@ func TestAgentConfig(t *testing.T) {
 	}
 	if len(cfg.ScrapeConfigs) == 0 || len(cfg.Alerting.Alertmanagers) == 0 {
 		t.Error("deploy/agent/agent.yml neither scrapes the app nor notifies Alertmanager")
+	}
+}
+
+// scrapeJobs reads the scrape jobs of a Prometheus config, by job name.
+func scrapeJobs(t *testing.T, rel string) map[string]map[string]any {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(root, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		ScrapeConfigs []map[string]any `yaml:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal(src, &cfg); err != nil {
+		t.Fatalf("%s: %v", rel, err)
+	}
+	out := map[string]map[string]any{}
+	for _, j := range cfg.ScrapeConfigs {
+		name, _ := j["job_name"].(string)
+		out[name] = j
+	}
+	return out
+}
+
+// TestScrapeConfigsCheck: both shipped ways of scraping the agent are valid
+// Prometheus configs.
+func TestScrapeConfigsCheck(t *testing.T) {
+	promtool := testserver.LookBinary(t, "promtool", "prometheus")
+	for _, f := range []string{"deploy/prometheus/scrape-agent-metrics.yml", "deploy/prometheus/scrape-agent-probe.yml"} {
+		if out, err := exec.Command(promtool, "check", "config", filepath.Join(root, f)).CombinedOutput(); err != nil {
+			t.Errorf("promtool check config %s: %v\n%s", f, err, out)
+		}
+	}
+}
+
+// TestComposeScrapesAgentAsRecommended: the compose Prometheus scrapes the
+// agents with the recommended job, honor_labels included; only the targets
+// differ.
+func TestComposeScrapesAgentAsRecommended(t *testing.T) {
+	want := scrapeJobs(t, "deploy/prometheus/scrape-agent-metrics.yml")["agent"]
+	got := scrapeJobs(t, "deploy/prometheus/prometheus.yml")["agent"]
+	if want == nil || got == nil {
+		t.Fatalf("agent job: recommended %v, compose %v", want, got)
+	}
+	if want["honor_labels"] != true {
+		t.Errorf("the recommended agent job does not honour labels: %v", want)
+	}
+	for _, m := range []map[string]any{want, got} {
+		delete(m, "static_configs")
+	}
+	if !reflect.DeepEqual(want, got) {
+		t.Errorf("compose's agent job %v differs from scrape-agent-metrics.yml's %v beyond its targets", got, want)
 	}
 }
