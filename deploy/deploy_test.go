@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -268,5 +269,37 @@ func TestComposeScrapesAgentAsRecommended(t *testing.T) {
 	}
 	if !reflect.DeepEqual(want, got) {
 		t.Errorf("compose's agent job %v differs from scrape-agent-metrics.yml's %v beyond its targets", got, want)
+	}
+}
+
+// TestAgentDocsShowShippedScrapeConfigs: docs/agent.md shows the shipped
+// scrape jobs verbatim, the recommended one first. (Its blocks are fenced
+// as yml: the agent's docs test loads every yaml block as an agent config.)
+func TestAgentDocsShowShippedScrapeConfigs(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(root, "docs/agent.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(doc), "\n## Scraping the agent from Prometheus\n")
+	if !ok {
+		t.Fatal("docs/agent.md has no section \"Scraping the agent from Prometheus\"")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	blocks := regexp.MustCompile("(?s)```yml\nscrape_configs:\n(.*?)```").FindAllStringSubmatch(section, -1)
+	files := []string{"deploy/prometheus/scrape-agent-metrics.yml", "deploy/prometheus/scrape-agent-probe.yml"}
+	if len(blocks) != len(files) {
+		t.Fatalf("the section shows %d scrape configs, want %d (%v, the recommended first)", len(blocks), len(files), files)
+	}
+	for i, f := range files {
+		shipped, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(shipped), blocks[i][1]) {
+			t.Errorf("docs/agent.md's scrape config %d is not what %s ships; copy its scrape_configs", i+1, f)
+		}
+		if !strings.Contains(section, filepath.Base(f)) {
+			t.Errorf("the section does not link %s", f)
+		}
 	}
 }
