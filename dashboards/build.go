@@ -4,6 +4,7 @@ package dashboards
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
@@ -69,6 +70,18 @@ func queryVar(name, label, query, allValue string) *dashboard.QueryVariableBuild
 	return b
 }
 
+// variableSelector selects the series the variables read, within jobs.
+func (s spec) variableSelector(jobs string) string {
+	switch {
+	case s.series == "":
+		return fmt.Sprintf(`up{job=~"%s"}`, jobs)
+	case strings.Contains(s.series, "|"):
+		return fmt.Sprintf(`{__name__=~"%s", job=~"%s"}`, s.series, jobs)
+	default:
+		return fmt.Sprintf(`%s{job=~"%s"}`, s.series, jobs)
+	}
+}
+
 func (s spec) build() (dashboard.Dashboard, error) {
 	b := dashboard.NewDashboardBuilder(s.title).
 		Uid(s.uid).
@@ -96,10 +109,8 @@ func (s spec) build() (dashboard.Dashboard, error) {
 				Text:     dashboard.StringOrArrayOfString{String: ptr("Prometheus")},
 				Value:    dashboard.StringOrArrayOfString{String: ptr("prometheus")},
 			})).
-		// The agent writes up{job,instance} for every target, as Prometheus
-		// does for a scrape, so up lists probed endpoints too.
-		WithVariable(queryVar("job", "Job", fmt.Sprintf(`label_values(up{job=~"%s"}, job)`, s.jobs), s.jobs)).
-		WithVariable(queryVar("instance", "Instance", `label_values(up{job=~"$job"}, instance)`, ""))
+		WithVariable(queryVar("job", "Job", fmt.Sprintf(`label_values(%s, job)`, s.variableSelector(s.jobs)), s.jobs)).
+		WithVariable(queryVar("instance", "Instance", fmt.Sprintf(`label_values(%s, instance)`, s.variableSelector("$job")), ""))
 	for _, r := range s.rows {
 		b = b.WithRow(dashboard.NewRowBuilder(r.title))
 		for _, p := range r.panels {

@@ -12,7 +12,7 @@ func endpointsDashboard() spec {
 		title: "Vigil / Endpoints",
 		description: "HTTP and TCP endpoints the agent probes, blackbox-exporter style: job blackbox (the default " +
 			"job of the http and tcp kinds), one instance per probed URL or host:port.",
-		jobs: "blackbox",
+		jobs: "blackbox", series: "probe_success",
 		rows: []row{
 			{title: "Availability", panels: []panel{
 				upStat("Probe success", "Whether the last probe of each endpoint succeeded.", sel("probe_success"), "{{instance}}", 12),

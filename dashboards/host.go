@@ -15,7 +15,7 @@ func hostDashboard() spec {
 		title: "Vigil / Host and container",
 		description: "Memory and filesystems of the hosts and containers the agent watches: job node (the host " +
 			"kind's default, as node_exporter's), one instance per node name.",
-		jobs: "node",
+		jobs: "node", series: "node_memory_MemTotal_bytes",
 		rows: []row{
 			{title: "Memory", panels: []panel{
 				{

@@ -22,7 +22,7 @@ func mongoDB() spec {
 		title: "Vigil / MongoDB",
 		description: "MongoDB as the agent probes it (job mongodb, one instance per server, as the MongoDB exporter's) " +
 			"and as the app sees it through its driver (job app).",
-		jobs: "mongodb|app",
+		jobs: "mongodb|app", series: "mongodb_up|app_dependency_up",
 		rows: []row{
 			{title: "Server", panels: []panel{
 				upStat("MongoDB up", "Whether the agent's last probe could connect and ping the server (mongodb_up).",

@@ -27,7 +27,13 @@ type spec struct {
 	// jobs is the regex of the job names the $job variable offers, and its
 	// "All" value: the default job names of the series the dashboard shows.
 	jobs string
-	rows []row
+	// series is the metric (or |-separated metrics) the $job and $instance
+	// variables read their values from: "up" for what Prometheus scrapes
+	// itself; for the agent's targets, their exporter's up-style family,
+	// since with honor_labels (the recommended scrape) Prometheus records up
+	// for the agent only, not for each of its targets.
+	series string
+	rows   []row
 }
 
 type row struct {

@@ -12,7 +12,7 @@ func redisDashboard() spec {
 		title: "Vigil / Redis",
 		description: "Redis as the agent probes it (job redis, one instance per server, as redis_exporter's) and the " +
 			"app's cache in front of it (job app).",
-		jobs: "redis|app",
+		jobs: "redis|app", series: "redis_up|app_dependency_up",
 		rows: []row{
 			{title: "Server", panels: []panel{
 				upStat("Redis up", "Whether the agent's last probe could connect to Redis and read INFO (redis_up).",

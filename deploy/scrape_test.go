@@ -37,7 +37,6 @@ func (a *agentExposition) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `vigil_build_info{version="test"} 1
 vigil_target_up{target="cache",kind="redis"} 1
 redis_up{job="redis",instance="redis:6379"} 1
-up{job="redis",instance="redis:6379"} 1
 mongodb_up{job="mongodb",instance="mongo:27017"} 1
 probe_success{job="blackbox",instance="http://localhost:8080/api/health"} 1
 node_memory_MemTotal_bytes{job="node",instance="node-1"} 1000
@@ -126,7 +125,6 @@ func TestScrapeAgentMetrics(t *testing.T) {
 	expectSeries(t, prom, map[string]int{
 		`redis_up{job="redis", instance="redis:6379"} == 1`:                          2,
 		fmt.Sprintf(`redis_up{job="redis", instance="redis:6379", agent=%q}`, a1):    1,
-		`up{job="redis", instance="redis:6379"} == 1`:                                2,
 		`mongodb_up{job="mongodb", instance="mongo:27017"}`:                          2,
 		`probe_success{job="blackbox", instance="http://localhost:8080/api/health"}`: 2,
 		`node_memory_MemTotal_bytes{job="node", instance="node-1"}`:                  2,
