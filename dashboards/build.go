@@ -4,6 +4,7 @@ package dashboards
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
@@ -43,15 +44,19 @@ func All() ([]dashboard.Dashboard, error) {
 	return out, nil
 }
 
-func queryVar(name, label, query string) *dashboard.QueryVariableBuilder {
-	return dashboard.NewQueryVariableBuilder(name).
+// queryVar is a multi-value variable with "All". allValue is what "All"
+// stands for in queries: the variable's own regex (the $job variable's job
+// names), or, when empty, Grafana's default, the alternation of the values
+// the variable's query found. Never ".+": that would drop the variable's
+// restriction and pull every job's series into the panels.
+func queryVar(name, label, query, allValue string) *dashboard.QueryVariableBuilder {
+	b := dashboard.NewQueryVariableBuilder(name).
 		Label(label).
 		Query(dashboard.StringOrMap{String: ptr(query)}).
 		Definition(query).
 		Datasource(datasourceRef).
 		Multi(true).
 		IncludeAll(true).
-		AllValue(".+").
 		Current(dashboard.VariableOption{
 			Selected: ptr(true),
 			Text:     dashboard.StringOrArrayOfString{ArrayOfString: []string{"All"}},
@@ -59,6 +64,22 @@ func queryVar(name, label, query string) *dashboard.QueryVariableBuilder {
 		}).
 		Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
 		Sort(dashboard.VariableSortAlphabeticalAsc)
+	if allValue != "" {
+		b = b.AllValue(allValue)
+	}
+	return b
+}
+
+// variableSelector selects the series the variables read, within jobs.
+func (s spec) variableSelector(jobs string) string {
+	switch {
+	case s.series == "":
+		return fmt.Sprintf(`up{job=~"%s"}`, jobs)
+	case strings.Contains(s.series, "|"):
+		return fmt.Sprintf(`{__name__=~"%s", job=~"%s"}`, s.series, jobs)
+	default:
+		return fmt.Sprintf(`%s{job=~"%s"}`, s.series, jobs)
+	}
 }
 
 func (s spec) build() (dashboard.Dashboard, error) {
@@ -88,12 +109,8 @@ func (s spec) build() (dashboard.Dashboard, error) {
 				Text:     dashboard.StringOrArrayOfString{String: ptr("Prometheus")},
 				Value:    dashboard.StringOrArrayOfString{String: ptr("prometheus")},
 			})).
-		WithVariable(queryVar("job", "Job", fmt.Sprintf(`label_values(up{job=~"%s"}, job)`, s.jobs))).
-		WithVariable(queryVar("instance", "Instance", `label_values(up{job=~"$job"}, instance)`))
-	if s.target {
-		b = b.WithVariable(queryVar("target", "Target",
-			fmt.Sprintf(`label_values(%s{job=~"$job", instance=~"$instance"}, target)`, s.targetMetric)))
-	}
+		WithVariable(queryVar("job", "Job", fmt.Sprintf(`label_values(%s, job)`, s.variableSelector(s.jobs)), s.jobs)).
+		WithVariable(queryVar("instance", "Instance", fmt.Sprintf(`label_values(%s, instance)`, s.variableSelector("$job")), ""))
 	for _, r := range s.rows {
 		b = b.WithRow(dashboard.NewRowBuilder(r.title))
 		for _, p := range r.panels {

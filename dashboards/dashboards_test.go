@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -70,12 +71,17 @@ type committed struct {
 	} `json:"links"`
 	Templating struct {
 		List []struct {
-			Type     string `json:"type"`
-			Name     string `json:"name"`
-			Query    any    `json:"query"`
-			AllValue string `json:"allValue"`
-			Multi    bool   `json:"multi"`
-			Refresh  int    `json:"refresh"`
+			Type       string  `json:"type"`
+			Name       string  `json:"name"`
+			Label      string  `json:"label"`
+			Query      any     `json:"query"`
+			AllValue   *string `json:"allValue"`
+			IncludeAll bool    `json:"includeAll"`
+			Multi      bool    `json:"multi"`
+			Refresh    int     `json:"refresh"`
+			Datasource struct {
+				UID string `json:"uid"`
+			} `json:"datasource"`
 		} `json:"list"`
 	} `json:"templating"`
 	Panels []committedPanel `json:"panels"`
@@ -94,8 +100,9 @@ type committedPanel struct {
 		H, W, X, Y int
 	} `json:"gridPos"`
 	Targets []struct {
-		Expr  string `json:"expr"`
-		RefID string `json:"refId"`
+		Expr         string `json:"expr"`
+		RefID        string `json:"refId"`
+		LegendFormat string `json:"legendFormat"`
 	} `json:"targets"`
 	FieldConfig struct {
 		Defaults struct {
@@ -103,6 +110,7 @@ type committedPanel struct {
 			Thresholds struct {
 				Steps []struct {
 					Value *float64 `json:"value"`
+					Color string   `json:"color"`
 				} `json:"steps"`
 			} `json:"thresholds"`
 		} `json:"defaults"`
@@ -166,8 +174,26 @@ func TestDashboardConventions(t *testing.T) {
 			vars := map[string]string{}
 			for _, v := range d.Templating.List {
 				vars[v.Name] = v.Type
-				if v.Type == "query" && (v.AllValue != ".+" || !v.Multi || v.Refresh != 2) {
-					t.Errorf("variable %s: want multi, allValue .+ and refresh on time range change", v.Name)
+				if v.Type != "query" {
+					continue
+				}
+				// What dashboard-linter's template-job-rule and
+				// template-instance-rule check, but for allValue (lint/*.lint).
+				if !v.Multi || !v.IncludeAll || v.Refresh != 2 || v.Datasource.UID != "${datasource}" || v.Label != strings.ToUpper(v.Name[:1])+v.Name[1:] {
+					t.Errorf("variable %s: want multi with All, refresh on time range change, datasource ${datasource} and a title-case label", v.Name)
+				}
+				// issue 13: "All" keeps the variable's own restriction.
+				q, _ := v.Query.(string)
+				switch v.Name {
+				case "job":
+					want := regexp.MustCompile(`^label_values\(.*\bjob=~"([^"$]+)"\}, job\)$`).FindStringSubmatch(q)
+					if want == nil || v.AllValue == nil || *v.AllValue != want[1] {
+						t.Errorf("variable job: query %q, allValue %v; want All to be the regex of its own query", q, deref(v.AllValue))
+					}
+				default:
+					if v.AllValue != nil {
+						t.Errorf("variable %s: allValue %q; want Grafana's default (the alternation of its values)", v.Name, *v.AllValue)
+					}
 				}
 			}
 			for name, typ := range map[string]string{"datasource": "datasource", "job": "query", "instance": "query"} {
@@ -203,9 +229,10 @@ func TestDashboardConventions(t *testing.T) {
 				if len(p.Targets) == 0 {
 					t.Errorf("panel %q has no query", p.Title)
 				}
-				for _, q := range p.Targets {
-					if strings.Contains(q.Expr, "$target") && vars["target"] != "query" {
-						t.Errorf("panel %q uses $target but the dashboard has no target variable", p.Title)
+				steps := p.FieldConfig.Defaults.Thresholds.Steps
+				for i := 1; i < len(steps); i++ {
+					if steps[i].Color == steps[i-1].Color {
+						t.Errorf("panel %q: threshold steps %d and %d are both %s; a step that keeps the colour draws nothing", p.Title, i-1, i, steps[i].Color)
 					}
 				}
 			}
@@ -343,4 +370,11 @@ func TestHandler(t *testing.T) {
 			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, code, tc.want)
 		}
 	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<unset>"
+	}
+	return *s
 }

@@ -7,16 +7,15 @@ import (
 )
 
 func hostDashboard() spec {
-	fs := func(metric string) string { return tsel(metric, `fstype!~"tmpfs|overlay|squashfs"`) }
+	fs := func(metric string) string { return sel(metric, `fstype!~"tmpfs|overlay|squashfs"`) }
 	horizon := thresholds.DiskPredictHorizon.Seconds()
 	const year = 365 * 24 * 3600
 	return spec{
-		uid:          "vigil-host",
-		title:        "Vigil / Host and container",
-		description:  "Memory and filesystems of the hosts and containers the agent watches (job agent).",
-		jobs:         "agent",
-		target:       true,
-		targetMetric: "node_memory_MemTotal_bytes",
+		uid:   "vigil-host",
+		title: "Vigil / Host and container",
+		description: "Memory and filesystems of the hosts and containers the agent watches: job node (the host " +
+			"kind's default, as node_exporter's), one instance per node name.",
+		jobs: "node", series: "node_memory_MemTotal_bytes",
 		rows: []row{
 			{title: "Memory", panels: []panel{
 				{
@@ -25,29 +24,29 @@ func hostDashboard() spec {
 						"The memory alert fires above %s.", num(thresholds.MemoryRatio*100)+"%"),
 					unit: "percentunit", w: 8, h: 8, min: ptr(0.0), max: ptr(1.0),
 					steps:   []step{{value: thresholds.MemoryRatio}},
-					queries: []query{{expr: "1 - " + tsel("node_memory_MemAvailable_bytes") + " / " + tsel("node_memory_MemTotal_bytes"), legend: "{{target}}"}},
+					queries: []query{{expr: "1 - " + sel("node_memory_MemAvailable_bytes") + " / " + sel("node_memory_MemTotal_bytes"), legend: "{{instance}}"}},
 				},
 				{
 					title: "Host memory available", description: "Memory available to new allocations without swapping, against the total, and swap in use.",
 					unit: "bytes", w: 8, h: 8, min: ptr(0.0),
 					queries: []query{
-						{expr: tsel("node_memory_MemAvailable_bytes"), legend: "{{target}} available"},
-						{expr: tsel("node_memory_MemTotal_bytes"), legend: "{{target}} total"},
-						{expr: tsel("node_memory_SwapTotal_bytes") + " - " + tsel("node_memory_SwapFree_bytes"), legend: "{{target}} swap used"},
+						{expr: sel("node_memory_MemAvailable_bytes"), legend: "{{instance}} available"},
+						{expr: sel("node_memory_MemTotal_bytes"), legend: "{{instance}} total"},
+						{expr: sel("node_memory_SwapTotal_bytes") + " - " + sel("node_memory_SwapFree_bytes"), legend: "{{instance}} swap used"},
 					},
 				},
 				{
 					title: "Container OOM kills", description: "Processes of the container killed for running out of memory, per interval.",
 					unit: "short", w: 8, h: 8, min: ptr(0.0),
-					queries: []query{{expr: "increase(" + tsel("container_oom_events_total") + "[$__rate_interval])", legend: "{{target}}"}},
+					queries: []query{{expr: "increase(" + sel("container_oom_events_total") + "[$__rate_interval])", legend: "{{instance}}"}},
 				},
 				{
 					title: "Container memory vs limit", description: "Working set (what the kernel counts against the limit), total usage, and the cgroup memory limit.",
 					unit: "bytes", w: 12, h: 8, min: ptr(0.0),
 					queries: []query{
-						{expr: tsel("container_memory_working_set_bytes"), legend: "{{target}} working set"},
-						{expr: tsel("container_memory_usage_bytes"), legend: "{{target}} usage"},
-						{expr: tsel("container_spec_memory_limit_bytes") + " > 0", legend: "{{target}} limit"},
+						{expr: sel("container_memory_working_set_bytes"), legend: "{{instance}} working set"},
+						{expr: sel("container_memory_usage_bytes"), legend: "{{instance}} usage"},
+						{expr: sel("container_spec_memory_limit_bytes") + " > 0", legend: "{{instance}} limit"},
 					},
 				},
 				{
@@ -57,8 +56,8 @@ func hostDashboard() spec {
 					unit: "percentunit", w: 12, h: 8, min: ptr(0.0), max: ptr(1.0),
 					steps: []step{{value: thresholds.MemoryRatio}},
 					queries: []query{{
-						expr:   tsel("container_memory_working_set_bytes") + " / (" + tsel("container_spec_memory_limit_bytes") + " > 0)",
-						legend: "{{target}}",
+						expr:   sel("container_memory_working_set_bytes") + " / (" + sel("container_spec_memory_limit_bytes") + " > 0)",
+						legend: "{{instance}}",
 					}},
 				},
 			}},
@@ -69,7 +68,7 @@ func hostDashboard() spec {
 						num(thresholds.DiskFreeRatio*100)+"%"),
 					unit: "percentunit", w: 8, h: 8, min: ptr(0.0), max: ptr(1.0),
 					below: true, steps: []step{{value: thresholds.DiskFreeRatio}},
-					queries: []query{{expr: fs("node_filesystem_avail_bytes") + " / " + fs("node_filesystem_size_bytes"), legend: "{{target}} {{mountpoint}}"}},
+					queries: []query{{expr: fs("node_filesystem_avail_bytes") + " / " + fs("node_filesystem_size_bytes"), legend: "{{instance}} {{mountpoint}}"}},
 				},
 				{
 					title: "Free inodes",
@@ -77,7 +76,7 @@ func hostDashboard() spec {
 						num(thresholds.InodeFreeRatio*100)+"%"),
 					unit: "percentunit", w: 8, h: 8, min: ptr(0.0), max: ptr(1.0),
 					below: true, steps: []step{{value: thresholds.InodeFreeRatio}},
-					queries: []query{{expr: fs("node_filesystem_files_free") + " / (" + fs("node_filesystem_files") + " > 0)", legend: "{{target}} {{mountpoint}}"}},
+					queries: []query{{expr: fs("node_filesystem_files_free") + " / (" + fs("node_filesystem_files") + " > 0)", legend: "{{instance}} {{mountpoint}}"}},
 				},
 				{
 					kind: kindStat, title: "Read-only or failing filesystems", description: "Filesystems mounted read-only or whose statfs failed.",
@@ -95,7 +94,7 @@ func hostDashboard() spec {
 					queries: []query{{
 						expr: fmt.Sprintf("clamp_max(%s / clamp_min(-deriv(%s[6h]), 0), %d)",
 							fs("node_filesystem_avail_bytes"), fs("node_filesystem_avail_bytes"), year),
-						legend: "{{target}} {{mountpoint}}",
+						legend: "{{instance}} {{mountpoint}}",
 					}},
 				},
 				{
@@ -105,8 +104,8 @@ func hostDashboard() spec {
 					unit: "bytes", w: 12, h: 8,
 					below: true, steps: []step{{value: 0}},
 					queries: []query{
-						{expr: fmt.Sprintf("predict_linear(%s[6h], %s)", fs("node_filesystem_avail_bytes"), num(horizon)), legend: "{{target}} {{mountpoint}} predicted"},
-						{expr: fs("node_filesystem_avail_bytes"), legend: "{{target}} {{mountpoint}} now"},
+						{expr: fmt.Sprintf("predict_linear(%s[6h], %s)", fs("node_filesystem_avail_bytes"), num(horizon)), legend: "{{instance}} {{mountpoint}} predicted"},
+						{expr: fs("node_filesystem_avail_bytes"), legend: "{{instance}} {{mountpoint}} now"},
 					},
 				},
 			}},

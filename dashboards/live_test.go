@@ -137,7 +137,9 @@ alerting:
 `, redisSrv.Addr, mongoSrv.URI, containerCgroup(t), app.URL+"/api/health", tlsSite.URL, app.URL+"/api/metrics", faultRule(t), amURL))
 
 	// Prometheus loads the rules the stack loads (SLO recording rules,
-	// alerts for ALERTS), scraping as docker-compose's does, every second.
+	// alerts for ALERTS), scraping as docker-compose's does, every second:
+	// the agent with honor_labels, so every target's series keep their own
+	// job and instance (redis, mongodb, node, blackbox).
 	ruleFiles := map[string]string{}
 	ymls, err := filepath.Glob("../rules/files/*.yml")
 	if err != nil || len(ymls) == 0 {
@@ -161,6 +163,7 @@ scrape_configs:
     metrics_path: /api/metrics
     static_configs: [{targets: [%q]}]
   - job_name: agent
+    honor_labels: true
     static_configs: [{targets: [%q]}]
 `, hostPort(t, app.URL), hostPort(t, agentURL)), ruleFiles)
 
@@ -236,8 +239,9 @@ scrape_configs:
 	}
 }
 
-// resolveVariables evaluates the dashboard's $job, $instance and $target
-// queries in order, as Grafana does, and selects all their values.
+// resolveVariables evaluates the dashboard's $job and $instance queries in
+// order, as Grafana does, and selects "All": the variable's allValue when it
+// has one, else the alternation of its values.
 func resolveVariables(t *testing.T, prom *testserver.PrometheusServer, d dashboards.Committed, start, end time.Time) map[string]string {
 	t.Helper()
 	vars := map[string]string{"__rate_interval": "4s"} // 4 × the 1s scrape interval, as Grafana computes it
@@ -259,6 +263,10 @@ func resolveVariables(t *testing.T, prom *testserver.PrometheusServer, d dashboa
 		}
 		if len(values) == 0 {
 			t.Fatalf("%s: variable $%s (%s) has no values", d.UID, v.Name, dashboards.Expand(q, vars))
+		}
+		if v.AllValue != nil {
+			vars[v.Name] = *v.AllValue
+			continue
 		}
 		var alts []string
 		for _, val := range values {

@@ -24,13 +24,16 @@ type spec struct {
 	uid         string
 	title       string
 	description string
-	// jobs is the regex of the job names the $job variable offers.
+	// jobs is the regex of the job names the $job variable offers, and its
+	// "All" value: the default job names of the series the dashboard shows.
 	jobs string
-	// target adds a $target variable (probe series carry a target label)
-	// whose values are read from targetMetric.
-	target       bool
-	targetMetric string
-	rows         []row
+	// series is the metric (or |-separated metrics) the $job and $instance
+	// variables read their values from: "up" for what Prometheus scrapes
+	// itself; for the agent's targets, their exporter's up-style family,
+	// since with honor_labels (the recommended scrape) Prometheus records up
+	// for the agent only, not for each of its targets.
+	series string
+	rows   []row
 }
 
 type row struct {
@@ -76,16 +79,10 @@ type query struct {
 func ptr[T any](v T) *T { return &v }
 
 // sel renders a selector with the $job/$instance matchers every panel query
-// carries (and $target where the dashboard has that variable), plus extra
-// matchers such as `status=~"5.."`.
+// carries, plus extra matchers such as `status=~"5.."`.
 func sel(metric string, extra ...string) string {
 	m := append([]string{`job=~"$job"`, `instance=~"$instance"`}, extra...)
 	return metric + "{" + strings.Join(m, ", ") + "}"
-}
-
-// tsel is sel with the $target matcher of probe dashboards.
-func tsel(metric string, extra ...string) string {
-	return sel(metric, append([]string{`target=~"$target"`}, extra...)...)
 }
 
 // num formats a threshold constant for PromQL without exponent notation.

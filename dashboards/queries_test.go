@@ -36,7 +36,7 @@ func expand(expr string, vars map[string]string) string {
 
 var variableRef = regexp.MustCompile(`\$\{\w+\}|\$\w+`)
 
-var parseVars = map[string]string{"__rate_interval": rateIntervalMarker, "job": ".+", "instance": ".+", "target": ".+"}
+var parseVars = map[string]string{"__rate_interval": rateIntervalMarker, "job": ".+", "instance": ".+"}
 
 type panelQuery struct {
 	dashboard, panel, expr string
@@ -62,6 +62,54 @@ func TestQueriesParse(t *testing.T) {
 		}
 		if strings.Contains(expand(q.expr, parseVars), "$") {
 			t.Errorf("%s / %s: %q uses a variable the dashboards do not define", q.dashboard, q.panel, q.expr)
+		}
+	}
+}
+
+// TestQueriesUseExporterIdentity (issue 9): the exporter families carry
+// job and instance like the real exporters' series, and no target or kind
+// label; only the agent's own vigil_* series keep target and kind. A panel
+// that selects, groups or labels exporter series by target or kind would
+// show nothing.
+func TestQueriesUseExporterIdentity(t *testing.T) {
+	agentOwn := func(name string) bool { return strings.HasPrefix(name, "vigil_") }
+	for _, d := range loadCommitted(t) {
+		for _, p := range panelsOf(d) {
+			for _, q := range p.Targets {
+				e, err := parser.NewParser(parser.Options{}).ParseExpr(expand(q.Expr, parseVars))
+				if err != nil {
+					continue // reported by TestQueriesParse
+				}
+				selfMetrics := false
+				parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+					vs, ok := n.(*parser.VectorSelector)
+					if !ok {
+						return nil
+					}
+					if agentOwn(vs.Name) {
+						selfMetrics = true
+						return nil
+					}
+					for _, m := range vs.LabelMatchers {
+						if m.Name == "target" || m.Name == "kind" {
+							t.Errorf("%s / %s: %s matches on %s, which exporter series do not carry", d.UID, p.Title, vs, m.Name)
+						}
+					}
+					return nil
+				})
+				if selfMetrics {
+					continue
+				}
+				parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+					if a, ok := n.(*parser.AggregateExpr); ok && (slices.Contains(a.Grouping, "target") || slices.Contains(a.Grouping, "kind")) {
+						t.Errorf("%s / %s: aggregates by %v, which exporter series do not carry", d.UID, p.Title, a.Grouping)
+					}
+					return nil
+				})
+				if strings.Contains(q.LegendFormat, "{{target}}") || strings.Contains(q.LegendFormat, "{{kind}}") {
+					t.Errorf("%s / %s: legend %q names a label exporter series do not carry; use {{instance}}", d.UID, p.Title, q.LegendFormat)
+				}
+			}
 		}
 	}
 }
@@ -274,10 +322,10 @@ func TestThresholdsMatchAlerts(t *testing.T) {
 func TestExpand(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{`rate(x{job=~"$job"}[$__rate_interval])`, `rate(x{job=~"a|b"}[1m])`},
-		{`x{instance=~"${instance}", target=~"$target"}`, `x{instance=~"i:1", target=~"t"}`},
+		{`x{instance=~"${instance}", job=~"$job"}`, `x{instance=~"i:1", job=~"a|b"}`},
 		{`x{job=~"$jobs"} $__interval`, `x{job=~"$jobs"} $__interval`},
 	} {
-		got := expand(tc.in, map[string]string{"__rate_interval": "1m", "job": "a|b", "instance": "i:1", "target": "t"})
+		got := expand(tc.in, map[string]string{"__rate_interval": "1m", "job": "a|b", "instance": "i:1"})
 		if got != tc.want {
 			t.Errorf("expand(%q) = %q, want %q", tc.in, got, tc.want)
 		}

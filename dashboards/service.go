@@ -8,6 +8,10 @@ import (
 	"github.com/vigil-sh/vigil/rules"
 )
 
+// cores is Grafana's custom unit for CPU seconds per second: Grafana has
+// no built-in unit for cores (see lint/vigil-service.lint).
+const cores = "suffix: cores"
+
 // rate renders rate(selector[$__rate_interval]).
 func rate(selector string) string { return "rate(" + selector + "[$__rate_interval])" }
 
@@ -50,7 +54,7 @@ func burnRatePanel(title, what string, ratio func(time.Duration) string, slo flo
 		title: title,
 		description: fmt.Sprintf("How many times faster than sustainable the %s error budget (SLO %s over %s) burns, over the "+
 			"long window of each multi-window burn-rate alert. 1 spends exactly the budget over the SLO window; the dashed "+
-			"lines are the factors at which the alerts fire (orange ticket, red page).", what, num(slo*100)+"%", promDuration(thresholds.SLOWindow)),
+			"lines are the factors at which the alerts fire (yellow and orange open a ticket, red and dark red page).", what, num(slo*100)+"%", promDuration(thresholds.SLOWindow)),
 		unit: "none", w: w, h: 8, min: ptr(0.0),
 	}
 	seen := map[float64]bool{}
@@ -61,14 +65,19 @@ func burnRatePanel(title, what string, ratio func(time.Duration) string, slo flo
 		})
 		if !seen[br.Factor] {
 			seen[br.Factor] = true
-			color := "orange"
-			if br.Severity == "critical" {
-				color = "red"
-			}
-			p.steps = append(p.steps, step{value: br.Factor, color: color})
+			p.steps = append(p.steps, step{value: br.Factor, color: br.Severity})
 		}
 	}
 	sortSteps(p.steps)
+	// One colour per factor, so each line reads on its own: the ticket
+	// factors in yellow then orange, the page factors in red then dark red.
+	shades := map[string][]string{"warning": {"yellow", "orange"}, "critical": {"red", "dark-red"}}
+	used := map[string]int{}
+	for i, s := range p.steps {
+		sev := s.color
+		p.steps[i].color = shades[sev][min(used[sev], len(shades[sev])-1)]
+		used[sev]++
+	}
 	return p
 }
 
@@ -201,8 +210,8 @@ func serviceOverview() spec {
 					queries: []query{{expr: "sum by (instance) (" + sel("http_requests_in_flight") + ")", legend: "{{instance}}"}},
 				},
 				{
-					title: "CPU usage", description: "CPU time the app process uses per second (1 = one core busy).",
-					unit: "short", w: 6, h: 8, min: ptr(0.0),
+					title: "CPU usage", description: "CPU time the app process uses per second, in cores (1 = one core busy).",
+					unit: cores, w: 6, h: 8, min: ptr(0.0),
 					queries: []query{{expr: rate(sel("process_cpu_seconds_total")), legend: "{{instance}}"}},
 				},
 				{

@@ -4,6 +4,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -215,5 +217,89 @@ func TestAgentConfig(t *testing.T) {
 	}
 	if len(cfg.ScrapeConfigs) == 0 || len(cfg.Alerting.Alertmanagers) == 0 {
 		t.Error("deploy/agent/agent.yml neither scrapes the app nor notifies Alertmanager")
+	}
+}
+
+// scrapeJobs reads the scrape jobs of a Prometheus config, by job name.
+func scrapeJobs(t *testing.T, rel string) map[string]map[string]any {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(root, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		ScrapeConfigs []map[string]any `yaml:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal(src, &cfg); err != nil {
+		t.Fatalf("%s: %v", rel, err)
+	}
+	out := map[string]map[string]any{}
+	for _, j := range cfg.ScrapeConfigs {
+		name, _ := j["job_name"].(string)
+		out[name] = j
+	}
+	return out
+}
+
+// TestScrapeConfigsCheck: both shipped ways of scraping the agent are valid
+// Prometheus configs.
+func TestScrapeConfigsCheck(t *testing.T) {
+	promtool := testserver.LookBinary(t, "promtool", "prometheus")
+	for _, f := range []string{"deploy/prometheus/scrape-agent-metrics.yml", "deploy/prometheus/scrape-agent-probe.yml"} {
+		if out, err := exec.Command(promtool, "check", "config", filepath.Join(root, f)).CombinedOutput(); err != nil {
+			t.Errorf("promtool check config %s: %v\n%s", f, err, out)
+		}
+	}
+}
+
+// TestComposeScrapesAgentAsRecommended: the compose Prometheus scrapes the
+// agents with the recommended job, honor_labels included; only the targets
+// differ.
+func TestComposeScrapesAgentAsRecommended(t *testing.T) {
+	want := scrapeJobs(t, "deploy/prometheus/scrape-agent-metrics.yml")["agent"]
+	got := scrapeJobs(t, "deploy/prometheus/prometheus.yml")["agent"]
+	if want == nil || got == nil {
+		t.Fatalf("agent job: recommended %v, compose %v", want, got)
+	}
+	if want["honor_labels"] != true {
+		t.Errorf("the recommended agent job does not honour labels: %v", want)
+	}
+	for _, m := range []map[string]any{want, got} {
+		delete(m, "static_configs")
+	}
+	if !reflect.DeepEqual(want, got) {
+		t.Errorf("compose's agent job %v differs from scrape-agent-metrics.yml's %v beyond its targets", got, want)
+	}
+}
+
+// TestAgentDocsShowShippedScrapeConfigs: docs/agent.md shows the shipped
+// scrape jobs verbatim, the recommended one first. (Its blocks are fenced
+// as yml: the agent's docs test loads every yaml block as an agent config.)
+func TestAgentDocsShowShippedScrapeConfigs(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(root, "docs/agent.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(doc), "\n## Scraping the agent from Prometheus\n")
+	if !ok {
+		t.Fatal("docs/agent.md has no section \"Scraping the agent from Prometheus\"")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	blocks := regexp.MustCompile("(?s)```yml\nscrape_configs:\n(.*?)```").FindAllStringSubmatch(section, -1)
+	files := []string{"deploy/prometheus/scrape-agent-metrics.yml", "deploy/prometheus/scrape-agent-probe.yml"}
+	if len(blocks) != len(files) {
+		t.Fatalf("the section shows %d scrape configs, want %d (%v, the recommended first)", len(blocks), len(files), files)
+	}
+	for i, f := range files {
+		shipped, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(shipped), blocks[i][1]) {
+			t.Errorf("docs/agent.md's scrape config %d is not what %s ships; copy its scrape_configs", i+1, f)
+		}
+		if !strings.Contains(section, filepath.Base(f)) {
+			t.Errorf("the section does not link %s", f)
+		}
 	}
 }

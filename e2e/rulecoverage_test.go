@@ -170,7 +170,9 @@ func nonEmpty(ctx context.Context, s *stack, expr string) error {
 // _sum series, whichever way Prometheus ingested it (classic or native).
 func exposedNames(t *testing.T, s *stack, start time.Time) map[string]string {
 	t.Helper()
-	const match = `{job=~"app|agent"}`
+	// The agent's targets arrive under their exporters' default jobs
+	// (scraped with honor_labels, deploy/prometheus/prometheus.yml).
+	const match = `{job=~"app|agent|redis|mongodb|node|blackbox"}`
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
 	defer cancel()
 	values, _, _, err := s.prom.API().LabelValues(ctx, model.MetricNameLabel, []string{match}, start, time.Now())

@@ -51,7 +51,7 @@ func TestTopology(t *testing.T) {
 		return nil
 	})
 	waitFor(t, "both agents' probes in Prometheus", 60*time.Second, func() error {
-		v, err := s.query(ctx, `probe_success{job="agent",target="app"} == 1`)
+		v, err := s.query(ctx, `probe_success{job="blackbox"} == 1`)
 		if err != nil {
 			return err
 		}

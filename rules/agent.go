@@ -9,20 +9,24 @@ import (
 	th "github.com/vigil-sh/vigil/internal/thresholds"
 )
 
-// agentGroups alert on the agent's endpoint probes and on the agent itself,
-// as the prometheus-mixin does for Prometheus.
+// agentGroups alert on the agent's endpoint probes (blackbox_exporter's
+// names and identity: instance is the probed URL or host:port) and on the
+// agent itself, as the prometheus-mixin does for Prometheus. The agent's
+// self-metrics (vigil_*) keep the configured target name and kind.
 func agentGroups() rulefmt.RuleGroups {
 	certSeconds := num(float64(th.CertExpiryDays * 24 * 3600))
 	return groups(
 		group("endpoints",
 			alert{
-				// MongoDB and Redis targets have their own Down alerts.
+				// Only the blackbox-style kinds (http, tcp) report
+				// probe_success; MongoDB and Redis have their own Down
+				// alerts on mongodb_up and redis_up.
 				name:        "EndpointProbeFailing",
-				expr:        `probe_success{kind=~"http|tcp"} == 0`,
+				expr:        `probe_success == 0`,
 				for_:        2 * time.Minute,
 				severity:    SeverityCritical,
-				summary:     "{{ $labels.kind }} probe of {{ $labels.target }} is failing",
-				description: "The {{ $labels.kind }} probe of target {{ $labels.target }} from agent {{ $labels.instance }} has failed for 2 minutes (probe_success = {{ $value }}).",
+				summary:     "Probe of {{ $labels.instance }} is failing",
+				description: "The probe of {{ $labels.instance }} (job {{ $labels.job }}) has failed for 2 minutes (probe_success = {{ $value }}).",
 			}.rule(),
 			alert{
 				name: "TLSCertificateExpiringSoon",
@@ -31,8 +35,8 @@ and
 probe_ssl_earliest_cert_expiry > 0`, certSeconds),
 				for_:        10 * time.Minute,
 				severity:    SeverityWarning,
-				summary:     "TLS certificate of {{ $labels.target }} expires in {{ $value | humanizeDuration }}",
-				description: "The earliest-expiring certificate served by target {{ $labels.target }} expires in {{ $value | humanizeDuration }} " + fmt.Sprintf("(threshold %d days); renew it.", th.CertExpiryDays),
+				summary:     "TLS certificate of {{ $labels.instance }} expires in {{ $value | humanizeDuration }}",
+				description: "The earliest-expiring certificate served by {{ $labels.instance }} (job {{ $labels.job }}) expires in {{ $value | humanizeDuration }} " + fmt.Sprintf("(threshold %d days); renew it.", th.CertExpiryDays),
 			}.rule(),
 		),
 		group("agent",
@@ -54,6 +58,20 @@ sum by (job, instance, target, kind) (rate(vigil_probes_total[5m]))
 				severity:    SeverityWarning,
 				summary:     "{{ $value | humanizePercentage }} of probes of {{ $labels.target }} fail",
 				description: "{{ $value | humanizePercentage }} of the {{ $labels.kind }} probes of target {{ $labels.target }} by agent {{ $labels.instance }} failed over the last 5 minutes (threshold " + pct(th.ProbeFailureRatio) + ", for 15 minutes).",
+			}.rule(),
+			alert{
+				// Per-target health from the agent's self-metrics, for the
+				// kinds without an up-style series of their own (host,
+				// cgroup): without it a host whose probe fails loses its
+				// memory and filesystem alerts silently. http, tcp, redis
+				// and mongodb page through EndpointProbeFailing, RedisDown
+				// and DatabaseDown instead.
+				name:        "VigilTargetDown",
+				expr:        `vigil_target_up{kind!~"http|tcp|redis|mongodb"} == 0`,
+				for_:        5 * time.Minute,
+				severity:    SeverityWarning,
+				summary:     "Agent {{ $labels.instance }} cannot probe {{ $labels.kind }} target {{ $labels.target }}",
+				description: "Every {{ $labels.kind }} probe of target {{ $labels.target }} by agent {{ $labels.instance }} has failed for 5 minutes (vigil_target_up = {{ $value }}): its metrics are missing and the alerts on them cannot fire.",
 			}.rule(),
 			alert{
 				name:        "VigilConfigReloadFailed",

@@ -108,14 +108,14 @@ func TestAlertmanagerDelivery(t *testing.T) {
 
 	alerts := []map[string]string{
 		{"alertname": "Watchdog", "severity": "info"},
-		{"alertname": "DatabaseDown", "severity": "critical", "job": "agent", "instance": "agent:9090", "target": "db"},
+		{"alertname": "DatabaseDown", "severity": "critical", "job": "mongodb", "instance": "db-1:27017"},
 		{"alertname": "HighErrorRate", "severity": "critical", "job": "app"},
 		{"alertname": "AvailabilitySLOFastBurn", "severity": "critical", "job": "app"},
 		{"alertname": "HighErrorRate", "severity": "critical", "job": "other"},
-		{"alertname": "DiskSpaceLow", "severity": "critical", "job": "agent", "instance": "host-1"},
-		{"alertname": "DiskSpaceLow", "severity": "warning", "job": "agent", "instance": "host-1"},
-		{"alertname": "DiskSpaceLow", "severity": "warning", "job": "agent", "instance": "host-2"},
-		{"alertname": "RedisEvictingKeys", "severity": "info", "job": "agent"},
+		{"alertname": "DiskSpaceLow", "severity": "critical", "job": "node", "instance": "host-1"},
+		{"alertname": "DiskSpaceLow", "severity": "warning", "job": "node", "instance": "host-1"},
+		{"alertname": "DiskSpaceLow", "severity": "warning", "job": "node", "instance": "host-2"},
+		{"alertname": "RedisEvictingKeys", "severity": "info", "job": "redis"},
 	}
 	var post []testserver.Alert
 	for _, l := range alerts {
@@ -129,7 +129,7 @@ func TestAlertmanagerDelivery(t *testing.T) {
 	wantSuppressed := map[string]bool{
 		"HighErrorRate/app//critical":           true, // DatabaseDown inhibits the app's symptoms
 		"AvailabilitySLOFastBurn/app//critical": true,
-		"DiskSpaceLow/agent/host-1/warning":     true, // critical inhibits warning, same alertname and instance
+		"DiskSpaceLow/node/host-1/warning":      true, // critical inhibits warning, same alertname and instance
 	}
 	t.Run("inhibition", func(t *testing.T) {
 		var problems []string
@@ -162,8 +162,8 @@ func TestAlertmanagerDelivery(t *testing.T) {
 	t.Run("delivery", func(t *testing.T) {
 		want := map[string][]string{
 			"/heartbeat": {"Watchdog///info"},
-			"/pager":     {"DatabaseDown/agent/agent:9090/critical", "DiskSpaceLow/agent/host-1/critical", "HighErrorRate/other//critical"},
-			"/ticket":    {"DiskSpaceLow/agent/host-2/warning"},
+			"/pager":     {"DatabaseDown/mongodb/db-1:27017/critical", "DiskSpaceLow/node/host-1/critical", "HighErrorRate/other//critical"},
+			"/ticket":    {"DiskSpaceLow/node/host-2/warning"},
 		}
 		// The pager route waits 10s (group_wait) before its first notification.
 		deadline := time.Now().Add(40 * time.Second)

@@ -11,7 +11,9 @@ import (
 
 // hostGroups alert on the agent's host probe: memory of the container, the
 // processes it scrapes and the host, and filesystems (node_exporter's and
-// cAdvisor's names, node-mixin's guards).
+// cAdvisor's names and identity, node-mixin's guards). The host's series
+// carry job "node" by default and the node name as instance; the
+// expressions keep every label, so each node alerts on its own.
 func hostGroups() rulefmt.RuleGroups {
 	mem := num(th.MemoryRatio)
 	return groups(
@@ -41,8 +43,8 @@ label_replace(
 )`, mem),
 				for_:        5 * time.Minute,
 				severity:    SeverityWarning,
-				summary:     "{{ $labels.scope }} memory of " + targetOrInstance + " is at {{ $value | humanizePercentage }}",
-				description: "The {{ $labels.scope }} memory of " + targetOrInstance + " is at {{ $value | humanizePercentage }} of its limit (threshold " + pct(th.MemoryRatio) + ", for 5 minutes); the next allocations risk the OOM killer.",
+				summary:     "{{ $labels.scope }} memory of " + jobInstance + " is at {{ $value | humanizePercentage }}",
+				description: "The {{ $labels.scope }} memory of " + jobInstance + " is at {{ $value | humanizePercentage }} of its limit (threshold " + pct(th.MemoryRatio) + ", for 5 minutes); the next allocations risk the OOM killer.",
 			}.rule(),
 		),
 		group("filesystem",
@@ -53,8 +55,8 @@ and
 node_filesystem_readonly == 0`, num(th.DiskFreeRatio)),
 				for_:        5 * time.Minute,
 				severity:    SeverityWarning,
-				summary:     "Filesystem {{ $labels.mountpoint }} on {{ $labels.target }} has {{ $value | humanizePercentage }} space left",
-				description: "Filesystem {{ $labels.mountpoint }} ({{ $labels.device }}) seen by target {{ $labels.target }} on {{ $labels.instance }} has only {{ $value | humanizePercentage }} of its space available (threshold " + pct(th.DiskFreeRatio) + ").",
+				summary:     "Filesystem {{ $labels.mountpoint }} on {{ $labels.instance }} has {{ $value | humanizePercentage }} space left",
+				description: "Filesystem {{ $labels.mountpoint }} ({{ $labels.device }}) on {{ $labels.instance }} (job {{ $labels.job }}) has only {{ $value | humanizePercentage }} of its space available (threshold " + pct(th.DiskFreeRatio) + ").",
 			}.rule(),
 			alert{
 				name: "FilesystemPredictedToFill",
@@ -65,8 +67,8 @@ and
 node_filesystem_readonly == 0`, num(th.DiskPredictFreeRatio), num(th.DiskPredictHorizon.Seconds())),
 				for_:        time.Hour,
 				severity:    SeverityWarning,
-				summary:     "Filesystem {{ $labels.mountpoint }} on {{ $labels.target }} will fill within " + dur(th.DiskPredictHorizon),
-				description: "At the rate of the last 6 hours, filesystem {{ $labels.mountpoint }} ({{ $labels.device }}) seen by target {{ $labels.target }} on {{ $labels.instance }} runs out of space within " + dur(th.DiskPredictHorizon) + "; {{ $value | humanizePercentage }} is left.",
+				summary:     "Filesystem {{ $labels.mountpoint }} on {{ $labels.instance }} will fill within " + dur(th.DiskPredictHorizon),
+				description: "At the rate of the last 6 hours, filesystem {{ $labels.mountpoint }} ({{ $labels.device }}) on {{ $labels.instance }} (job {{ $labels.job }}) runs out of space within " + dur(th.DiskPredictHorizon) + "; {{ $value | humanizePercentage }} is left.",
 			}.rule(),
 			alert{
 				// Mounts that are read-only by design (config maps, secrets)
@@ -77,8 +79,8 @@ node_filesystem_readonly == 0`, num(th.DiskPredictFreeRatio), num(th.DiskPredict
 and
 min_over_time(node_filesystem_readonly[1h]) == 0`,
 				severity:    SeverityCritical,
-				summary:     "Filesystem {{ $labels.mountpoint }} on {{ $labels.target }} turned read-only",
-				description: "Filesystem {{ $labels.mountpoint }} ({{ $labels.device }}) seen by target {{ $labels.target }} on {{ $labels.instance }} was writable within the last hour and is now read-only (readonly = {{ $value }}): the kernel likely remounted it after I/O errors.",
+				summary:     "Filesystem {{ $labels.mountpoint }} on {{ $labels.instance }} turned read-only",
+				description: "Filesystem {{ $labels.mountpoint }} ({{ $labels.device }}) on {{ $labels.instance }} (job {{ $labels.job }}) was writable within the last hour and is now read-only (readonly = {{ $value }}): the kernel likely remounted it after I/O errors.",
 			}.rule(),
 			alert{
 				name: "FilesystemInodesLow",
@@ -87,8 +89,8 @@ and
 node_filesystem_readonly == 0`, num(th.InodeFreeRatio)),
 				for_:        5 * time.Minute,
 				severity:    SeverityWarning,
-				summary:     "Filesystem {{ $labels.mountpoint }} on {{ $labels.target }} has {{ $value | humanizePercentage }} inodes left",
-				description: "Filesystem {{ $labels.mountpoint }} ({{ $labels.device }}) seen by target {{ $labels.target }} on {{ $labels.instance }} has only {{ $value | humanizePercentage }} of its inodes free (threshold " + pct(th.InodeFreeRatio) + ").",
+				summary:     "Filesystem {{ $labels.mountpoint }} on {{ $labels.instance }} has {{ $value | humanizePercentage }} inodes left",
+				description: "Filesystem {{ $labels.mountpoint }} ({{ $labels.device }}) on {{ $labels.instance }} (job {{ $labels.job }}) has only {{ $value | humanizePercentage }} of its inodes free (threshold " + pct(th.InodeFreeRatio) + ").",
 			}.rule(),
 		),
 	)

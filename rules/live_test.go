@@ -37,38 +37,41 @@ process_resident_memory_bytes 950
 `, 9*n, n, 2*n, 4*n, 10*n, 30*n)
 }
 
-// agentExposition serves what an agent watching a sick world exposes after n
-// scrapes, in the shapes of docs/metrics.md.
+// agentExposition serves what an agent watching a sick world exposes on
+// /metrics after n scrapes, in the shapes of docs/metrics.md: every target's
+// series with its own job and instance (scraped with honor_labels), the
+// self-metrics without (the scrape sets job="agent").
 func agentExposition(n int) string {
 	readonly := 0
 	if n > 3 {
 		readonly = 1 // remounted read-only after I/O errors
 	}
-	return fmt.Sprintf(`redis_up{target="cache",kind="redis"} 0
-redis_memory_used_bytes{target="cache",kind="redis"} 950
-redis_memory_max_bytes{target="cache",kind="redis"} 1000
-redis_rejected_connections_total{target="cache",kind="redis"} %[1]d
-redis_evicted_keys_total{target="cache",kind="redis"} %[1]d
-mongodb_up{target="db",kind="mongodb"} 0
-mongodb_ss_connections{target="db",kind="mongodb",conn_type="current"} 850
-mongodb_ss_connections{target="db",kind="mongodb",conn_type="available"} 150
-mongodb_mongod_replset_member_health{target="db",kind="mongodb",set="rs0",name="db-2:27017"} 0
-mongodb_mongod_replset_member_replication_lag{target="db",kind="mongodb",set="rs0",name="db-2:27017"} 45
-probe_success{target="web",kind="http"} 0
-probe_ssl_earliest_cert_expiry{target="web",kind="http"} %[2]d
-container_memory_working_set_bytes{target="host",kind="host"} 950
-container_spec_memory_limit_bytes{target="host",kind="host"} 1000
-node_memory_MemAvailable_bytes{target="host",kind="host"} 50
-node_memory_MemTotal_bytes{target="host",kind="host"} 1000
-node_filesystem_avail_bytes{target="host",kind="host",device="/dev/sda1",fstype="ext4",mountpoint="/"} 50
-node_filesystem_size_bytes{target="host",kind="host",device="/dev/sda1",fstype="ext4",mountpoint="/"} 1000
-node_filesystem_files_free{target="host",kind="host",device="/dev/sda1",fstype="ext4",mountpoint="/"} 50
-node_filesystem_files{target="host",kind="host",device="/dev/sda1",fstype="ext4",mountpoint="/"} 1000
-node_filesystem_readonly{target="host",kind="host",device="/dev/sda1",fstype="ext4",mountpoint="/"} 0
-node_filesystem_avail_bytes{target="host",kind="host",device="/dev/sdb1",fstype="xfs",mountpoint="/data"} %[3]d
-node_filesystem_size_bytes{target="host",kind="host",device="/dev/sdb1",fstype="xfs",mountpoint="/data"} 100000
-node_filesystem_readonly{target="host",kind="host",device="/dev/sdb1",fstype="xfs",mountpoint="/data"} 0
-node_filesystem_readonly{target="host",kind="host",device="/dev/sdc1",fstype="xfs",mountpoint="/logs"} %[4]d
+	return fmt.Sprintf(`redis_up{job="redis",instance="cache-1:6379",env="prod"} 0
+redis_memory_used_bytes{job="redis",instance="cache-1:6379",env="prod"} 950
+redis_memory_max_bytes{job="redis",instance="cache-1:6379",env="prod"} 1000
+redis_rejected_connections_total{job="redis",instance="cache-1:6379",env="prod"} %[1]d
+redis_evicted_keys_total{job="redis",instance="cache-1:6379",env="prod"} %[1]d
+mongodb_up{job="mongodb",instance="db-1:27017"} 0
+mongodb_ss_connections{job="mongodb",instance="db-1:27017",conn_type="current"} 850
+mongodb_ss_connections{job="mongodb",instance="db-1:27017",conn_type="available"} 150
+mongodb_mongod_replset_member_health{job="mongodb",instance="db-1:27017",set="rs0",name="db-2:27017"} 0
+mongodb_mongod_replset_member_replication_lag{job="mongodb",instance="db-1:27017",set="rs0",name="db-2:27017"} 45
+probe_success{job="blackbox",instance="https://web.example.com/health"} 0
+probe_ssl_earliest_cert_expiry{job="blackbox",instance="https://web.example.com/health"} %[2]d
+container_memory_working_set_bytes{job="node",instance="node-1"} 950
+container_spec_memory_limit_bytes{job="node",instance="node-1"} 1000
+node_memory_MemAvailable_bytes{job="node",instance="node-1"} 50
+node_memory_MemTotal_bytes{job="node",instance="node-1"} 1000
+node_filesystem_avail_bytes{job="node",instance="node-1",device="/dev/sda1",fstype="ext4",mountpoint="/"} 50
+node_filesystem_size_bytes{job="node",instance="node-1",device="/dev/sda1",fstype="ext4",mountpoint="/"} 1000
+node_filesystem_files_free{job="node",instance="node-1",device="/dev/sda1",fstype="ext4",mountpoint="/"} 50
+node_filesystem_files{job="node",instance="node-1",device="/dev/sda1",fstype="ext4",mountpoint="/"} 1000
+node_filesystem_readonly{job="node",instance="node-1",device="/dev/sda1",fstype="ext4",mountpoint="/"} 0
+node_filesystem_avail_bytes{job="node",instance="node-1",device="/dev/sdb1",fstype="xfs",mountpoint="/data"} %[3]d
+node_filesystem_size_bytes{job="node",instance="node-1",device="/dev/sdb1",fstype="xfs",mountpoint="/data"} 100000
+node_filesystem_readonly{job="node",instance="node-1",device="/dev/sdb1",fstype="xfs",mountpoint="/data"} 0
+node_filesystem_readonly{job="node",instance="node-1",device="/dev/sdc1",fstype="xfs",mountpoint="/logs"} %[4]d
+vigil_target_up{target="host",kind="host"} 0
 vigil_probes_total{target="web",kind="http"} %[5]d
 vigil_probe_failures_total{target="web",kind="http",reason="timeout"} %[1]d
 vigil_config_last_reload_successful 0
@@ -107,6 +110,7 @@ scrape_configs:
   - job_name: app
     static_configs: [{targets: [%q, %q]}]
   - job_name: agent
+    honor_labels: true
     static_configs: [{targets: [%q, %q]}]
 `, host(app), dead, host(agent), dead)
 	files := map[string]string{}

@@ -9,12 +9,13 @@ import (
 	th "github.com/vigil-sh/vigil/internal/thresholds"
 )
 
-// targetOrInstance names what an alert is about: the agent's probe target
-// when the series has one, else the scraped job and instance.
-const targetOrInstance = "{{ with $labels.target }}target {{ . }}{{ else }}{{ $labels.job }} {{ $labels.instance }}{{ end }}"
+// jobInstance names what an alert is about: the scraped (or, for the agent's
+// probes, the exporter-style) job and instance, the monitored endpoint.
+const jobInstance = "{{ $labels.job }} {{ $labels.instance }}"
 
 // mongodbGroups alert on the agent's MongoDB probes (mongodb_exporter's
-// names) and on the app's own view of its database. Replica-set series are
+// names and identity: job "mongodb" by default, instance the first host of
+// the seed list), one alert per instance, and on the app's own view of its database. Replica-set series are
 // absent on a standalone server or FerretDB, so those alerts stay silent there.
 func mongodbGroups() rulefmt.RuleGroups {
 	return groups(group("mongodb",
@@ -23,10 +24,14 @@ func mongodbGroups() rulefmt.RuleGroups {
 			expr: `mongodb_up == 0
 or
 app_dependency_up{dependency="mongodb"} == 0`,
-			for_:        time.Minute,
-			severity:    SeverityCritical,
-			summary:     "MongoDB is unreachable for " + targetOrInstance,
-			description: "MongoDB has been unreachable for " + targetOrInstance + " for 1 minute (up = {{ $value }}).",
+			for_:     time.Minute,
+			severity: SeverityCritical,
+			// Two sources: the agent's probe (mongodb_up, instance = the
+			// server) and the app's own check (instance = the app).
+			summary: "{{ if $labels.dependency }}MongoDB is unreachable for " + jobInstance +
+				"{{ else }}MongoDB {{ $labels.instance }} is unreachable{{ end }}",
+			description: "{{ if $labels.dependency }}" + jobInstance + " has not reached its MongoDB for 1 minute (app_dependency_up = {{ $value }})." +
+				"{{ else }}MongoDB {{ $labels.instance }} (job {{ $labels.job }}) has been unreachable for 1 minute (mongodb_up = {{ $value }}).{{ end }}",
 		}.rule(),
 		alert{
 			name: "MongoDBConnectionsNearLimit",
@@ -42,8 +47,8 @@ app_dependency_up{dependency="mongodb"} == 0`,
 > %s`, num(th.MongoConnRatio)),
 			for_:        5 * time.Minute,
 			severity:    SeverityWarning,
-			summary:     "MongoDB {{ $labels.target }} uses {{ $value | humanizePercentage }} of its connections",
-			description: "MongoDB target {{ $labels.target }} has {{ $value | humanizePercentage }} of its connection limit in use (threshold " + pct(th.MongoConnRatio) + "); new connections will soon be refused.",
+			summary:     "MongoDB {{ $labels.instance }} uses {{ $value | humanizePercentage }} of its connections",
+			description: "MongoDB {{ $labels.instance }} (job {{ $labels.job }}) has {{ $value | humanizePercentage }} of its connection limit in use (threshold " + pct(th.MongoConnRatio) + "); new connections will soon be refused.",
 		}.rule(),
 		alert{
 			name:        "MongoDBReplicaMemberUnhealthy",
@@ -51,7 +56,7 @@ app_dependency_up{dependency="mongodb"} == 0`,
 			for_:        time.Minute,
 			severity:    SeverityWarning,
 			summary:     "MongoDB replica set {{ $labels.set }} member {{ $labels.name }} is unhealthy",
-			description: "Member {{ $labels.name }} of replica set {{ $labels.set }}, seen from target {{ $labels.target }}, has been unhealthy for 1 minute (health = {{ $value }}).",
+			description: "Member {{ $labels.name }} of replica set {{ $labels.set }}, seen from {{ $labels.instance }}, has been unhealthy for 1 minute (health = {{ $value }}).",
 		}.rule(),
 		alert{
 			name:        "MongoDBReplicationLag",
@@ -59,7 +64,7 @@ app_dependency_up{dependency="mongodb"} == 0`,
 			for_:        5 * time.Minute,
 			severity:    SeverityWarning,
 			summary:     "MongoDB member {{ $labels.name }} lags {{ $value | humanizeDuration }} behind",
-			description: "Member {{ $labels.name }} of replica set {{ $labels.set }}, seen from target {{ $labels.target }}, lags {{ $value | humanizeDuration }} behind the primary " + fmt.Sprintf("(threshold %ss, for 5 minutes).", num(th.ReplicationLagSeconds)),
+			description: "Member {{ $labels.name }} of replica set {{ $labels.set }}, seen from {{ $labels.instance }}, lags {{ $value | humanizeDuration }} behind the primary " + fmt.Sprintf("(threshold %ss, for 5 minutes).", num(th.ReplicationLagSeconds)),
 		}.rule(),
 	))
 }

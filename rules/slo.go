@@ -36,7 +36,14 @@ func sloGroups() rulefmt.RuleGroups {
 	var avail, lat []rulefmt.Rule
 	for _, w := range SLOWindows {
 		r := dur(w)
-		avail = append(avail, record(AvailabilityErrorRatio(w), fmt.Sprintf(`sum by (job) (rate(http_requests_total{status=~"5.."}[%[1]s]))
+		// A job that has never answered with a 5xx has no 5xx series: the
+		// `or` gives it a 0 numerator (per job, from its total), so the
+		// ratio is 0 rather than absent and the burn-rate panels draw it.
+		avail = append(avail, record(AvailabilityErrorRatio(w), fmt.Sprintf(`(
+  sum by (job) (rate(http_requests_total{status=~"5.."}[%[1]s]))
+or
+  0 * sum by (job) (rate(http_requests_total[%[1]s]))
+)
 /
 sum by (job) (rate(http_requests_total[%[1]s]))`, r)))
 		lat = append(lat, record(LatencySlowRatio(w), fmt.Sprintf(`1 - (

@@ -189,3 +189,31 @@ func TestPrometheusRuleMatchesRuleFiles(t *testing.T) {
 		t.Errorf("PrometheusRule has %d groups, rule files %d", len(got), len(want))
 	}
 }
+
+// TestPodMonitorScrapesAgentAsRecommended: the agent endpoint is scraped as
+// deploy/prometheus/scrape-agent-metrics.yml recommends (issue 9): /metrics
+// with honorLabels, so target series keep their own job and instance.
+func TestPodMonitorScrapesAgentAsRecommended(t *testing.T) {
+	pms := objects(t)["PodMonitor"]
+	if len(pms) == 0 {
+		t.Fatal("no PodMonitor")
+	}
+	found := false
+	for _, o := range pms {
+		for _, ep := range o.(*monitoringv1.PodMonitor).Spec.PodMetricsEndpoints {
+			if ep.Port == nil || *ep.Port != "agent" {
+				if ep.HonorLabels {
+					t.Errorf("endpoint %v honours labels; only the agent's should", ep.Port)
+				}
+				continue
+			}
+			found = true
+			if ep.Path != "/metrics" || !ep.HonorLabels {
+				t.Errorf("agent endpoint: path %q, honorLabels %v; want /metrics with honorLabels", ep.Path, ep.HonorLabels)
+			}
+		}
+	}
+	if !found {
+		t.Error("no PodMonitor endpoint scrapes the agent port")
+	}
+}

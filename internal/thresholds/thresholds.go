@@ -1,7 +1,9 @@
 // Package thresholds holds the numbers Vigil's alerts compare against. The
 // rules in package rules format them into their expressions and the
 // dashboards draw them as threshold lines, so a panel never turns red at a
-// different point than the alert fires.
+// different point than the alert fires. Each applies per series identity:
+// per job and instance (the monitored endpoint) for the exporter families,
+// per agent and configured target name for the agent's own vigil_* series.
 package thresholds
 
 import "time"
@@ -17,13 +19,15 @@ const (
 	LatencyP95Seconds = 2
 )
 
-// Memory thresholds, as a share of the limit (container limit, host memory).
+// Memory thresholds, as a share of the limit (container limit, host memory),
+// per instance: the node name for the host, host:port for Redis.
 const (
 	MemoryRatio      = 0.9
 	RedisMemoryRatio = 0.9
 )
 
-// Filesystem thresholds, as a share of the filesystem that is still free.
+// Filesystem thresholds, as a share of the filesystem that is still free,
+// per node (instance) and mountpoint.
 const (
 	// DiskFreeRatio: DiskSpaceLow fires below this share of free bytes.
 	DiskFreeRatio = 0.10
@@ -47,11 +51,13 @@ const (
 
 // Probe thresholds.
 const (
-	// CertExpiryDays: TLSCertificateExpiringSoon fires when a probed
-	// certificate expires in fewer days than this.
+	// CertExpiryDays: TLSCertificateExpiringSoon fires when the certificate
+	// of a probed endpoint (instance) expires in fewer days than this.
 	CertExpiryDays = 14
-	// ProbeFailureRatio is the share of failed probes of one target above
-	// which VigilProbeFailures fires.
+	// ProbeFailureRatio is the share of failed probes of one configured
+	// target (vigil_probe_failures_total{target}) above which
+	// VigilProbeFailures fires; the endpoints dashboard draws it over the
+	// failed share of probe_success per instance.
 	ProbeFailureRatio = 0.1
 	// NotificationErrorRatio is the share of failed notifications to one
 	// Alertmanager above which VigilNotificationsFailing fires.
