@@ -15,12 +15,12 @@ import (
 	"github.com/vigil-sh/vigil/internal/app/api"
 	"github.com/vigil-sh/vigil/internal/app/appconfig"
 	"github.com/vigil-sh/vigil/internal/app/auth"
-	"github.com/vigil-sh/vigil/internal/buildinfo"
 	"github.com/vigil-sh/vigil/internal/app/cache"
 	"github.com/vigil-sh/vigil/internal/app/health"
 	"github.com/vigil-sh/vigil/internal/app/httpmetrics"
 	"github.com/vigil-sh/vigil/internal/app/ratelimit"
 	"github.com/vigil-sh/vigil/internal/app/store"
+	"github.com/vigil-sh/vigil/internal/buildinfo"
 )
 
 // healthInterval is how often dependencies are checked in the background,

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -217,6 +218,11 @@ func (s *server) updateProject(w http.ResponseWriter, r *http.Request) {
 	if req.StartDate != nil || req.EndDate != nil {
 		// One date given: check it against the stored other one.
 		cur, err := s.store.Project(r.Context(), p.Org, id)
+		if errors.Is(err, store.ErrCorrupt) {
+			// A stored date out of range is being replaced: compare
+			// only what is given, so the document can be repaired.
+			cur, err = &store.Project{}, nil
+		}
 		if err != nil {
 			s.fail(w, r, err)
 			return

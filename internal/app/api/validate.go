@@ -79,16 +79,17 @@ func objectID(f fieldErrors, field, v string) bson.ObjectID {
 	return id
 }
 
-// date parses RFC 3339 timestamps or plain dates (YYYY-MM-DD, midnight UTC).
+// date parses RFC 3339 timestamps or plain dates (YYYY-MM-DD, midnight
+// UTC). The range is checked after the conversion to UTC, on what is
+// stored, so a value the API returns is always accepted back.
 func date(f fieldErrors, field, v string) *time.Time {
 	for _, layout := range []string{time.RFC3339Nano, time.DateOnly} {
 		if t, err := time.Parse(layout, v); err == nil {
-			// MongoDB dates are milliseconds since the epoch, years 0-9999
-			// in any sane client.
-			if t.Year() < 1 || t.Year() > 9999 {
-				break
-			}
 			t = t.UTC().Truncate(time.Millisecond)
+			if !store.ValidDate(t) {
+				f.add(field, "must be between 1900-01-01 and 2999-12-31 (UTC)")
+				return nil
+			}
 			return &t
 		}
 	}

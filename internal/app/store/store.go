@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"time"
 
@@ -28,6 +29,10 @@ var (
 	ErrDuplicate = errors.New("duplicate")
 	// ErrUnavailable means MongoDB could not be reached in time.
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrCorrupt means a stored document fails the checks the API applies
+	// on input (written by an older version or by hand): lists skip it,
+	// a read of it alone fails with this error.
+	ErrCorrupt = errors.New("stored document is invalid")
 )
 
 // Collection names.
@@ -49,6 +54,9 @@ type Options struct {
 	ServerSelectionTimeout time.Duration
 	CommandMonitor         *event.CommandMonitor
 	PoolMonitor            *event.PoolMonitor
+	// Logger receives the store's own reports (skipped invalid documents,
+	// index problems); default slog.Default().
+	Logger *slog.Logger
 }
 
 // Store is the app's MongoDB data access.
@@ -56,6 +64,7 @@ type Store struct {
 	client  *mongo.Client
 	db      *mongo.Database
 	timeout time.Duration
+	log     *slog.Logger
 }
 
 // Open connects to MongoDB. It does not wait for the server: an
@@ -100,7 +109,11 @@ func Open(o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to MongoDB %s: %w", redact(o.URI), err)
 	}
-	return &Store{client: c, db: c.Database(o.Database), timeout: o.Timeout}, nil
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Store{client: c, db: c.Database(o.Database), timeout: o.Timeout, log: logger}, nil
 }
 
 // Close disconnects, waiting for in-use connections up to ctx.
@@ -247,7 +260,10 @@ func (p Page) findOptions() *options.FindOptionsBuilder {
 		SetLimit(int64(p.Limit))
 }
 
-// list runs a paginated find with a count of all matches.
+// list runs a paginated find with a count of all matches. A document that
+// does not decode or fails its checks is logged with its id and skipped,
+// so that one bad document cannot break the whole list (total still
+// counts it).
 func list[T any](ctx context.Context, s *Store, coll string, filter bson.D, p Page) ([]T, int64, error) {
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
@@ -264,18 +280,59 @@ func list[T any](ctx context.Context, s *Store, coll string, filter bson.D, p Pa
 	if err != nil {
 		return nil, 0, classify("listing "+coll, err)
 	}
-	if err := cur.All(ctx, &items); err != nil {
+	defer cur.Close(context.WithoutCancel(ctx))
+	for cur.Next(ctx) {
+		var v T
+		err := cur.Decode(&v)
+		if err == nil {
+			err = check(&v)
+		}
+		if err != nil {
+			s.log.ErrorContext(ctx, "skipping invalid stored document", "collection", coll, "id", docID(cur.Current), "err", err)
+			continue
+		}
+		items = append(items, v)
+	}
+	if err := cur.Err(); err != nil {
 		return nil, 0, classify("reading "+coll, err)
 	}
 	return items, total, nil
 }
 
+// checker is implemented by documents with invariants beyond decoding.
+type checker interface{ check() error }
+
+func check(v any) error {
+	if c, ok := v.(checker); ok {
+		if err := c.check(); err != nil {
+			return fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+	}
+	return nil
+}
+
+func docID(raw bson.Raw) string {
+	v, err := raw.LookupErr("_id")
+	if err != nil {
+		return "<none>"
+	}
+	if id, ok := v.ObjectIDOK(); ok {
+		return id.Hex()
+	}
+	return truncate(v.String(), 40)
+}
+
 func getOne[T any](ctx context.Context, s *Store, coll string, filter bson.D) (*T, error) {
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
+	res := s.db.Collection(coll).FindOne(ctx, filter)
 	var v T
-	if err := s.db.Collection(coll).FindOne(ctx, filter).Decode(&v); err != nil {
+	if err := res.Decode(&v); err != nil {
 		return nil, classify("finding in "+coll, err)
+	}
+	if err := check(&v); err != nil {
+		raw, _ := res.Raw()
+		return nil, fmt.Errorf("reading %s %s: %w", coll, docID(raw), err)
 	}
 	return &v, nil
 }
@@ -291,10 +348,14 @@ func updateOne[T any](ctx context.Context, s *Store, coll string, filter, set bs
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
 	var v T
-	err := s.db.Collection(coll).FindOneAndUpdate(ctx, filter, bson.D{{Key: "$set", Value: set}},
-		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&v)
-	if err != nil {
+	res := s.db.Collection(coll).FindOneAndUpdate(ctx, filter, bson.D{{Key: "$set", Value: set}},
+		options.FindOneAndUpdate().SetReturnDocument(options.After))
+	if err := res.Decode(&v); err != nil {
 		return nil, classify("updating "+coll, err)
+	}
+	if err := check(&v); err != nil {
+		raw, _ := res.Raw()
+		return nil, fmt.Errorf("updated %s %s: %w", coll, docID(raw), err)
 	}
 	return &v, nil
 }
