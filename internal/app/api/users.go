@@ -43,7 +43,13 @@ type session struct {
 var errEmailTaken = errStatus(http.StatusConflict, "email already registered")
 
 func (s *server) issue(w http.ResponseWriter, r *http.Request, status int, u *store.User, org *store.Organization) {
-	pair, err := s.tokens.Issue(auth.Identity{UserID: u.ID.Hex(), OrgID: u.Organization.Hex(), Role: u.Role})
+	if u.Deactivated {
+		// Checked after the password, so a deactivated account answers
+		// exactly like a wrong password.
+		s.fail(w, r, errBadCredentials)
+		return
+	}
+	pair, err := s.tokens.Issue(auth.Identity{UserID: u.ID.Hex(), OrgID: u.Organization.Hex(), Role: u.Role, Version: u.TokenVersion})
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -145,11 +151,14 @@ func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, store.ErrNotFound) {
 		err = errStatus(http.StatusUnauthorized, "invalid or expired refresh token")
 	}
+	if err == nil && (u.Deactivated || u.TokenVersion != id.Version) {
+		err = errStatus(http.StatusUnauthorized, "invalid or expired refresh token")
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	pair, err := s.tokens.Issue(auth.Identity{UserID: u.ID.Hex(), OrgID: u.Organization.Hex(), Role: u.Role})
+	pair, err := s.tokens.Issue(auth.Identity{UserID: u.ID.Hex(), OrgID: u.Organization.Hex(), Role: u.Role, Version: u.TokenVersion})
 	if err != nil {
 		s.fail(w, r, err)
 		return

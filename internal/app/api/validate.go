@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -39,6 +40,16 @@ func text(f fieldErrors, field string, v *string, required bool, maxLen int) {
 		f.add(field, "is required")
 	case utf8.RuneCountInString(*v) > maxLen:
 		f.add(field, "must be at most "+strconv.Itoa(maxLen)+" characters")
+	}
+}
+
+// name validates a required name or title: text without control
+// characters (NUL, escapes, line breaks), which have no place in a name and
+// can forge lines wherever names are shown.
+func name(f fieldErrors, field string, v *string) {
+	text(f, field, v, true, maxNameLen)
+	if strings.ContainsFunc(*v, unicode.IsControl) {
+		f.add(field, "must not contain control characters")
 	}
 }
 

@@ -23,7 +23,14 @@ type User struct {
 	Email        string        `bson:"email" json:"email"`
 	PasswordHash string        `bson:"passwordHash" json:"-"`
 	Role         string        `bson:"role" json:"role"`
-	CreatedAt    time.Time     `bson:"createdAt" json:"createdAt"`
+	// Deactivated users keep their data but cannot log in, and their
+	// tokens stop working.
+	Deactivated bool `bson:"deactivated,omitempty" json:"deactivated"`
+	// TokenVersion is carried in every token issued to the user; bumping
+	// it (password or role change, deactivation, logout everywhere)
+	// invalidates every token issued before.
+	TokenVersion int64     `bson:"tokenVersion,omitempty" json:"-"`
+	CreatedAt    time.Time `bson:"createdAt" json:"createdAt"`
 }
 
 // Project statuses.
