@@ -104,7 +104,7 @@ func NewServer(d Deps) http.Handler {
 
 	// Outermost first: every response (429s, 404s, panics) gets the
 	// security headers and a request id, and is logged and counted.
-	var h http.Handler = s.withRecover(s.withBodyLimit(http.HandlerFunc(s.serveMux)))
+	var h http.Handler = s.withRecover(s.withBodyLimit(s.withIndexGate(http.HandlerFunc(s.serveMux))))
 	if d.RateLimit != nil {
 		h = d.RateLimit(h)
 	}

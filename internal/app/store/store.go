@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -42,6 +43,7 @@ const (
 	collProjects    = "projects"
 	collTasks       = "tasks"
 	collTimeEntries = "timeentries"
+	collSessions    = "sessions"
 )
 
 // Options configure Open.
@@ -65,6 +67,9 @@ type Store struct {
 	db      *mongo.Database
 	timeout time.Duration
 	log     *slog.Logger
+
+	indexesReady   atomic.Bool
+	indexConflicts atomic.Int64
 }
 
 // Open connects to MongoDB. It does not wait for the server: an
@@ -141,7 +146,10 @@ func (s *Store) opContext(ctx context.Context) (context.Context, context.CancelF
 }
 
 // EnsureIndexes creates the app's indexes; creating an existing index is a
-// no-op, so this runs at every start.
+// no-op, so this runs at every start. It tries every index even when one
+// fails, and marks the store ready (IndexesReady) only once all exist. A
+// unique index that existing documents violate is ErrIndexConflict, logged
+// with the ids of the offending documents.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
 	asc := func(keys ...string) bson.D {
 		d := bson.D{}
@@ -171,20 +179,129 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 			{Keys: asc("project", "date")},
 			{Keys: asc("task")},
 		},
+		collSessions: {
+			{Keys: asc("user")},
+		},
 	}
+	var errs []error
+	conflicts := 0
 	// One at a time: FerretDB v1 drops the connection on a createIndexes
 	// of several indexes that all exist already.
-	for _, coll := range []string{collUsers, collProjects, collTasks, collTimeEntries} {
+	for _, coll := range []string{collUsers, collProjects, collTasks, collTimeEntries, collSessions} {
 		for _, spec := range specs[coll] {
 			ctx, cancel := s.opContext(ctx)
 			_, err := s.db.Collection(coll).Indexes().CreateOne(ctx, spec)
+			if err != nil && spec.Options != nil && !unavailable(err) {
+				// A unique index refused: find out whether existing data
+				// is why, and name the documents.
+				dups, derr := s.duplicates(ctx, coll, spec.Keys.(bson.D))
+				if derr != nil {
+					s.log.WarnContext(ctx, "looking for documents that violate a unique index", "collection", coll, "err", derr)
+				}
+				if len(dups) > 0 {
+					conflicts++
+					s.log.ErrorContext(ctx, "unique index cannot be built: existing documents violate it; fix the data, the index is retried",
+						"collection", coll, "keys", fmt.Sprint(spec.Keys), "duplicate_ids", dups)
+					err = fmt.Errorf("%w: %w", ErrIndexConflict, err)
+				}
+			}
 			cancel()
 			if err != nil {
-				return classify(fmt.Sprintf("creating index %v on %s", spec.Keys, coll), err)
+				err = classify(fmt.Sprintf("creating index %v on %s", spec.Keys, coll), err)
+				if errors.Is(err, ErrUnavailable) {
+					// The others would wait out the same timeout.
+					return err
+				}
+				errs = append(errs, err)
 			}
 		}
 	}
+	s.indexConflicts.Store(int64(conflicts))
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	s.indexesReady.Store(true)
 	return nil
+}
+
+// ErrIndexConflict means a unique index cannot be built because existing
+// documents violate it.
+var ErrIndexConflict = errors.New("existing documents violate a unique index")
+
+// maxReportedDuplicates bounds the ids logged per index.
+const maxReportedDuplicates = 100
+
+// duplicates returns the ids of documents sharing a value of keys, grouped
+// per value (the values themselves, emails, are not returned: they are
+// personal data and the ids suffice to find them).
+func (s *Store) duplicates(ctx context.Context, coll string, keys bson.D) ([][]string, error) {
+	// FerretDB v1 has no $push: find the duplicated values first, then
+	// their documents.
+	var groupID any = "$" + keys[0].Key
+	if len(keys) > 1 {
+		d := bson.D{}
+		for _, k := range keys {
+			d = append(d, bson.E{Key: k.Key, Value: "$" + k.Key})
+		}
+		groupID = d
+	}
+	cur, err := s.db.Collection(coll).Aggregate(ctx, mongo.Pipeline{
+		{{Key: "$group", Value: bson.D{{Key: "_id", Value: groupID}, {Key: "n", Value: bson.D{{Key: "$sum", Value: 1}}}}}},
+		{{Key: "$match", Value: bson.D{{Key: "n", Value: bson.D{{Key: "$gt", Value: 1}}}}}},
+		{{Key: "$limit", Value: maxReportedDuplicates}},
+	})
+	if err != nil {
+		return nil, classify("finding duplicates in "+coll, err)
+	}
+	var groups []bson.Raw
+	if err := cur.All(ctx, &groups); err != nil {
+		return nil, classify("reading duplicates in "+coll, err)
+	}
+	out := make([][]string, 0, len(groups))
+	for _, g := range groups {
+		value := g.Lookup("_id")
+		filter := bson.D{}
+		if len(keys) == 1 {
+			filter = append(filter, bson.E{Key: keys[0].Key, Value: value})
+		} else {
+			for _, k := range keys {
+				filter = append(filter, bson.E{Key: k.Key, Value: value.Document().Lookup(k.Key)})
+			}
+		}
+		docs, err := s.db.Collection(coll).Find(ctx, filter, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}).SetLimit(maxReportedDuplicates))
+		if err != nil {
+			return nil, classify("finding duplicates in "+coll, err)
+		}
+		var rows []bson.Raw
+		if err := docs.All(ctx, &rows); err != nil {
+			return nil, classify("reading duplicates in "+coll, err)
+		}
+		ids := make([]string, 0, len(rows))
+		for _, r := range rows {
+			ids = append(ids, docID(r))
+		}
+		out = append(out, ids)
+	}
+	return out, nil
+}
+
+// IndexesReady reports whether every index exists: until then writes that
+// rely on a unique index (registrations) could create duplicates.
+func (s *Store) IndexesReady() bool { return s.indexesReady.Load() }
+
+// IndexConflicts is the number of unique indexes that existing documents
+// kept from being built at the last attempt.
+func (s *Store) IndexConflicts() int { return int(s.indexConflicts.Load()) }
+
+// CheckIndexes is a health probe: nil once every index exists.
+func (s *Store) CheckIndexes(context.Context) error {
+	switch {
+	case s.IndexesReady():
+		return nil
+	case s.IndexConflicts() > 0:
+		return fmt.Errorf("%d unique index(es) cannot be built: duplicate documents (ids in the error log)", s.IndexConflicts())
+	}
+	return errors.New("indexes not yet created")
 }
 
 // classify wraps a driver error into one of the package's sentinel errors
