@@ -135,6 +135,8 @@ func (s *server) routes(metrics, health http.Handler) {
 	m.HandleFunc("POST /api/auth/register", s.register)
 	m.HandleFunc("POST /api/auth/login", s.login)
 	m.HandleFunc("POST /api/auth/refresh", s.refresh)
+	m.HandleFunc("POST /api/auth/logout", s.logout)
+	m.Handle("POST /api/auth/logout-all", s.authed(s.logoutAll))
 
 	m.Handle("GET /api/users/me", s.authed(s.me))
 	m.Handle("GET /api/users", s.authed(s.listUsers))
