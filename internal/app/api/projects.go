@@ -24,9 +24,10 @@ type projectRequest struct {
 
 // projectFields validates a create (all required fields present) or a
 // patch (only what is given) and returns the fields to set.
-func (s *server) projectFields(ctx context.Context, p principal, req projectRequest, create bool) (bson.D, error) {
+func (s *server) projectFields(ctx context.Context, p principal, req projectRequest, create bool, nulls map[string]bool) (bson.D, error) {
 	f := fieldErrors{}
-	set := bson.D{}
+	set := clears(f, nulls, map[string]any{"startDate": noDate, "endDate": noDate, "description": "", "teamMembers": []bson.ObjectID{}},
+		"name", "status")
 	if req.Name != nil || create {
 		if req.Name == nil {
 			req.Name = new(string)
@@ -119,7 +120,7 @@ func (s *server) createProject(w http.ResponseWriter, r *http.Request) {
 	if req.Status == nil {
 		req.Status = new("planning")
 	}
-	set, err := s.projectFields(r.Context(), p, req, true)
+	set, err := s.projectFields(r.Context(), p, req, true, nil)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -206,11 +207,12 @@ func (s *server) updateProject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req projectRequest
-	if err := decode(r, &req); err != nil {
+	nulls, err := decodePatch(r, &req)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	set, err := s.projectFields(r.Context(), p, req, false)
+	set, err := s.projectFields(r.Context(), p, req, false, nulls)
 	if err != nil {
 		s.fail(w, r, err)
 		return

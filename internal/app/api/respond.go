@@ -117,8 +117,10 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 // decode reads exactly one JSON object into dst, rejecting unknown fields,
 // trailing data and bodies over the limit, with a message naming the
 // problem.
-func decode(r *http.Request, dst any) error {
-	dec := json.NewDecoder(r.Body)
+func decode(r *http.Request, dst any) error { return decodeFrom(r.Body, dst) }
+
+func decodeFrom(body io.Reader, dst any) error {
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(dst)
 	if err == nil {

@@ -317,9 +317,18 @@ func (s *Store) UpdateTask(ctx context.Context, org, id bson.ObjectID, set bson.
 	return updateOne[Task](ctx, s, collTasks, byID(org, id), set)
 }
 
-// DeleteTask removes a task.
+// DeleteTask removes a task; time entries logged on it keep their hours
+// on the project, without the task.
 func (s *Store) DeleteTask(ctx context.Context, org, id bson.ObjectID) error {
-	return deleteOne(ctx, s, collTasks, byID(org, id))
+	if err := deleteOne(ctx, s, collTasks, byID(org, id)); err != nil {
+		return err
+	}
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	_, err := s.db.Collection(collTimeEntries).UpdateMany(ctx,
+		bson.D{{Key: "organization", Value: org}, {Key: "task", Value: id}},
+		bson.D{{Key: "$unset", Value: bson.D{{Key: "task", Value: ""}}}})
+	return classify("clearing the deleted task from time entries", err)
 }
 
 // CreateTimeEntry inserts e.

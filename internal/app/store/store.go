@@ -465,7 +465,7 @@ func updateOne[T any](ctx context.Context, s *Store, coll string, filter, set bs
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
 	var v T
-	res := s.db.Collection(coll).FindOneAndUpdate(ctx, filter, bson.D{{Key: "$set", Value: set}},
+	res := s.db.Collection(coll).FindOneAndUpdate(ctx, filter, setUnset(set),
 		options.FindOneAndUpdate().SetReturnDocument(options.After))
 	if err := res.Decode(&v); err != nil {
 		return nil, classify("updating "+coll, err)
@@ -475,6 +475,32 @@ func updateOne[T any](ctx context.Context, s *Store, coll string, filter, set bs
 		return nil, fmt.Errorf("updated %s %s: %w", coll, docID(raw), err)
 	}
 	return &v, nil
+}
+
+// setUnset turns fields set to a nil pointer (a cleared optional field)
+// into $unset, the rest into $set.
+func setUnset(fields bson.D) bson.D {
+	set, unset := bson.D{}, bson.D{}
+	for _, e := range fields {
+		switch v := e.Value.(type) {
+		case *time.Time:
+			if v == nil {
+				unset = append(unset, bson.E{Key: e.Key, Value: ""})
+				continue
+			}
+		case *bson.ObjectID:
+			if v == nil {
+				unset = append(unset, bson.E{Key: e.Key, Value: ""})
+				continue
+			}
+		}
+		set = append(set, e)
+	}
+	update := bson.D{{Key: "$set", Value: set}}
+	if len(unset) > 0 {
+		update = append(update, bson.E{Key: "$unset", Value: unset})
+	}
+	return update
 }
 
 func deleteOne(ctx context.Context, s *Store, coll string, filter bson.D) error {
