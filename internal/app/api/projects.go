@@ -32,7 +32,7 @@ func (s *server) projectFields(ctx context.Context, p principal, req projectRequ
 		if req.Name == nil {
 			req.Name = new(string)
 		}
-		text(f, "name", req.Name, true, maxNameLen)
+		name(f, "name", req.Name)
 		set = append(set, bson.E{Key: "name", Value: *req.Name})
 	}
 	if req.Description != nil {

@@ -29,7 +29,7 @@ func (s *server) taskFields(ctx context.Context, p principal, req taskRequest, c
 		if req.Title == nil {
 			req.Title = new(string)
 		}
-		text(f, "title", req.Title, true, maxNameLen)
+		name(f, "title", req.Title)
 		set = append(set, bson.E{Key: "title", Value: *req.Title})
 	}
 	if req.Description != nil {

@@ -58,8 +58,8 @@ func (s *server) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := fieldErrors{}
-	text(f, "organization", &req.Organization, true, maxNameLen)
-	text(f, "name", &req.Name, true, maxNameLen)
+	name(f, "organization", &req.Organization)
+	name(f, "name", &req.Name)
 	email(f, "email", &req.Email)
 	password(f, "password", req.Password)
 	if len(f) > 0 {
@@ -156,7 +156,7 @@ func (s *server) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := fieldErrors{}
-	text(f, "name", &req.Name, true, maxNameLen)
+	name(f, "name", &req.Name)
 	email(f, "email", &req.Email)
 	password(f, "password", req.Password)
 	if req.Role == "" {

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/vigil-sh/vigil/internal/app/store"
 )
@@ -36,6 +37,8 @@ func text(f fieldErrors, field string, v *string, required bool, maxLen int) {
 	switch {
 	case !utf8.ValidString(*v):
 		f.add(field, "must be valid UTF-8")
+	case strings.ContainsRune(*v, 0):
+		f.add(field, "must not contain NUL characters")
 	case required && *v == "":
 		f.add(field, "is required")
 	case utf8.RuneCountInString(*v) > maxLen:
@@ -53,9 +56,11 @@ func name(f fieldErrors, field string, v *string) {
 	}
 }
 
-// email validates and normalizes an email address.
+// email validates and normalizes an email address. NFKC folds
+// compatibility look-alikes (fullwidth letters, ligatures) into their
+// plain form, so "ａda@acme.test" and "ada@acme.test" are one account.
 func email(f fieldErrors, field string, v *string) {
-	*v = strings.ToLower(strings.TrimSpace(*v))
+	*v = strings.ToLower(norm.NFKC.String(strings.TrimSpace(*v)))
 	if *v == "" {
 		f.add(field, "is required")
 		return
@@ -66,9 +71,13 @@ func email(f fieldErrors, field string, v *string) {
 	}
 }
 
+// password counts characters for the minimum (eight emoji are eight
+// characters, not 32 bytes) and bytes for bcrypt's maximum.
 func password(f fieldErrors, field, v string) {
 	switch {
-	case len(v) < minPasswordLen:
+	case !utf8.ValidString(v):
+		f.add(field, "must be valid UTF-8")
+	case utf8.RuneCountInString(v) < minPasswordLen:
 		f.add(field, "must be at least "+strconv.Itoa(minPasswordLen)+" characters")
 	case len(v) > maxPasswordLen:
 		f.add(field, "must be at most "+strconv.Itoa(maxPasswordLen)+" bytes")
@@ -116,7 +125,7 @@ func tags(f fieldErrors, field string, in []string) []string {
 	out := make([]string, 0, len(in))
 	for _, t := range in {
 		t = strings.TrimSpace(t)
-		if t == "" || utf8.RuneCountInString(t) > maxTagLen || !utf8.ValidString(t) {
+		if t == "" || utf8.RuneCountInString(t) > maxTagLen || !utf8.ValidString(t) || strings.ContainsFunc(t, unicode.IsControl) {
 			f.add(field, "tags must be 1-"+strconv.Itoa(maxTagLen)+" characters")
 			return nil
 		}
