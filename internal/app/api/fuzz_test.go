@@ -46,6 +46,12 @@ func FuzzAPI(f *testing.F) {
 		{1, 1, "/api/projects", `{"name":"x"} trailing`},
 		{1, 1, "/api/projects", `{"name":1e999}`},
 		{1, 1, "/api/time-entries", `{"project":"{p}","date":"0000-01-01","duration":-1}`},
+		{2, 1, "/api/users/{u}", `{"role":"member","name":"m"}`},
+		{0, 2, "/api/users/{u}", ``},
+		{2, 2, "/api/users/me", `{"name":"renamed"}`},
+		{1, 2, "/api/users/me/password", `{"currentPassword":"wrong","newPassword":"x"}`},
+		{1, 0, "/api/auth/logout", `{"refreshToken":"x.y.z"}`},
+		{2, 1, "/api/tasks/{t}", `{"assignedTo":null,"dueDate":null,"title":null}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.method, s.token, s.path, []byte(s.body))
@@ -92,6 +98,8 @@ func FuzzDecode(f *testing.F) {
 		{"POST", "/api/auth/register"}, {"POST", "/api/auth/login"}, {"POST", "/api/auth/refresh"},
 		{"POST", "/api/users"}, {"POST", "/api/projects"}, {"PATCH", "/api/projects/" + p},
 		{"POST", "/api/projects/" + p + "/tasks"}, {"POST", "/api/time-entries"},
+		{"POST", "/api/auth/logout"}, {"PATCH", "/api/users/me"}, {"POST", "/api/users/me/password"},
+		{"PATCH", "/api/users/" + a.userID},
 	}
 	handler := e.srv.Config.Handler
 	f.Fuzz(func(t *testing.T, body []byte) {
