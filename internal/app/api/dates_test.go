@@ -130,6 +130,11 @@ func TestStoredBadDocumentsDoNotBreakLists(t *testing.T) {
 	if !e.waitLog(`"err":"reading projects ` + badProject) {
 		t.Errorf("500 without its cause in the log:\n%s", e.logs)
 	}
+	// It still exists for what hangs off it, and so does a bad task.
+	e.must(http.StatusOK, "GET", "/api/projects/"+badProject+"/tasks", a.token, nil)
+	e.must(http.StatusCreated, "POST", "/api/projects/"+badProject+"/tasks", a.token, map[string]any{"title": "T"})
+	badTask := bad["tasks"][0].Value.(bson.ObjectID).Hex()
+	e.must(http.StatusCreated, "POST", "/api/time-entries", a.token, map[string]any{"project": p, "task": badTask, "date": "2026-01-02", "duration": 5})
 	// It can still be repaired through the API.
 	e.must(http.StatusOK, "PATCH", "/api/projects/"+badProject, a.token, map[string]any{"endDate": "2026-12-31"})
 }

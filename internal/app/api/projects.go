@@ -255,7 +255,7 @@ func (s *server) deleteProject(w http.ResponseWriter, r *http.Request) {
 	if !p.admin() {
 		// Tenant isolation first: a member asking about another
 		// organization's project learns nothing, not even a 403.
-		if _, err := s.store.Project(r.Context(), p.Org, id); err != nil {
+		if err := s.store.ProjectExists(r.Context(), p.Org, id); err != nil {
 			s.fail(w, r, err)
 			return
 		}

@@ -103,7 +103,7 @@ func (s *server) createTask(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if _, err := s.store.Project(r.Context(), p.Org, projectID); err != nil {
+	if err := s.store.ProjectExists(r.Context(), p.Org, projectID); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -162,7 +162,7 @@ func (s *server) listTasks(w http.ResponseWriter, r *http.Request) {
 	}
 	// A project of another organization is not found, rather than an
 	// empty list that would confirm the id exists.
-	if _, err := s.store.Project(r.Context(), p.Org, projectID); err != nil {
+	if err := s.store.ProjectExists(r.Context(), p.Org, projectID); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -87,7 +87,7 @@ func (s *server) timeEntryFields(ctx context.Context, p principal, req timeEntry
 		task = current.Task
 	}
 	if project != nil && req.Project != nil {
-		if _, err := s.store.Project(ctx, p.Org, *project); err != nil {
+		if err := s.store.ProjectExists(ctx, p.Org, *project); err != nil {
 			if !errors.Is(err, store.ErrNotFound) {
 				return nil, err
 			}
@@ -95,13 +95,13 @@ func (s *server) timeEntryFields(ctx context.Context, p principal, req timeEntry
 		}
 	}
 	if task != nil && project != nil && len(f) == 0 {
-		t, err := s.store.Task(ctx, p.Org, *task)
+		tp, err := s.store.TaskProject(ctx, p.Org, *task)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			f.add("task", "no such task")
 		case err != nil:
 			return nil, err
-		case t.Project != *project:
+		case tp != *project:
 			f.add("task", "must belong to the project")
 		}
 	}

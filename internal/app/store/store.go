@@ -439,10 +439,10 @@ func docID(raw bson.Raw) string {
 	return truncate(v.String(), 40)
 }
 
-func getOne[T any](ctx context.Context, s *Store, coll string, filter bson.D) (*T, error) {
+func getOne[T any](ctx context.Context, s *Store, coll string, filter bson.D, opts ...options.Lister[options.FindOneOptions]) (*T, error) {
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
-	res := s.db.Collection(coll).FindOne(ctx, filter)
+	res := s.db.Collection(coll).FindOne(ctx, filter, opts...)
 	var v T
 	if err := res.Decode(&v); err != nil {
 		return nil, classify("finding in "+coll, err)
@@ -518,4 +518,26 @@ func deleteOne(ctx context.Context, s *Store, coll string, filter bson.D) error 
 
 func byID(org, id bson.ObjectID) bson.D {
 	return bson.D{{Key: "_id", Value: id}, {Key: "organization", Value: org}}
+}
+
+// ProjectExists answers nil if org has the project, ErrNotFound if not.
+// It reads only the id, so a project with an invalid stored field still
+// exists for its tasks and time entries.
+func (s *Store) ProjectExists(ctx context.Context, org, id bson.ObjectID) error {
+	_, err := getOne[struct {
+		ID bson.ObjectID `bson:"_id"`
+	}](ctx, s, collProjects, byID(org, id), options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	return err
+}
+
+// TaskProject returns the project of one of org's tasks, reading only
+// that field (see ProjectExists).
+func (s *Store) TaskProject(ctx context.Context, org, id bson.ObjectID) (bson.ObjectID, error) {
+	t, err := getOne[struct {
+		Project bson.ObjectID `bson:"project"`
+	}](ctx, s, collTasks, byID(org, id), options.FindOne().SetProjection(bson.D{{Key: "project", Value: 1}}))
+	if err != nil {
+		return bson.ObjectID{}, err
+	}
+	return t.Project, nil
 }
