@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 )
@@ -177,5 +179,34 @@ func TestChangePassword(t *testing.T) {
 	}
 	if _, r := e.login(a.email, "new password!"); r.status != http.StatusOK {
 		t.Errorf("new password login = %d", r.status)
+	}
+}
+
+// TestRacingDemotionsKeepAnAdmin: two admins demoting each other at once
+// never leave the organization without an admin.
+func TestRacingDemotionsKeepAnAdmin(t *testing.T) {
+	e := newEnv(t)
+	for i := range 5 {
+		a := e.register(fmt.Sprintf("Org%d", i), fmt.Sprintf("a%d@acme.test", i))
+		b := e.user(a, fmt.Sprintf("b%d@acme.test", i), "admin")
+		var wg sync.WaitGroup
+		for _, pair := range [][2]account{{a, b}, {b, a}} {
+			wg.Go(func() {
+				e.do("PATCH", "/api/users/"+pair[1].userID, pair[0].token, map[string]any{"role": "member"})
+			})
+		}
+		wg.Wait()
+		var l struct{ Items []struct{ Role string } }
+		fresh, _ := e.login(a.email, "correct horse")
+		e.must(http.StatusOK, "GET", "/api/users", fresh.token, nil).decode(t, &l)
+		admins := 0
+		for _, u := range l.Items {
+			if u.Role == "admin" {
+				admins++
+			}
+		}
+		if admins == 0 {
+			t.Fatalf("round %d: no admin left after racing demotions", i)
+		}
 	}
 }
