@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vigil-sh/vigil/internal/app/api"
@@ -65,7 +66,7 @@ func run(ctx context.Context, cfg appconfig.Config, logger *slog.Logger, ready f
 	st, err := store.Open(store.Options{
 		URI: mongoURI, Database: cfg.MongoDatabase, MaxPoolSize: cfg.MongoMaxPoolSize,
 		Timeout: cfg.MongoTimeout, ServerSelectionTimeout: cfg.ServerSelectionTimeout,
-		CommandMonitor: cm, PoolMonitor: pm,
+		CommandMonitor: cm, PoolMonitor: pm, Logger: logger,
 	})
 	if err != nil {
 		return err
@@ -79,8 +80,30 @@ func run(ctx context.Context, cfg appconfig.Config, logger *slog.Logger, ready f
 	}()
 	logger.Info("MongoDB configured", "uri", appconfig.RedactURI(mongoURI), "max_pool_size", cfg.MongoMaxPoolSize)
 	// A database that is down at start must not keep the app from serving
-	// (it answers 503 and reports unhealthy): indexes are retried.
-	go ensureIndexes(ctx, st, logger)
+	// (it answers 503 and reports unhealthy): indexes are retried, and
+	// writes are refused until they exist.
+	// The first attempt before serving, so that with MongoDB up the app
+	// accepts writes from its first request.
+	if err := st.EnsureIndexes(ctx); err == nil {
+		logger.Info("MongoDB indexes ensured")
+	} else {
+		go ensureIndexes(ctx, st, logger)
+	}
+	metrics.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "app_mongodb_indexes_ready",
+			Help: "Whether every MongoDB index exists (1) or not yet (0); until then writes answer 503.",
+		}, func() float64 {
+			if st.IndexesReady() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "app_mongodb_index_conflicts",
+			Help: "Unique indexes that existing duplicate documents keep from being built.",
+		}, func() float64 { return float64(st.IndexConflicts()) }),
+	)
 
 	var (
 		c               cache.Cache
@@ -114,6 +137,8 @@ func run(ctx context.Context, cfg appconfig.Config, logger *slog.Logger, ready f
 		Logger:   logger,
 		Checks: []health.Check{
 			{Name: httpmetrics.DependencyMongoDB, Probe: st.Ping, Critical: true},
+			// Not ready until the indexes exist (writes are refused).
+			{Name: "mongodb_indexes", Probe: st.CheckIndexes, Critical: true},
 			redisCheck,
 		},
 	}
@@ -184,7 +209,12 @@ func ensureIndexes(ctx context.Context, st *store.Store, logger *slog.Logger) {
 			logger.Info("MongoDB indexes ensured")
 			return
 		}
-		logger.Warn("ensuring MongoDB indexes; retrying", "err", err, "retry_in", backoff)
+		level := slog.LevelWarn
+		if errors.Is(err, store.ErrIndexConflict) {
+			// Not an outage that passes: someone must fix the data.
+			level = slog.LevelError
+		}
+		logger.Log(ctx, level, "ensuring MongoDB indexes; writes are refused until they exist; retrying", "err", err, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
 			return

@@ -51,9 +51,11 @@ func TestAuthFlow(t *testing.T) {
 		})
 	}
 
-	// A refreshed access token works.
+	// A refreshed access token works (from a new login: a.refresh was
+	// rotated by the case above).
+	fresh, _ := e.login(a.email, "correct horse")
 	var pair struct{ AccessToken, RefreshToken string }
-	e.must(http.StatusOK, "POST", "/api/auth/refresh", "", map[string]string{"refreshToken": a.refresh}).decode(t, &pair)
+	e.must(http.StatusOK, "POST", "/api/auth/refresh", "", map[string]string{"refreshToken": fresh.refresh}).decode(t, &pair)
 	if pair.AccessToken == "" || pair.RefreshToken == "" {
 		t.Fatalf("refresh returned %+v", pair)
 	}

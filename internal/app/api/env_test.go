@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
 	"github.com/vigil-sh/vigil/internal/app/api"
 	"github.com/vigil-sh/vigil/internal/app/auth"
 	"github.com/vigil-sh/vigil/internal/app/health"
@@ -43,11 +46,12 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 func newEnvOn(t testing.TB, mongo *testserver.MongoServer, uri string, opts ...envOption) *env {
 	t.Helper()
 	e := &env{t: t, mongo: mongo, metrics: httpmetrics.New(time.Second), logs: &lockedWriter{w: &bytes.Buffer{}}}
+	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cm, pm := e.metrics.MongoMonitors()
 	st, err := store.Open(store.Options{
 		URI: uri, Database: "test", MaxPoolSize: 10,
 		Timeout: 3 * time.Second, ServerSelectionTimeout: 500 * time.Millisecond,
-		CommandMonitor: cm, PoolMonitor: pm,
+		CommandMonitor: cm, PoolMonitor: pm, Logger: logger,
 	})
 	if err != nil {
 		t.Fatalf("opening store: %v", err)
@@ -63,7 +67,6 @@ func newEnvOn(t testing.TB, mongo *testserver.MongoServer, uri string, opts ...e
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	checker := &health.Checker{
 		Version: "test", Started: time.Now(), Up: e.metrics.DependencyUp, Deadline: 1500 * time.Millisecond,
 		Checks: []health.Check{
@@ -85,6 +88,30 @@ func newEnvOn(t testing.TB, mongo *testserver.MongoServer, uri string, opts ...e
 	e.srv = httptest.NewServer(api.NewServer(deps))
 	t.Cleanup(e.srv.Close)
 	return e
+}
+
+// db is a direct connection to the app's database, for planting documents
+// the API would refuse.
+func (e *env) db() *mongo.Database {
+	e.t.Helper()
+	c, err := mongo.Connect(options.Client().ApplyURI(e.mongo.URI).SetTimeout(5 * time.Second))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
+	return c.Database("test")
+}
+
+// waitLog waits up to 2 s for substr in the logs.
+func (e *env) waitLog(substr string) bool {
+	deadline := time.Now().Add(2 * time.Second)
+	for !strings.Contains(e.logs.String(), substr) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
 }
 
 // lockedWriter lets the handler log from many goroutines into one buffer.

@@ -46,6 +46,12 @@ func FuzzAPI(f *testing.F) {
 		{1, 1, "/api/projects", `{"name":"x"} trailing`},
 		{1, 1, "/api/projects", `{"name":1e999}`},
 		{1, 1, "/api/time-entries", `{"project":"{p}","date":"0000-01-01","duration":-1}`},
+		{2, 1, "/api/users/{u}", `{"role":"member","name":"m"}`},
+		{0, 2, "/api/users/{u}", ``},
+		{2, 2, "/api/users/me", `{"name":"renamed"}`},
+		{1, 2, "/api/users/me/password", `{"currentPassword":"wrong","newPassword":"x"}`},
+		{1, 0, "/api/auth/logout", `{"refreshToken":"x.y.z"}`},
+		{2, 1, "/api/tasks/{t}", `{"assignedTo":null,"dueDate":null,"title":null}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.method, s.token, s.path, []byte(s.body))
@@ -92,6 +98,8 @@ func FuzzDecode(f *testing.F) {
 		{"POST", "/api/auth/register"}, {"POST", "/api/auth/login"}, {"POST", "/api/auth/refresh"},
 		{"POST", "/api/users"}, {"POST", "/api/projects"}, {"PATCH", "/api/projects/" + p},
 		{"POST", "/api/projects/" + p + "/tasks"}, {"POST", "/api/time-entries"},
+		{"POST", "/api/auth/logout"}, {"PATCH", "/api/users/me"}, {"POST", "/api/users/me/password"},
+		{"PATCH", "/api/users/" + a.userID},
 	}
 	handler := e.srv.Config.Handler
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -102,6 +110,52 @@ func FuzzDecode(f *testing.F) {
 			handler.ServeHTTP(rec, req)
 			if rec.Code >= 500 || !json.Valid(rec.Body.Bytes()) {
 				t.Fatalf("%s %s %q -> %d: %s", rt.method, rt.path, body, rec.Code, rec.Body)
+			}
+		}
+	})
+}
+
+// FuzzPatch applies arbitrary merge-patch bodies to a project, a task and
+// a time entry: a PATCH answers 2xx or 4xx with JSON, never 5xx, and
+// whatever it stored still reads back, alone and in its list (no date or
+// value it accepted can poison a later read).
+func FuzzPatch(f *testing.F) {
+	for _, s := range []string{
+		`{}`, `null`, `{"name":null}`, `{"assignedTo":null,"dueDate":null}`, `{"task":null}`,
+		`{"endDate":"9999-12-31T23:30:00-01:00"}`, `{"dueDate":"0001-01-01T00:00:00+01:00"}`, `{"date":"2999-12-31T23:59:59.999Z"}`,
+		`{"startDate":"1900-01-01","endDate":null}`, `{"tags":null,"description":null}`, `{"teamMembers":null}`,
+		`{"status":"done","priority":null}`, `{"duration":1440,"description":"\u0000"}`, `{"dueDate":null,"dueDate":"2026-01-01"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	e := newEnv(f)
+	a := e.register("Fuzz", "admin@fuzz.test")
+	p := e.id(e.must(http.StatusCreated, "POST", "/api/projects", a.token, map[string]any{"name": "P", "teamMembers": []string{a.userID}}))
+	task := e.id(e.must(http.StatusCreated, "POST", "/api/projects/"+p+"/tasks", a.token, map[string]any{"title": "T", "assignedTo": a.userID}))
+	entry := e.id(e.must(http.StatusCreated, "POST", "/api/time-entries", a.token, map[string]any{"project": p, "task": task, "date": "2026-01-01", "duration": 5}))
+	targets := []struct{ patch, list string }{
+		{"/api/projects/" + p, "/api/projects"},
+		{"/api/tasks/" + task, "/api/projects/" + p + "/tasks"},
+		{"/api/time-entries/" + entry, "/api/time-entries"},
+	}
+	handler := e.srv.Config.Handler
+	serve := func(method, path string, body []byte) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+a.token)
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		return rec
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, tg := range targets {
+			rec := serve("PATCH", tg.patch, body)
+			if rec.Code >= 500 || !json.Valid(rec.Body.Bytes()) {
+				t.Fatalf("PATCH %s %q -> %d: %s", tg.patch, body, rec.Code, rec.Body)
+			}
+			for _, path := range []string{tg.patch, tg.list} {
+				if rec := serve("GET", path, nil); rec.Code != http.StatusOK {
+					t.Fatalf("after PATCH %s %q (%d): GET %s -> %d: %s", tg.patch, body, rec.Code, path, rec.Code, rec.Body)
+				}
 			}
 		}
 	})

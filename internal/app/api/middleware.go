@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -94,6 +95,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int
+	cause  error // why a 5xx was answered, when known
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -131,14 +133,22 @@ func (s *server) withAccessLog(next http.Handler) http.Handler {
 		case sw.status >= 400:
 			level = slog.LevelWarn
 		}
-		s.log.LogAttrs(r.Context(), level, "request",
+		attrs := []slog.Attr{
 			slog.String("method", r.Method),
 			slog.String("route", s.route(r)),
 			slog.Int("status", sw.status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.Int("bytes", sw.bytes),
 			slog.String("remote", r.RemoteAddr),
-		)
+		}
+		// Every server error names its cause in its own line.
+		switch {
+		case sw.cause != nil && sw.status >= 500:
+			attrs = append(attrs, slog.String("err", sw.cause.Error()))
+		case sw.status == http.StatusInternalServerError:
+			attrs = append(attrs, slog.String("err", "unknown"))
+		}
+		s.log.LogAttrs(r.Context(), level, "request", attrs...)
 	})
 }
 
@@ -156,6 +166,7 @@ func (s *server) withRecover(next http.Handler) http.Handler {
 				panic(v)
 			}
 			s.log.ErrorContext(r.Context(), "panic serving request", "panic", v, "stack", string(debug.Stack()))
+			noteCause(sw, fmt.Errorf("panic: %v", v))
 			if sw.status == 0 {
 				writeJSON(sw, http.StatusInternalServerError, errorBody{Error: "internal error"})
 			}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -23,14 +24,15 @@ type projectRequest struct {
 
 // projectFields validates a create (all required fields present) or a
 // patch (only what is given) and returns the fields to set.
-func (s *server) projectFields(ctx context.Context, p principal, req projectRequest, create bool) (bson.D, error) {
+func (s *server) projectFields(ctx context.Context, p principal, req projectRequest, create bool, nulls map[string]bool) (bson.D, error) {
 	f := fieldErrors{}
-	set := bson.D{}
+	set := clears(f, nulls, map[string]any{"startDate": noDate, "endDate": noDate, "description": "", "teamMembers": []bson.ObjectID{}},
+		"name", "status")
 	if req.Name != nil || create {
 		if req.Name == nil {
 			req.Name = new(string)
 		}
-		text(f, "name", req.Name, true, maxNameLen)
+		name(f, "name", req.Name)
 		set = append(set, bson.E{Key: "name", Value: *req.Name})
 	}
 	if req.Description != nil {
@@ -118,7 +120,7 @@ func (s *server) createProject(w http.ResponseWriter, r *http.Request) {
 	if req.Status == nil {
 		req.Status = new("planning")
 	}
-	set, err := s.projectFields(r.Context(), p, req, true)
+	set, err := s.projectFields(r.Context(), p, req, true, nil)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -205,11 +207,12 @@ func (s *server) updateProject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req projectRequest
-	if err := decode(r, &req); err != nil {
+	nulls, err := decodePatch(r, &req)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	set, err := s.projectFields(r.Context(), p, req, false)
+	set, err := s.projectFields(r.Context(), p, req, false, nulls)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -217,6 +220,11 @@ func (s *server) updateProject(w http.ResponseWriter, r *http.Request) {
 	if req.StartDate != nil || req.EndDate != nil {
 		// One date given: check it against the stored other one.
 		cur, err := s.store.Project(r.Context(), p.Org, id)
+		if errors.Is(err, store.ErrCorrupt) {
+			// A stored date out of range is being replaced: compare
+			// only what is given, so the document can be repaired.
+			cur, err = &store.Project{}, nil
+		}
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -247,7 +255,7 @@ func (s *server) deleteProject(w http.ResponseWriter, r *http.Request) {
 	if !p.admin() {
 		// Tenant isolation first: a member asking about another
 		// organization's project learns nothing, not even a 403.
-		if _, err := s.store.Project(r.Context(), p.Org, id); err != nil {
+		if err := s.store.ProjectExists(r.Context(), p.Org, id); err != nil {
 			s.fail(w, r, err)
 			return
 		}

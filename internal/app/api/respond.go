@@ -57,11 +57,28 @@ var (
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		// Only our own types are encoded here; failing is a bug.
+		// Only our own types are encoded here; failing is a bug, and the
+		// access log line of this request says which.
+		noteCause(w, fmt.Errorf("encoding %T response: %w", v, err))
 		status = http.StatusInternalServerError
 		b = []byte(`{"error":"internal error"}`)
 	}
 	writeRaw(w, status, b)
+}
+
+// noteCause records why a request failed on every statusWriter wrapping w,
+// so the access log names the cause of a 500 written outside fail.
+func noteCause(w http.ResponseWriter, err error) {
+	for {
+		if sw, ok := w.(*statusWriter); ok && sw.cause == nil {
+			sw.cause = err
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return
+		}
+		w = u.Unwrap()
+	}
 }
 
 func writeRaw(w http.ResponseWriter, status int, body []byte) {
@@ -83,6 +100,7 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		he = errStatus(http.StatusConflict, "already exists")
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		s.log.WarnContext(r.Context(), "database unavailable", "err", err)
+		noteCause(w, err)
 		he = errStatus(http.StatusServiceUnavailable, "database unavailable")
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client went away; nobody reads this answer. 499 (nginx's
@@ -90,6 +108,7 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		he = errStatus(statusClientClosedRequest, "client closed request")
 	default:
 		s.log.ErrorContext(r.Context(), "request failed", "err", err)
+		noteCause(w, err)
 		he = errStatus(http.StatusInternalServerError, "internal error")
 	}
 	writeJSON(w, he.status, he.body)
@@ -98,8 +117,10 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 // decode reads exactly one JSON object into dst, rejecting unknown fields,
 // trailing data and bodies over the limit, with a message naming the
 // problem.
-func decode(r *http.Request, dst any) error {
-	dec := json.NewDecoder(r.Body)
+func decode(r *http.Request, dst any) error { return decodeFrom(r.Body, dst) }
+
+func decodeFrom(body io.Reader, dst any) error {
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(dst)
 	if err == nil {

@@ -7,6 +7,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -43,17 +44,23 @@ type Deps struct {
 	Health http.Handler
 
 	MaxBodyBytes int64 // default 1 MiB
+
+	// skipUserCheck turns off the per-request user check, for the
+	// benchmark's baseline only (export_test.go).
+	skipUserCheck bool
 }
 
 type server struct {
-	store    *store.Store
-	tokens   *auth.Tokens
-	hasher   *auth.Hasher
-	log      *slog.Logger
-	cache    cache.Cache
-	cacheTTL time.Duration
-	maxBody  int64
-	mux      *http.ServeMux
+	store         *store.Store
+	tokens        *auth.Tokens
+	hasher        *auth.Hasher
+	log           *slog.Logger
+	cache         cache.Cache
+	cacheTTL      time.Duration
+	maxBody       int64
+	mux           *http.ServeMux
+	users         userCache
+	skipUserCheck bool
 	// uncached holds organizations whose last cache invalidation failed
 	// (bson.ObjectID -> time.Time until which reads bypass the cache).
 	uncached sync.Map
@@ -80,6 +87,8 @@ func NewServer(d Deps) http.Handler {
 		cacheTTL: d.CacheTTL,
 		maxBody:  d.MaxBodyBytes,
 		mux:      http.NewServeMux(),
+
+		skipUserCheck: d.skipUserCheck,
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20
@@ -95,7 +104,7 @@ func NewServer(d Deps) http.Handler {
 
 	// Outermost first: every response (429s, 404s, panics) gets the
 	// security headers and a request id, and is logged and counted.
-	var h http.Handler = s.withRecover(s.withBodyLimit(http.HandlerFunc(s.serveMux)))
+	var h http.Handler = s.withRecover(s.withBodyLimit(s.withIndexGate(http.HandlerFunc(s.serveMux))))
 	if d.RateLimit != nil {
 		h = d.RateLimit(h)
 	}
@@ -126,10 +135,17 @@ func (s *server) routes(metrics, health http.Handler) {
 	m.HandleFunc("POST /api/auth/register", s.register)
 	m.HandleFunc("POST /api/auth/login", s.login)
 	m.HandleFunc("POST /api/auth/refresh", s.refresh)
+	m.HandleFunc("POST /api/auth/logout", s.logout)
+	m.Handle("POST /api/auth/logout-all", s.authed(s.logoutAll))
 
 	m.Handle("GET /api/users/me", s.authed(s.me))
 	m.Handle("GET /api/users", s.authed(s.listUsers))
 	m.Handle("POST /api/users", s.authed(s.createUser))
+	m.Handle("PATCH /api/users/me", s.authed(s.updateMe))
+	m.Handle("POST /api/users/me/password", s.authed(s.changePassword))
+	m.Handle("GET /api/users/{id}", s.authed(s.getUser))
+	m.Handle("PATCH /api/users/{id}", s.authed(s.updateUser))
+	m.Handle("DELETE /api/users/{id}", s.authed(s.removeUser))
 
 	m.Handle("POST /api/projects", s.authed(s.createProject))
 	m.Handle("GET /api/projects", s.authed(s.listProjects))
@@ -184,7 +200,8 @@ func (s *server) serveMux(w http.ResponseWriter, r *http.Request) {
 // principal is the authenticated caller.
 type principal struct {
 	User, Org bson.ObjectID
-	Role      string
+	Role      string // the stored role, not the token's
+	Token     auth.Identity
 }
 
 func (p principal) admin() bool { return p.Role == auth.RoleAdmin }
@@ -218,7 +235,16 @@ func (s *server) authed(h http.HandlerFunc) http.Handler {
 			s.fail(w, r, errUnauthorized)
 			return
 		}
-		p := principal{User: user, Org: org, Role: id.Role}
+		role, err := s.currentUser(r.Context(), id, user, org)
+		if errors.Is(err, errRevoked) {
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			err = errUnauthorized
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		p := principal{User: user, Org: org, Role: role, Token: id}
 		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	})
 }

@@ -21,14 +21,15 @@ type taskRequest struct {
 	Tags        *[]string `json:"tags"`
 }
 
-func (s *server) taskFields(ctx context.Context, p principal, req taskRequest, create bool) (bson.D, error) {
+func (s *server) taskFields(ctx context.Context, p principal, req taskRequest, create bool, nulls map[string]bool) (bson.D, error) {
 	f := fieldErrors{}
-	set := bson.D{}
+	set := clears(f, nulls, map[string]any{"assignedTo": noID, "dueDate": noDate, "description": "", "tags": []string{}},
+		"title", "status", "priority")
 	if req.Title != nil || create {
 		if req.Title == nil {
 			req.Title = new(string)
 		}
-		text(f, "title", req.Title, true, maxNameLen)
+		name(f, "title", req.Title)
 		set = append(set, bson.E{Key: "title", Value: *req.Title})
 	}
 	if req.Description != nil {
@@ -102,7 +103,7 @@ func (s *server) createTask(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if _, err := s.store.Project(r.Context(), p.Org, projectID); err != nil {
+	if err := s.store.ProjectExists(r.Context(), p.Org, projectID); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -112,7 +113,7 @@ func (s *server) createTask(w http.ResponseWriter, r *http.Request) {
 	if req.Priority == nil {
 		req.Priority = new("medium")
 	}
-	set, err := s.taskFields(r.Context(), p, req, true)
+	set, err := s.taskFields(r.Context(), p, req, true, nil)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -161,7 +162,7 @@ func (s *server) listTasks(w http.ResponseWriter, r *http.Request) {
 	}
 	// A project of another organization is not found, rather than an
 	// empty list that would confirm the id exists.
-	if _, err := s.store.Project(r.Context(), p.Org, projectID); err != nil {
+	if err := s.store.ProjectExists(r.Context(), p.Org, projectID); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -193,11 +194,12 @@ func (s *server) updateTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req taskRequest
-	if err := decode(r, &req); err != nil {
+	nulls, err := decodePatch(r, &req)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	set, err := s.taskFields(r.Context(), p, req, false)
+	set, err := s.taskFields(r.Context(), p, req, false, nulls)
 	if err != nil {
 		s.fail(w, r, err)
 		return

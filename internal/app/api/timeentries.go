@@ -23,9 +23,9 @@ type timeEntryRequest struct {
 
 // timeEntryFields validates a create or patch. Projects and tasks must be
 // the caller's organization's; a member may log time only for themselves.
-func (s *server) timeEntryFields(ctx context.Context, p principal, req timeEntryRequest, create bool, current *store.TimeEntry) (bson.D, error) {
+func (s *server) timeEntryFields(ctx context.Context, p principal, req timeEntryRequest, create bool, current *store.TimeEntry, nulls map[string]bool) (bson.D, error) {
 	f := fieldErrors{}
-	set := bson.D{}
+	set := clears(f, nulls, map[string]any{"task": noID, "description": ""}, "project", "user", "date", "duration")
 	var project, task, user *bson.ObjectID
 	if create || req.Project != nil {
 		if req.Project == nil {
@@ -82,12 +82,12 @@ func (s *server) timeEntryFields(ctx context.Context, p principal, req timeEntry
 	if project == nil && current != nil {
 		project = &current.Project
 	}
-	if task == nil && current != nil && req.Project != nil {
+	if task == nil && current != nil && req.Project != nil && !nulls["task"] {
 		// Moving an entry to another project: its task must follow.
 		task = current.Task
 	}
 	if project != nil && req.Project != nil {
-		if _, err := s.store.Project(ctx, p.Org, *project); err != nil {
+		if err := s.store.ProjectExists(ctx, p.Org, *project); err != nil {
 			if !errors.Is(err, store.ErrNotFound) {
 				return nil, err
 			}
@@ -95,13 +95,13 @@ func (s *server) timeEntryFields(ctx context.Context, p principal, req timeEntry
 		}
 	}
 	if task != nil && project != nil && len(f) == 0 {
-		t, err := s.store.Task(ctx, p.Org, *task)
+		tp, err := s.store.TaskProject(ctx, p.Org, *task)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			f.add("task", "no such task")
 		case err != nil:
 			return nil, err
-		case t.Project != *project:
+		case tp != *project:
 			f.add("task", "must belong to the project")
 		}
 	}
@@ -121,7 +121,7 @@ func (s *server) createTimeEntry(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	set, err := s.timeEntryFields(r.Context(), p, req, true, nil)
+	set, err := s.timeEntryFields(r.Context(), p, req, true, nil, nil)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -225,7 +225,8 @@ func (s *server) updateTimeEntry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req timeEntryRequest
-	if err := decode(r, &req); err != nil {
+	nulls, err := decodePatch(r, &req)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -234,7 +235,7 @@ func (s *server) updateTimeEntry(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	set, err := s.timeEntryFields(r.Context(), p, req, false, cur)
+	set, err := s.timeEntryFields(r.Context(), p, req, false, cur, nulls)
 	if err != nil {
 		s.fail(w, r, err)
 		return

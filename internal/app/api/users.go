@@ -4,8 +4,6 @@ import (
 	"errors"
 	"net/http"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"github.com/vigil-sh/vigil/internal/app/auth"
 	"github.com/vigil-sh/vigil/internal/app/store"
 )
@@ -20,10 +18,6 @@ type registerRequest struct {
 type loginRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
-}
-
-type refreshRequest struct {
-	RefreshToken string `json:"refreshToken"`
 }
 
 type createUserRequest struct {
@@ -43,7 +37,13 @@ type session struct {
 var errEmailTaken = errStatus(http.StatusConflict, "email already registered")
 
 func (s *server) issue(w http.ResponseWriter, r *http.Request, status int, u *store.User, org *store.Organization) {
-	pair, err := s.tokens.Issue(auth.Identity{UserID: u.ID.Hex(), OrgID: u.Organization.Hex(), Role: u.Role})
+	if u.Deactivated {
+		// Checked after the password, so a deactivated account answers
+		// exactly like a wrong password.
+		s.fail(w, r, errBadCredentials)
+		return
+	}
+	pair, err := s.startSession(r.Context(), u)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -58,8 +58,8 @@ func (s *server) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := fieldErrors{}
-	text(f, "organization", &req.Organization, true, maxNameLen)
-	text(f, "name", &req.Name, true, maxNameLen)
+	name(f, "organization", &req.Organization)
+	name(f, "name", &req.Name)
 	email(f, "email", &req.Email)
 	password(f, "password", req.Password)
 	if len(f) > 0 {
@@ -118,45 +118,6 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	s.issue(w, r, http.StatusOK, u, nil)
 }
 
-func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
-	var req refreshRequest
-	if err := decode(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if req.RefreshToken == "" {
-		s.fail(w, r, errValidation(fieldErrors{"refreshToken": "is required"}))
-		return
-	}
-	id, err := s.tokens.VerifyRefresh(req.RefreshToken)
-	if err != nil {
-		s.fail(w, r, errStatus(http.StatusUnauthorized, "invalid or expired refresh token"))
-		return
-	}
-	userID, err1 := bson.ObjectIDFromHex(id.UserID)
-	orgID, err2 := bson.ObjectIDFromHex(id.OrgID)
-	if err1 != nil || err2 != nil {
-		s.fail(w, r, errStatus(http.StatusUnauthorized, "invalid or expired refresh token"))
-		return
-	}
-	// Re-read the user: the new tokens carry the current role, and a
-	// removed user cannot refresh.
-	u, err := s.store.User(r.Context(), orgID, userID)
-	if errors.Is(err, store.ErrNotFound) {
-		err = errStatus(http.StatusUnauthorized, "invalid or expired refresh token")
-	}
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	pair, err := s.tokens.Issue(auth.Identity{UserID: u.ID.Hex(), OrgID: u.Organization.Hex(), Role: u.Role})
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, pair)
-}
-
 func (s *server) me(w http.ResponseWriter, r *http.Request) {
 	p := caller(r)
 	u, err := s.store.User(r.Context(), p.Org, p.User)
@@ -195,7 +156,7 @@ func (s *server) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := fieldErrors{}
-	text(f, "name", &req.Name, true, maxNameLen)
+	name(f, "name", &req.Name)
 	email(f, "email", &req.Email)
 	password(f, "password", req.Password)
 	if req.Role == "" {

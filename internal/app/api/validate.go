@@ -7,9 +7,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/vigil-sh/vigil/internal/app/store"
 )
@@ -35,6 +37,8 @@ func text(f fieldErrors, field string, v *string, required bool, maxLen int) {
 	switch {
 	case !utf8.ValidString(*v):
 		f.add(field, "must be valid UTF-8")
+	case strings.ContainsRune(*v, 0):
+		f.add(field, "must not contain NUL characters")
 	case required && *v == "":
 		f.add(field, "is required")
 	case utf8.RuneCountInString(*v) > maxLen:
@@ -42,9 +46,21 @@ func text(f fieldErrors, field string, v *string, required bool, maxLen int) {
 	}
 }
 
-// email validates and normalizes an email address.
+// name validates a required name or title: text without control
+// characters (NUL, escapes, line breaks), which have no place in a name and
+// can forge lines wherever names are shown.
+func name(f fieldErrors, field string, v *string) {
+	text(f, field, v, true, maxNameLen)
+	if strings.ContainsFunc(*v, unicode.IsControl) {
+		f.add(field, "must not contain control characters")
+	}
+}
+
+// email validates and normalizes an email address. NFKC folds
+// compatibility look-alikes (fullwidth letters, ligatures) into their
+// plain form, so "ａda@acme.test" and "ada@acme.test" are one account.
 func email(f fieldErrors, field string, v *string) {
-	*v = strings.ToLower(strings.TrimSpace(*v))
+	*v = strings.ToLower(norm.NFKC.String(strings.TrimSpace(*v)))
 	if *v == "" {
 		f.add(field, "is required")
 		return
@@ -55,9 +71,13 @@ func email(f fieldErrors, field string, v *string) {
 	}
 }
 
+// password counts characters for the minimum (eight emoji are eight
+// characters, not 32 bytes) and bytes for bcrypt's maximum.
 func password(f fieldErrors, field, v string) {
 	switch {
-	case len(v) < minPasswordLen:
+	case !utf8.ValidString(v):
+		f.add(field, "must be valid UTF-8")
+	case utf8.RuneCountInString(v) < minPasswordLen:
 		f.add(field, "must be at least "+strconv.Itoa(minPasswordLen)+" characters")
 	case len(v) > maxPasswordLen:
 		f.add(field, "must be at most "+strconv.Itoa(maxPasswordLen)+" bytes")
@@ -79,16 +99,17 @@ func objectID(f fieldErrors, field, v string) bson.ObjectID {
 	return id
 }
 
-// date parses RFC 3339 timestamps or plain dates (YYYY-MM-DD, midnight UTC).
+// date parses RFC 3339 timestamps or plain dates (YYYY-MM-DD, midnight
+// UTC). The range is checked after the conversion to UTC, on what is
+// stored, so a value the API returns is always accepted back.
 func date(f fieldErrors, field, v string) *time.Time {
 	for _, layout := range []string{time.RFC3339Nano, time.DateOnly} {
 		if t, err := time.Parse(layout, v); err == nil {
-			// MongoDB dates are milliseconds since the epoch, years 0-9999
-			// in any sane client.
-			if t.Year() < 1 || t.Year() > 9999 {
-				break
-			}
 			t = t.UTC().Truncate(time.Millisecond)
+			if !store.ValidDate(t) {
+				f.add(field, "must be between 1900-01-01 and 2999-12-31 (UTC)")
+				return nil
+			}
 			return &t
 		}
 	}
@@ -104,7 +125,7 @@ func tags(f fieldErrors, field string, in []string) []string {
 	out := make([]string, 0, len(in))
 	for _, t := range in {
 		t = strings.TrimSpace(t)
-		if t == "" || utf8.RuneCountInString(t) > maxTagLen || !utf8.ValidString(t) {
+		if t == "" || utf8.RuneCountInString(t) > maxTagLen || !utf8.ValidString(t) || strings.ContainsFunc(t, unicode.IsControl) {
 			f.add(field, "tags must be 1-"+strconv.Itoa(maxTagLen)+" characters")
 			return nil
 		}

@@ -44,12 +44,22 @@ type Identity struct {
 	UserID string
 	OrgID  string
 	Role   string
+	// Version is the user's token version when the token was issued; the
+	// server refuses tokens of an older version (password change, role
+	// change, removal, logout everywhere).
+	Version int64
+	// Session is the refresh-token family the tokens belong to.
+	Session string
+	// TokenID is the verified token's own id (jti); Issue ignores it.
+	TokenID string
 }
 
 type claims struct {
-	Org  string `json:"org"`
-	Role string `json:"role"`
-	Kind string `json:"typ"`
+	Org     string `json:"org"`
+	Role    string `json:"role"`
+	Kind    string `json:"typ"`
+	Version int64  `json:"ver,omitempty"`
+	Session string `json:"sid,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -77,43 +87,54 @@ type Pair struct {
 	RefreshToken string `json:"refreshToken"`
 	TokenType    string `json:"tokenType"`
 	ExpiresIn    int    `json:"expiresIn"` // seconds until the access token expires
+	// RefreshID is the refresh token's id (jti), which the server records
+	// as its session's current token.
+	RefreshID string `json:"-"`
+	// RefreshExpires is when the refresh token expires.
+	RefreshExpires time.Time `json:"-"`
 }
 
 // Issue signs a new access and refresh token for id.
 func (t *Tokens) Issue(id Identity) (Pair, error) {
-	access, err := t.sign(id, kindAccess, t.AccessTTL, t.accessSecret)
+	access, _, err := t.sign(id, kindAccess, t.AccessTTL, t.accessSecret)
 	if err != nil {
 		return Pair{}, err
 	}
-	refresh, err := t.sign(id, kindRefresh, t.RefreshTTL, t.refreshSecret)
+	refresh, jti, err := t.sign(id, kindRefresh, t.RefreshTTL, t.refreshSecret)
 	if err != nil {
 		return Pair{}, err
 	}
-	return Pair{AccessToken: access, RefreshToken: refresh, TokenType: "Bearer", ExpiresIn: int(t.AccessTTL / time.Second)}, nil
+	return Pair{
+		AccessToken: access, RefreshToken: refresh, TokenType: "Bearer", ExpiresIn: int(t.AccessTTL / time.Second),
+		RefreshID: jti, RefreshExpires: t.now().Add(t.RefreshTTL),
+	}, nil
 }
 
-func (t *Tokens) sign(id Identity, kind string, ttl time.Duration, secret []byte) (string, error) {
+func (t *Tokens) sign(id Identity, kind string, ttl time.Duration, secret []byte) (string, string, error) {
 	now := t.now()
-	jti := make([]byte, 12)
-	_, _ = rand.Read(jti)
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	jti := base64.RawURLEncoding.EncodeToString(b)
 	c := claims{
-		Org:  id.OrgID,
-		Role: id.Role,
-		Kind: kind,
+		Org:     id.OrgID,
+		Role:    id.Role,
+		Kind:    kind,
+		Version: id.Version,
+		Session: id.Session,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    issuer,
 			Subject:   id.UserID,
 			IssuedAt:  jwt.NewNumericDate(now),
 			NotBefore: jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
-			ID:        base64.RawURLEncoding.EncodeToString(jti),
+			ID:        jti,
 		},
 	}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
 	if err != nil {
-		return "", fmt.Errorf("signing %s token: %w", kind, err)
+		return "", "", fmt.Errorf("signing %s token: %w", kind, err)
 	}
-	return s, nil
+	return s, jti, nil
 }
 
 // VerifyAccess checks an access token and returns its identity.
@@ -140,7 +161,7 @@ func (t *Tokens) verify(token, kind string, secret []byte) (Identity, error) {
 	if c.Kind != kind || c.Subject == "" || c.Org == "" || !ValidRole(c.Role) {
 		return Identity{}, fmt.Errorf("%w: not a %s token", ErrInvalidToken, kind)
 	}
-	return Identity{UserID: c.Subject, OrgID: c.Org, Role: c.Role}, nil
+	return Identity{UserID: c.Subject, OrgID: c.Org, Role: c.Role, Version: c.Version, Session: c.Session, TokenID: c.ID}, nil
 }
 
 // GenerateSecret returns a random secret for development runs.

@@ -23,7 +23,14 @@ type User struct {
 	Email        string        `bson:"email" json:"email"`
 	PasswordHash string        `bson:"passwordHash" json:"-"`
 	Role         string        `bson:"role" json:"role"`
-	CreatedAt    time.Time     `bson:"createdAt" json:"createdAt"`
+	// Deactivated users keep their data but cannot log in, and their
+	// tokens stop working.
+	Deactivated bool `bson:"deactivated,omitempty" json:"deactivated"`
+	// TokenVersion is carried in every token issued to the user; bumping
+	// it (password or role change, deactivation, logout everywhere)
+	// invalidates every token issued before.
+	TokenVersion int64     `bson:"tokenVersion,omitempty" json:"-"`
+	CreatedAt    time.Time `bson:"createdAt" json:"createdAt"`
 }
 
 // Project statuses.
@@ -80,6 +87,70 @@ type TimeEntry struct {
 	CreatedAt    time.Time      `bson:"createdAt" json:"createdAt"`
 	UpdatedAt    time.Time      `bson:"updatedAt" json:"updatedAt"`
 }
+
+// The range of dates the API accepts and the store returns, in UTC. JSON
+// cannot encode years past 9999 and MongoDB clients disagree before year 1;
+// one range both ways means every date the API returns is accepted back.
+var (
+	MinDate = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxDate = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC) // exclusive
+)
+
+// ValidDate reports whether t is within [MinDate, MaxDate).
+func ValidDate(t time.Time) bool { return !t.Before(MinDate) && t.Before(MaxDate) }
+
+// checkDates returns an error naming the first field out of range; nil
+// pointers are absent dates.
+func checkDates(fields ...any) error {
+	for i := 0; i+1 < len(fields); i += 2 {
+		name := fields[i].(string)
+		var t *time.Time
+		switch v := fields[i+1].(type) {
+		case time.Time:
+			t = &v
+		case *time.Time:
+			t = v
+		}
+		if t != nil && !ValidDate(*t) {
+			return fmt.Errorf("%s %s is outside %d-%d", name, t.UTC().Format(time.RFC3339), MinDate.Year(), MaxDate.Year()-1)
+		}
+	}
+	return nil
+}
+
+// stamps checks the server-set timestamps: only what JSON can encode (a
+// document inserted by hand may have none at all).
+func stamps(ts ...time.Time) error {
+	for _, t := range ts {
+		if y := t.UTC().Year(); y < 0 || y > 9999 {
+			return fmt.Errorf("timestamp %d is not encodable", y)
+		}
+	}
+	return nil
+}
+
+func (p *Project) check() error {
+	if err := checkDates("startDate", p.StartDate, "endDate", p.EndDate); err != nil {
+		return err
+	}
+	return stamps(p.CreatedAt, p.UpdatedAt)
+}
+
+func (t *Task) check() error {
+	if err := checkDates("dueDate", t.DueDate); err != nil {
+		return err
+	}
+	return stamps(t.CreatedAt, t.UpdatedAt)
+}
+
+func (e *TimeEntry) check() error {
+	if err := checkDates("date", e.Date); err != nil {
+		return err
+	}
+	return stamps(e.CreatedAt, e.UpdatedAt)
+}
+
+func (u *User) check() error { return stamps(u.CreatedAt) }
 
 // now is the store's clock, truncated to MongoDB's millisecond precision so
 // that what is returned from a write equals what a later read returns.
@@ -246,9 +317,18 @@ func (s *Store) UpdateTask(ctx context.Context, org, id bson.ObjectID, set bson.
 	return updateOne[Task](ctx, s, collTasks, byID(org, id), set)
 }
 
-// DeleteTask removes a task.
+// DeleteTask removes a task; time entries logged on it keep their hours
+// on the project, without the task.
 func (s *Store) DeleteTask(ctx context.Context, org, id bson.ObjectID) error {
-	return deleteOne(ctx, s, collTasks, byID(org, id))
+	if err := deleteOne(ctx, s, collTasks, byID(org, id)); err != nil {
+		return err
+	}
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	_, err := s.db.Collection(collTimeEntries).UpdateMany(ctx,
+		bson.D{{Key: "organization", Value: org}, {Key: "task", Value: id}},
+		bson.D{{Key: "$unset", Value: bson.D{{Key: "task", Value: ""}}}})
+	return classify("clearing the deleted task from time entries", err)
 }
 
 // CreateTimeEntry inserts e.

@@ -10,7 +10,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -28,6 +30,10 @@ var (
 	ErrDuplicate = errors.New("duplicate")
 	// ErrUnavailable means MongoDB could not be reached in time.
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrCorrupt means a stored document fails the checks the API applies
+	// on input (written by an older version or by hand): lists skip it,
+	// a read of it alone fails with this error.
+	ErrCorrupt = errors.New("stored document is invalid")
 )
 
 // Collection names.
@@ -37,6 +43,7 @@ const (
 	collProjects    = "projects"
 	collTasks       = "tasks"
 	collTimeEntries = "timeentries"
+	collSessions    = "sessions"
 )
 
 // Options configure Open.
@@ -49,6 +56,9 @@ type Options struct {
 	ServerSelectionTimeout time.Duration
 	CommandMonitor         *event.CommandMonitor
 	PoolMonitor            *event.PoolMonitor
+	// Logger receives the store's own reports (skipped invalid documents,
+	// index problems); default slog.Default().
+	Logger *slog.Logger
 }
 
 // Store is the app's MongoDB data access.
@@ -56,6 +66,10 @@ type Store struct {
 	client  *mongo.Client
 	db      *mongo.Database
 	timeout time.Duration
+	log     *slog.Logger
+
+	indexesReady   atomic.Bool
+	indexConflicts atomic.Int64
 }
 
 // Open connects to MongoDB. It does not wait for the server: an
@@ -100,7 +114,11 @@ func Open(o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to MongoDB %s: %w", redact(o.URI), err)
 	}
-	return &Store{client: c, db: c.Database(o.Database), timeout: o.Timeout}, nil
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Store{client: c, db: c.Database(o.Database), timeout: o.Timeout, log: logger}, nil
 }
 
 // Close disconnects, waiting for in-use connections up to ctx.
@@ -128,7 +146,10 @@ func (s *Store) opContext(ctx context.Context) (context.Context, context.CancelF
 }
 
 // EnsureIndexes creates the app's indexes; creating an existing index is a
-// no-op, so this runs at every start.
+// no-op, so this runs at every start. It tries every index even when one
+// fails, and marks the store ready (IndexesReady) only once all exist. A
+// unique index that existing documents violate is ErrIndexConflict, logged
+// with the ids of the offending documents.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
 	asc := func(keys ...string) bson.D {
 		d := bson.D{}
@@ -158,20 +179,129 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 			{Keys: asc("project", "date")},
 			{Keys: asc("task")},
 		},
+		collSessions: {
+			{Keys: asc("user")},
+		},
 	}
+	var errs []error
+	conflicts := 0
 	// One at a time: FerretDB v1 drops the connection on a createIndexes
 	// of several indexes that all exist already.
-	for _, coll := range []string{collUsers, collProjects, collTasks, collTimeEntries} {
+	for _, coll := range []string{collUsers, collProjects, collTasks, collTimeEntries, collSessions} {
 		for _, spec := range specs[coll] {
 			ctx, cancel := s.opContext(ctx)
 			_, err := s.db.Collection(coll).Indexes().CreateOne(ctx, spec)
+			if err != nil && spec.Options != nil && !unavailable(err) {
+				// A unique index refused: find out whether existing data
+				// is why, and name the documents.
+				dups, derr := s.duplicates(ctx, coll, spec.Keys.(bson.D))
+				if derr != nil {
+					s.log.WarnContext(ctx, "looking for documents that violate a unique index", "collection", coll, "err", derr)
+				}
+				if len(dups) > 0 {
+					conflicts++
+					s.log.ErrorContext(ctx, "unique index cannot be built: existing documents violate it; fix the data, the index is retried",
+						"collection", coll, "keys", fmt.Sprint(spec.Keys), "duplicate_ids", dups)
+					err = fmt.Errorf("%w: %w", ErrIndexConflict, err)
+				}
+			}
 			cancel()
 			if err != nil {
-				return classify(fmt.Sprintf("creating index %v on %s", spec.Keys, coll), err)
+				err = classify(fmt.Sprintf("creating index %v on %s", spec.Keys, coll), err)
+				if errors.Is(err, ErrUnavailable) {
+					// The others would wait out the same timeout.
+					return err
+				}
+				errs = append(errs, err)
 			}
 		}
 	}
+	s.indexConflicts.Store(int64(conflicts))
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	s.indexesReady.Store(true)
 	return nil
+}
+
+// ErrIndexConflict means a unique index cannot be built because existing
+// documents violate it.
+var ErrIndexConflict = errors.New("existing documents violate a unique index")
+
+// maxReportedDuplicates bounds the ids logged per index.
+const maxReportedDuplicates = 100
+
+// duplicates returns the ids of documents sharing a value of keys, grouped
+// per value (the values themselves, emails, are not returned: they are
+// personal data and the ids suffice to find them).
+func (s *Store) duplicates(ctx context.Context, coll string, keys bson.D) ([][]string, error) {
+	// FerretDB v1 has no $push: find the duplicated values first, then
+	// their documents.
+	var groupID any = "$" + keys[0].Key
+	if len(keys) > 1 {
+		d := bson.D{}
+		for _, k := range keys {
+			d = append(d, bson.E{Key: k.Key, Value: "$" + k.Key})
+		}
+		groupID = d
+	}
+	cur, err := s.db.Collection(coll).Aggregate(ctx, mongo.Pipeline{
+		{{Key: "$group", Value: bson.D{{Key: "_id", Value: groupID}, {Key: "n", Value: bson.D{{Key: "$sum", Value: 1}}}}}},
+		{{Key: "$match", Value: bson.D{{Key: "n", Value: bson.D{{Key: "$gt", Value: 1}}}}}},
+		{{Key: "$limit", Value: maxReportedDuplicates}},
+	})
+	if err != nil {
+		return nil, classify("finding duplicates in "+coll, err)
+	}
+	var groups []bson.Raw
+	if err := cur.All(ctx, &groups); err != nil {
+		return nil, classify("reading duplicates in "+coll, err)
+	}
+	out := make([][]string, 0, len(groups))
+	for _, g := range groups {
+		value := g.Lookup("_id")
+		filter := bson.D{}
+		if len(keys) == 1 {
+			filter = append(filter, bson.E{Key: keys[0].Key, Value: value})
+		} else {
+			for _, k := range keys {
+				filter = append(filter, bson.E{Key: k.Key, Value: value.Document().Lookup(k.Key)})
+			}
+		}
+		docs, err := s.db.Collection(coll).Find(ctx, filter, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}).SetLimit(maxReportedDuplicates))
+		if err != nil {
+			return nil, classify("finding duplicates in "+coll, err)
+		}
+		var rows []bson.Raw
+		if err := docs.All(ctx, &rows); err != nil {
+			return nil, classify("reading duplicates in "+coll, err)
+		}
+		ids := make([]string, 0, len(rows))
+		for _, r := range rows {
+			ids = append(ids, docID(r))
+		}
+		out = append(out, ids)
+	}
+	return out, nil
+}
+
+// IndexesReady reports whether every index exists: until then writes that
+// rely on a unique index (registrations) could create duplicates.
+func (s *Store) IndexesReady() bool { return s.indexesReady.Load() }
+
+// IndexConflicts is the number of unique indexes that existing documents
+// kept from being built at the last attempt.
+func (s *Store) IndexConflicts() int { return int(s.indexConflicts.Load()) }
+
+// CheckIndexes is a health probe: nil once every index exists.
+func (s *Store) CheckIndexes(context.Context) error {
+	switch {
+	case s.IndexesReady():
+		return nil
+	case s.IndexConflicts() > 0:
+		return fmt.Errorf("%d unique index(es) cannot be built: duplicate documents (ids in the error log)", s.IndexConflicts())
+	}
+	return errors.New("indexes not yet created")
 }
 
 // classify wraps a driver error into one of the package's sentinel errors
@@ -247,7 +377,10 @@ func (p Page) findOptions() *options.FindOptionsBuilder {
 		SetLimit(int64(p.Limit))
 }
 
-// list runs a paginated find with a count of all matches.
+// list runs a paginated find with a count of all matches. A document that
+// does not decode or fails its checks is logged with its id and skipped,
+// so that one bad document cannot break the whole list (total still
+// counts it).
 func list[T any](ctx context.Context, s *Store, coll string, filter bson.D, p Page) ([]T, int64, error) {
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
@@ -264,18 +397,59 @@ func list[T any](ctx context.Context, s *Store, coll string, filter bson.D, p Pa
 	if err != nil {
 		return nil, 0, classify("listing "+coll, err)
 	}
-	if err := cur.All(ctx, &items); err != nil {
+	defer cur.Close(context.WithoutCancel(ctx))
+	for cur.Next(ctx) {
+		var v T
+		err := cur.Decode(&v)
+		if err == nil {
+			err = check(&v)
+		}
+		if err != nil {
+			s.log.ErrorContext(ctx, "skipping invalid stored document", "collection", coll, "id", docID(cur.Current), "err", err)
+			continue
+		}
+		items = append(items, v)
+	}
+	if err := cur.Err(); err != nil {
 		return nil, 0, classify("reading "+coll, err)
 	}
 	return items, total, nil
 }
 
-func getOne[T any](ctx context.Context, s *Store, coll string, filter bson.D) (*T, error) {
+// checker is implemented by documents with invariants beyond decoding.
+type checker interface{ check() error }
+
+func check(v any) error {
+	if c, ok := v.(checker); ok {
+		if err := c.check(); err != nil {
+			return fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+	}
+	return nil
+}
+
+func docID(raw bson.Raw) string {
+	v, err := raw.LookupErr("_id")
+	if err != nil {
+		return "<none>"
+	}
+	if id, ok := v.ObjectIDOK(); ok {
+		return id.Hex()
+	}
+	return truncate(v.String(), 40)
+}
+
+func getOne[T any](ctx context.Context, s *Store, coll string, filter bson.D, opts ...options.Lister[options.FindOneOptions]) (*T, error) {
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
+	res := s.db.Collection(coll).FindOne(ctx, filter, opts...)
 	var v T
-	if err := s.db.Collection(coll).FindOne(ctx, filter).Decode(&v); err != nil {
+	if err := res.Decode(&v); err != nil {
 		return nil, classify("finding in "+coll, err)
+	}
+	if err := check(&v); err != nil {
+		raw, _ := res.Raw()
+		return nil, fmt.Errorf("reading %s %s: %w", coll, docID(raw), err)
 	}
 	return &v, nil
 }
@@ -291,12 +465,42 @@ func updateOne[T any](ctx context.Context, s *Store, coll string, filter, set bs
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
 	var v T
-	err := s.db.Collection(coll).FindOneAndUpdate(ctx, filter, bson.D{{Key: "$set", Value: set}},
-		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&v)
-	if err != nil {
+	res := s.db.Collection(coll).FindOneAndUpdate(ctx, filter, setUnset(set),
+		options.FindOneAndUpdate().SetReturnDocument(options.After))
+	if err := res.Decode(&v); err != nil {
 		return nil, classify("updating "+coll, err)
 	}
+	if err := check(&v); err != nil {
+		raw, _ := res.Raw()
+		return nil, fmt.Errorf("updated %s %s: %w", coll, docID(raw), err)
+	}
 	return &v, nil
+}
+
+// setUnset turns fields set to a nil pointer (a cleared optional field)
+// into $unset, the rest into $set.
+func setUnset(fields bson.D) bson.D {
+	set, unset := bson.D{}, bson.D{}
+	for _, e := range fields {
+		switch v := e.Value.(type) {
+		case *time.Time:
+			if v == nil {
+				unset = append(unset, bson.E{Key: e.Key, Value: ""})
+				continue
+			}
+		case *bson.ObjectID:
+			if v == nil {
+				unset = append(unset, bson.E{Key: e.Key, Value: ""})
+				continue
+			}
+		}
+		set = append(set, e)
+	}
+	update := bson.D{{Key: "$set", Value: set}}
+	if len(unset) > 0 {
+		update = append(update, bson.E{Key: "$unset", Value: unset})
+	}
+	return update
 }
 
 func deleteOne(ctx context.Context, s *Store, coll string, filter bson.D) error {
@@ -314,4 +518,26 @@ func deleteOne(ctx context.Context, s *Store, coll string, filter bson.D) error 
 
 func byID(org, id bson.ObjectID) bson.D {
 	return bson.D{{Key: "_id", Value: id}, {Key: "organization", Value: org}}
+}
+
+// ProjectExists answers nil if org has the project, ErrNotFound if not.
+// It reads only the id, so a project with an invalid stored field still
+// exists for its tasks and time entries.
+func (s *Store) ProjectExists(ctx context.Context, org, id bson.ObjectID) error {
+	_, err := getOne[struct {
+		ID bson.ObjectID `bson:"_id"`
+	}](ctx, s, collProjects, byID(org, id), options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	return err
+}
+
+// TaskProject returns the project of one of org's tasks, reading only
+// that field (see ProjectExists).
+func (s *Store) TaskProject(ctx context.Context, org, id bson.ObjectID) (bson.ObjectID, error) {
+	t, err := getOne[struct {
+		Project bson.ObjectID `bson:"project"`
+	}](ctx, s, collTasks, byID(org, id), options.FindOne().SetProjection(bson.D{{Key: "project", Value: 1}}))
+	if err != nil {
+		return bson.ObjectID{}, err
+	}
+	return t.Project, nil
 }

@@ -150,7 +150,7 @@ func TestDeleteProjectCascades(t *testing.T) {
 			t.Fatal(err)
 		}
 		tasks = append(tasks, tk)
-		if err := st.CreateTimeEntry(ctx, &store.TimeEntry{Organization: org, Project: p.ID, Task: &tk.ID, Duration: 5}); err != nil {
+		if err := st.CreateTimeEntry(ctx, &store.TimeEntry{Organization: org, Project: p.ID, Task: &tk.ID, Duration: 5, Date: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}); err != nil {
 			t.Fatal(err)
 		}
 	}
