@@ -269,6 +269,11 @@ type ruleEngine struct{ e *alerts.Engine }
 func (r ruleEngine) ApplyConfig(cfg *config.Config) error { return r.e.ApplyConfig(cfg) }
 func (r ruleEngine) Register(mux *http.ServeMux)          { r.e.Register(mux) }
 
+func (r ruleEngine) StorageStatus() agent.StorageStatus {
+	s := r.e.StorageStatus()
+	return agent.StorageStatus{Healthy: s.Healthy, Reason: s.Reason, Since: s.Since}
+}
+
 func (r ruleEngine) Alerts() []agent.Alert {
 	list := r.e.Alerts()
 	out := make([]agent.Alert, len(list))

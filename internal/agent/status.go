@@ -116,6 +116,8 @@ type statusPage struct {
 	ConfigFile                   string
 	Now                          time.Time
 	Ready                        bool
+	NotReady                     string
+	Storage                      StorageStatus
 	Targets                      []TargetStatus
 	Up, Down                     int
 	Alerts                       []Alert
@@ -130,6 +132,8 @@ func (a *Agent) serveStatus(w http.ResponseWriter, _ *http.Request) {
 		ConfigFile: a.opts.ConfigFile,
 		Now:        time.Now(),
 		Ready:      a.Ready(),
+		NotReady:   a.notReady(),
+		Storage:    a.storage(),
 		Targets:    a.Targets(),
 		Alerts:     a.alerts(),
 	}

@@ -25,7 +25,8 @@ import (
 //	/api/v1/dashboards     the Grafana dashboards shipped with this version
 //	/metrics          probe results and self-metrics
 //	/-/healthy        200 while the process runs
-//	/-/ready          200 once a configuration is loaded and its probes scheduled
+//	/-/ready          200 once a configuration is loaded and its probes scheduled,
+//	                  503 with the reason before, or while the TSDB cannot be written
 //	/-/reload         POST: re-read the configuration
 //
 // plus the alerting engine's API when it has one.
@@ -44,9 +45,9 @@ func (a *Agent) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if !a.Ready() {
+		if why := a.notReady(); why != "" {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintln(w, "Not ready: no configuration loaded yet")
+			fmt.Fprintln(w, "Not ready: "+why)
 			return
 		}
 		fmt.Fprintln(w, "Ready")
