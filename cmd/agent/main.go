@@ -37,6 +37,7 @@ func main() {
 // flags are the command line, named as Prometheus exporters name theirs.
 type flags struct {
 	configFile    string
+	allowEmpty    bool
 	listen        listFlag
 	webConfigFile string
 	externalURL   string
@@ -63,6 +64,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.configFile, "config.file", "", "configuration file; empty: watch the local host and app (see docs/agent.md)")
+	fs.BoolVar(&f.allowEmpty, "config.allow-empty", false, "accept a configuration file with nothing in it, and a reload that drops every target and every Alertmanager (refused by default: a truncated file would silence every alert)")
 	fs.Var(&f.listen, "web.listen-address", "address to listen on for the web interface and /metrics; repeatable (default "+defaultListenAddress+")")
 	fs.StringVar(&f.webConfigFile, "web.config.file", "", "exporter-toolkit web configuration file enabling TLS or basic auth")
 	fs.StringVar(&f.externalURL, "web.external-url", "", "URL the agent is reachable at, for alerts' generatorURL (default: global.external_url)")
@@ -116,7 +118,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if f.checkConfig != "" {
-		return checkConfig(f.checkConfig, f.webConfigFile, stdout, stderr)
+		return checkConfig(f.checkConfig, f.webConfigFile, f.allowEmpty, stdout, stderr)
 	}
 	logger, err := newLogger(f.logLevel, f.logFormat, stderr)
 	if err != nil {
@@ -133,14 +135,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // checkConfig is `agent --check-config FILE`: everything a start or a
 // reload would validate, without starting anything.
-func checkConfig(file, webConfigFile string, stdout, stderr io.Writer) int {
+func checkConfig(file, webConfigFile string, allowEmpty bool, stdout, stderr io.Writer) int {
 	if webConfigFile != "" {
 		if err := web.Validate(webConfigFile); err != nil {
 			fmt.Fprintf(stderr, "FAILED: --web.config.file %s: %v\n", webConfigFile, err)
 			return 1
 		}
 	}
-	cfg, err := agent.LoadConfig(agent.Options{ConfigFile: file, CheckConfig: alerts.CheckConfig})
+	cfg, err := agent.LoadConfig(agent.Options{ConfigFile: file, CheckConfig: alerts.CheckConfig, AllowEmpty: allowEmpty})
 	if err != nil {
 		fmt.Fprintf(stderr, "FAILED: %s\n", file)
 		var problems config.Errors
@@ -193,6 +195,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		ConfigFile:  f.configFile,
 		StoragePath: f.storagePath,
 		CheckConfig: alerts.CheckConfig,
+		AllowEmpty:  f.allowEmpty,
 		Rules:       ruleEngine{engine},
 	})
 	if err != nil {

@@ -64,6 +64,10 @@ type Options struct {
 	Rules RuleEngine
 	// NewProber builds a target's prober; nil means collectors.New.
 	NewProber func(config.Target, *slog.Logger) (collectors.Prober, error)
+	// AllowEmpty accepts a configuration file that parses to nothing and a
+	// reload that drops every target and every Alertmanager
+	// (--config.allow-empty); by default both are refused.
+	AllowEmpty bool
 	// HistorySize is how many recent probes the status page shows per target
 	// (default 10).
 	HistorySize int
@@ -173,6 +177,11 @@ func LoadConfig(o Options) (*config.Config, error) {
 	if o.ConfigFile == "" {
 		cfg, err = config.LoadDefault(o.AppURL)
 	} else {
+		if !o.AllowEmpty {
+			if err := config.CheckNotEmpty(o.ConfigFile); err != nil {
+				return nil, fmt.Errorf("%w; refusing it (--config.allow-empty accepts it)", err)
+			}
+		}
 		cfg, err = config.Load(o.ConfigFile)
 	}
 	if err != nil {
@@ -194,6 +203,9 @@ func LoadConfig(o Options) (*config.Config, error) {
 // drops to 0 and the error is returned (and logged).
 func (a *Agent) Reload(ctx context.Context) error {
 	cfg, err := a.LoadConfig()
+	if err == nil && !a.opts.AllowEmpty {
+		err = a.checkDropsEverything(cfg)
+	}
 	if err == nil {
 		err = a.ApplyConfig(ctx, cfg)
 	} else {
