@@ -142,7 +142,7 @@ func checkConfig(file, webConfigFile string, allowEmpty bool, stdout, stderr io.
 			return 1
 		}
 	}
-	cfg, err := agent.LoadConfig(agent.Options{ConfigFile: file, CheckConfig: alerts.CheckConfig, AllowEmpty: allowEmpty})
+	cfg, err := agent.LoadConfig(agent.Options{ConfigFile: file, CheckConfig: alerts.CheckConfig, AllowEmpty: allowEmpty, BuildProbers: true})
 	if err != nil {
 		fmt.Fprintf(stderr, "FAILED: %s\n", file)
 		var problems config.Errors
@@ -208,9 +208,24 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	}()
 	cfg, err := a.LoadConfig()
 	if err != nil {
+		// One line per problem, each with its field path and line.
+		var problems config.Errors
+		if errors.As(err, &problems) {
+			for _, p := range problems {
+				logger.Error("invalid configuration", "file", f.configFile, "problem", p.Error())
+			}
+			return fmt.Errorf("loading configuration %s: %d problems (logged above)", f.configFile, len(problems))
+		}
 		return fmt.Errorf("loading configuration: %w", err)
 	}
 	if err := a.ApplyConfig(ctx, cfg); err != nil {
+		var problems config.Errors
+		if errors.As(err, &problems) {
+			for _, p := range problems {
+				logger.Error("invalid configuration", "file", f.configFile, "problem", p.Error())
+			}
+			return fmt.Errorf("applying configuration %s: %d problems (logged above)", f.configFile, len(problems))
+		}
 		return fmt.Errorf("applying configuration: %w", err)
 	}
 	logger.Info("agent started", "version", buildinfo.Version, "config", cmpOr(f.configFile, "(built-in defaults)"),

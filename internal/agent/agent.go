@@ -68,6 +68,10 @@ type Options struct {
 	// reload that drops every target and every Alertmanager
 	// (--config.allow-empty); by default both are refused.
 	AllowEmpty bool
+	// BuildProbers makes LoadConfig build (and close) every target's prober
+	// as ApplyConfig would, for `--check-config`: a reload builds only new
+	// and changed ones, in ApplyConfig.
+	BuildProbers bool
 	// HistorySize is how many recent probes the status page shows per target
 	// (default 10).
 	HistorySize int
@@ -190,10 +194,27 @@ func LoadConfig(o Options) (*config.Config, error) {
 	if o.StoragePath != "" {
 		cfg.Storage.Path = o.StoragePath
 	}
+	var problems config.Errors
+	if o.BuildProbers {
+		var lines []int
+		if o.ConfigFile != "" {
+			lines = config.TargetLines(o.ConfigFile)
+		}
+		problems = checkProbers(cfg, lines, o.NewProber)
+	}
 	if o.CheckConfig != nil {
 		if err := o.CheckConfig(cfg); err != nil {
-			return nil, fmt.Errorf("checking rules: %w", err)
+			if len(problems) == 0 {
+				return nil, fmt.Errorf("checking rules: %w", err)
+			}
+			problems = append(problems, config.Problem{Msg: "checking rules: " + err.Error()})
 		}
+	}
+	if len(problems) > 0 {
+		if o.ConfigFile != "" {
+			return nil, fmt.Errorf("config %s: %w", o.ConfigFile, problems)
+		}
+		return nil, problems
 	}
 	return cfg, nil
 }
@@ -253,7 +274,9 @@ func (a *Agent) ApplyConfig(ctx context.Context, cfg *config.Config) (err error)
 			}
 		}
 	}
-	for _, t := range cfg.Targets {
+	var problems config.Errors
+	var lines []int
+	for i, t := range cfg.Targets {
 		order = append(order, t.Name)
 		if r, ok := old[t.Name]; ok && reflect.DeepEqual(r.target, t) {
 			next[t.Name] = r
@@ -262,14 +285,24 @@ func (a *Agent) ApplyConfig(ctx context.Context, cfg *config.Config) (err error)
 		logger := a.logger.With("target", t.Name, "kind", string(t.Kind))
 		p, err := a.opts.NewProber(t, a.logger)
 		if err != nil {
-			closeFresh()
-			// Flattened to text so the secrets can be scrubbed: a
-			// constructor error may quote the URI it could not use.
-			return fmt.Errorf("target %q (%s): %s", t.Name, t.Kind, config.Scrub(err.Error(), t.Secrets()))
+			// Every bad target is reported, each with its line.
+			if lines == nil && a.opts.ConfigFile != "" {
+				lines = config.TargetLines(a.opts.ConfigFile)
+			}
+			line := 0
+			if i < len(lines) {
+				line = lines[i]
+			}
+			problems = append(problems, config.Problem{Path: fmt.Sprintf("targets[%d]", i), Line: line, Msg: proberError(t, err)})
+			continue
 		}
 		r := newRunner(t, p, a.opts.HistorySize, a.metrics, logger)
 		next[t.Name] = r
 		fresh = append(fresh, r)
+	}
+	if len(problems) > 0 {
+		closeFresh()
+		return problems
 	}
 	if rules != nil {
 		if err := rules.ApplyConfig(cfg); err != nil {
