@@ -153,7 +153,7 @@ func (a *Agent) serveStatus(w http.ResponseWriter, _ *http.Request) {
 			s.BearerToken = "" // never rendered
 			targets := make([]string, len(s.Targets))
 			for i, u := range s.Targets {
-				targets[i] = config.RedactURL(u)
+				targets[i] = config.RedactURI(u)
 			}
 			s.Targets = targets
 			p.Scrapes = append(p.Scrapes, s)
