@@ -426,3 +426,34 @@ alerting:
 		}
 	}
 }
+
+// TestGlobalTimeoutDefaultClampedToInterval: a short global interval alone
+// is valid; the default timeout is clamped below it, and a timeout the user
+// writes is still checked.
+func TestGlobalTimeoutDefaultClampedToInterval(t *testing.T) {
+	for _, tt := range []struct {
+		yaml    string
+		want    Duration
+		wantErr string
+	}{
+		{"global: {interval: 5s}\n", Duration(4 * time.Second), ""},
+		{"global: {interval: 1s}\n", Duration(800 * time.Millisecond), ""},
+		{"global: {interval: 30s}\n", DefaultTimeout, ""},
+		{"global: {interval: 5s, timeout: 5s}\n", 0, "global.timeout (line 1): 5s must be less than interval 5s"},
+	} {
+		cfg, err := Parse([]byte(tt.yaml))
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%q: err %v, want %q", tt.yaml, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tt.yaml, err)
+			continue
+		}
+		if cfg.Global.Timeout != tt.want {
+			t.Errorf("%q: global.timeout = %s, want %s", tt.yaml, cfg.Global.Timeout, tt.want)
+		}
+	}
+}

@@ -78,7 +78,15 @@ func orDuration(d *Duration, def Duration) {
 func (c *Config) applyDefaults() {
 	g := &c.Global
 	orDuration(&g.Interval, DefaultInterval)
-	orDuration(&g.Timeout, DefaultTimeout)
+	if g.Timeout == 0 {
+		// Clamped below a short interval, as Prometheus clamps
+		// scrape_timeout to scrape_interval: `interval: 5s` alone must not be
+		// rejected for a timeout the user never wrote.
+		g.Timeout = DefaultTimeout
+		if g.Interval > 0 && g.Timeout >= g.Interval {
+			g.Timeout = g.Interval * 4 / 5
+		}
+	}
 	orDuration(&g.EvaluationInterval, DefaultEvaluationInterval)
 	for i := range c.Targets {
 		t := &c.Targets[i]
