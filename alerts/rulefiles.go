@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -38,6 +39,9 @@ func newRuleLoader(embedded fs.FS, logger *slog.Logger) ruleLoader {
 func (l ruleLoader) Load(id string, ignoreUnknownFields bool, scheme model.ValidationScheme) (*rulefmt.RuleGroups, []error) {
 	name, ok := strings.CutPrefix(id, embeddedPrefix)
 	if !ok {
+		if fi, err := os.Stat(id); err == nil && fi.Size() > config.MaxRuleFileBytes {
+			return nil, []error{fmt.Errorf("%s: %d bytes, more than the limit of %d", id, fi.Size(), config.MaxRuleFileBytes)}
+		}
 		return rulefmt.ParseFile(id, ignoreUnknownFields, scheme, l.parser, l.logger)
 	}
 	b, err := fs.ReadFile(l.embedded, name)
@@ -71,6 +75,7 @@ func ruleFileIDs(embedded fs.FS, cfg *config.Config) ([]string, error) {
 			ids = append(ids, embeddedPrefix+n)
 		}
 	}
+	nEmbedded := len(ids)
 	var errs []error
 	for i, pat := range cfg.RuleFiles {
 		matches, err := filepath.Glob(pat)
@@ -88,6 +93,9 @@ func ruleFileIDs(embedded fs.FS, cfg *config.Config) ([]string, error) {
 				ids = append(ids, m)
 			}
 		}
+	}
+	if n := len(ids) - nEmbedded; n > config.MaxRuleFiles {
+		errs = append(errs, fmt.Errorf("rule_files: the patterns match %d files, more than the limit of %d", n, config.MaxRuleFiles))
 	}
 	return ids, errors.Join(errs...)
 }

@@ -323,7 +323,7 @@ func (a *Agent) ApplyConfig(ctx context.Context, cfg *config.Config) (err error)
 		}
 		r.stop()
 		if n, ok := next[name]; !ok || n.target.Kind != r.target.Kind {
-			a.metrics.forget(name)
+			a.metrics.forget(name, r.target.Kind)
 		}
 	}
 	for _, r := range fresh {

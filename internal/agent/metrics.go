@@ -74,10 +74,14 @@ func (m *selfMetrics) track(t config.Target) {
 	}
 }
 
-// forget drops a removed target's series.
-func (m *selfMetrics) forget(target string) {
-	m.probes.DeletePartialMatch(prometheus.Labels{"target": target})
-	m.failures.DeletePartialMatch(prometheus.Labels{"target": target})
+// forget drops a removed target's series. Exact deletes, since reasons are
+// bounded: a partial match scans every series, and a reload replacing
+// thousands of targets took seconds per thousand that way.
+func (m *selfMetrics) forget(target string, kind config.Kind) {
+	m.probes.DeleteLabelValues(target, string(kind))
+	for reason := range knownReasons {
+		m.failures.DeleteLabelValues(target, string(kind), reason)
+	}
 }
 
 func (m *selfMetrics) reloadSucceeded() {
