@@ -108,6 +108,9 @@ func checkRuleFiles(l ruleLoader, ids []string) error {
 	var errs []error
 	for _, id := range ids {
 		rgs, ferrs := l.Load(id, false, model.UTF8Validation)
+		if len(ferrs) > 0 {
+			ferrs = l.detail(id, ferrs)
+		}
 		errs = append(errs, ferrs...)
 		if rgs == nil || len(ferrs) > 0 {
 			continue // rulefmt already reported the expressions it could not parse
@@ -136,4 +139,37 @@ func CheckConfig(cfg *config.Config) error {
 		return fmt.Errorf("rule files: %w", err)
 	}
 	return nil
+}
+
+// detail re-checks a file rulefmt found wrong group by group and rule by
+// rule, so every problem is reported once, each with its line, group and
+// rule (see checkRuleFileContent); rulefmt's own errors, without repeats,
+// when that finds nothing (a YAML syntax error).
+func (l ruleLoader) detail(id string, ferrs []error) []error {
+	var data []byte
+	var err error
+	if name, ok := strings.CutPrefix(id, embeddedPrefix); ok {
+		data, err = fs.ReadFile(l.embedded, name)
+	} else {
+		data, err = config.ReadLimited(id, config.MaxRuleFileBytes)
+	}
+	if err == nil {
+		if errs := checkRuleFileContent(id, data, l.parser); len(errs) > 0 {
+			return errs
+		}
+	}
+	var out []error
+	seen := map[string]bool{}
+	for _, e := range ferrs {
+		msg := e.Error()
+		if !strings.HasPrefix(msg, id) {
+			e = fmt.Errorf("%s: %w", id, e)
+			msg = e.Error()
+		}
+		if !seen[msg] {
+			seen[msg] = true
+			out = append(out, e)
+		}
+	}
+	return out
 }
