@@ -95,6 +95,7 @@ type Agent struct {
 	order   []string // target names in configuration order
 	rules   RuleEngine
 	ready   bool
+	web     *webConfig // nil without --web.config.file
 }
 
 // NewRegistry is a registry with the process and Go collectors, as every
@@ -235,6 +236,16 @@ func (a *Agent) Reload(ctx context.Context) error {
 	if err != nil {
 		a.logger.Error("reloading configuration failed; the previous configuration stays in force", "file", a.opts.ConfigFile, "err", err)
 		return err
+	}
+	a.mu.RLock()
+	w := a.web
+	a.mu.RUnlock()
+	if w != nil {
+		if err := w.reload(false); err != nil {
+			a.metrics.reloadFailed()
+			a.logger.Error("reloading the web configuration failed; the previous one stays in force", "err", err)
+			return err
+		}
 	}
 	a.logger.Info("configuration reloaded", "file", a.opts.ConfigFile, "targets", len(cfg.Targets))
 	return nil

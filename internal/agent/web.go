@@ -106,19 +106,46 @@ func wantsJSON(r *http.Request) bool {
 // Serve serves Handler on the --web.listen-address addresses with TLS and
 // basic auth from --web.config.file (exporter-toolkit) until ctx is done.
 func (a *Agent) Serve(ctx context.Context, flags *web.FlagConfig) error {
+	f := *flags
+	path, err := a.useWebConfig(f.WebConfigFile)
+	if err != nil {
+		return err
+	}
+	f.WebConfigFile = &path
 	srv := a.server()
-	return a.serve(ctx, srv, func() error { return web.ListenAndServe(srv, flags, a.logger) })
+	return a.serve(ctx, srv, func() error { return web.ListenAndServe(srv, &f, a.logger) })
+}
+
+// useWebConfig loads --web.config.file and returns the path of the private
+// copy the toolkit is to read (see webConfig); "" without one.
+func (a *Agent) useWebConfig(file *string) (string, error) {
+	if file == nil || *file == "" {
+		return "", nil
+	}
+	w, err := loadWebConfig(*file)
+	if err != nil {
+		return "", err
+	}
+	a.mu.Lock()
+	a.web.close()
+	a.web = w
+	a.mu.Unlock()
+	return w.path(), nil
 }
 
 // ServeListener is Serve on an existing listener, for tests and socket
 // activation; webConfigFile may be empty.
 func (a *Agent) ServeListener(ctx context.Context, l net.Listener, webConfigFile string) error {
+	path, err := a.useWebConfig(&webConfigFile)
+	if err != nil {
+		return err
+	}
 	srv := a.server()
 	systemd := false
 	flags := &web.FlagConfig{
 		WebListenAddresses: &[]string{l.Addr().String()},
 		WebSystemdSocket:   &systemd,
-		WebConfigFile:      &webConfigFile,
+		WebConfigFile:      &path,
 	}
 	return a.serve(ctx, srv, func() error { return web.Serve(l, srv, flags, a.logger) })
 }
@@ -144,6 +171,10 @@ func (a *Agent) serve(ctx context.Context, srv *http.Server, run func() error) e
 		}
 	}()
 	err := run()
+	a.mu.Lock()
+	a.web.close()
+	a.web = nil
+	a.mu.Unlock()
 	if errors.Is(err, http.ErrServerClosed) {
 		<-stopped
 		return nil
