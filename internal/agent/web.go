@@ -12,7 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/exporter-toolkit/web"
-	"gopkg.in/yaml.v3"
 
 	"github.com/vigil-sh/vigil/dashboards"
 )
@@ -190,7 +189,7 @@ func (a *Agent) serveConfig(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusServiceUnavailable, errors.New("no configuration loaded yet"))
 		return
 	}
-	out, err := yaml.Marshal(cfg.Redacted())
+	out, err := cfg.EffectiveYAML()
 	if err != nil {
 		writeError(w, r, http.StatusInternalServerError, fmt.Errorf("encoding the configuration: %w", err))
 		return

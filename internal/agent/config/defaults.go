@@ -20,6 +20,11 @@ const (
 	DefaultFilesystemTimeout  = Duration(time.Second)
 	DefaultHTTPMethod         = "GET"
 
+	// node_exporter's default filesystem exclusions
+	// (collector/filesystem_linux.go), used when a host target sets none.
+	DefaultMountPointsExclude = `^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)`
+	DefaultFSTypesExclude     = `^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|erofs|sysfs|tracefs)$`
+
 	// DefaultAppURL is the base URL of the app the agent watches when it runs
 	// without a configuration file; VIGIL_APP_URL overrides it.
 	DefaultAppURL = "http://localhost:8080"
