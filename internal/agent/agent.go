@@ -345,6 +345,9 @@ func (a *Agent) ApplyConfig(ctx context.Context, cfg *config.Config) (err error)
 	a.mu.Lock()
 	a.ready = true
 	a.mu.Unlock()
+	if rules != nil && len(cfg.Alerting.Alertmanagers) == 0 {
+		a.logger.Warn("no Alertmanager configured: alerts are evaluated and shown on the status page, but notify no one (set alerting.alertmanagers)")
+	}
 	return nil
 }
 

@@ -118,6 +118,7 @@ type statusPage struct {
 	Ready                        bool
 	NotReady                     string
 	Storage                      StorageStatus
+	NoAlertmanager               bool
 	Targets                      []TargetStatus
 	Up, Down                     int
 	Alerts                       []Alert
@@ -149,6 +150,7 @@ func (a *Agent) serveStatus(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	if cfg := a.Config(); cfg != nil {
+		p.NoAlertmanager = len(cfg.Alerting.Alertmanagers) == 0
 		for _, s := range cfg.ScrapeConfigs {
 			s.BearerToken = "" // never rendered
 			targets := make([]string, len(s.Targets))
