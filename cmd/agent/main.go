@@ -287,16 +287,39 @@ type ruleEngine struct{ e *alerts.Engine }
 func (r ruleEngine) ApplyConfig(cfg *config.Config) error { return r.e.ApplyConfig(cfg) }
 func (r ruleEngine) Register(mux *http.ServeMux)          { r.e.Register(mux) }
 
+func (r ruleEngine) Delivery() []agent.AlertmanagerState {
+	list := r.e.Delivery()
+	out := make([]agent.AlertmanagerState, len(list))
+	for i, d := range list {
+		out[i] = agent.AlertmanagerState(d)
+	}
+	return out
+}
+
+func (r ruleEngine) QueryRange(ctx context.Context, expr string, start, end time.Time, step time.Duration) ([]agent.Series, error) {
+	list, err := r.e.QueryRange(ctx, expr, start, end, step)
+	out := make([]agent.Series, len(list))
+	for i, s := range list {
+		out[i] = agent.Series{Labels: s.Labels, Points: make([]agent.Point, len(s.Points))}
+		for j, p := range s.Points {
+			out[i].Points[j] = agent.Point(p)
+		}
+	}
+	return out, err
+}
+
+func (r ruleEngine) Retention() time.Duration { return r.e.Retention() }
+
 func (r ruleEngine) StorageStatus() agent.StorageStatus {
 	s := r.e.StorageStatus()
-	return agent.StorageStatus{Healthy: s.Healthy, Reason: s.Reason, Since: s.Since}
+	return agent.StorageStatus{Healthy: s.Healthy, Reason: s.Reason, Since: s.Since, LastFailure: s.LastFailure}
 }
 
 func (r ruleEngine) Alerts() []agent.Alert {
 	list := r.e.Alerts()
 	out := make([]agent.Alert, len(list))
 	for i, a := range list {
-		out[i] = agent.Alert{Name: a.Name, State: a.State, Value: a.Value, Labels: a.Labels, ActiveAt: a.ActiveAt}
+		out[i] = agent.Alert{Name: a.Name, State: a.State, Value: a.Value, Labels: a.Labels, Annotations: a.Annotations, ActiveAt: a.ActiveAt}
 	}
 	return out
 }

@@ -36,11 +36,12 @@ type RuleEngine interface {
 
 // Alert is a pending or firing alert as the status page shows it.
 type Alert struct {
-	Name     string            `json:"name"`
-	State    string            `json:"state"`
-	Value    float64           `json:"value"`
-	Labels   map[string]string `json:"labels"`
-	ActiveAt time.Time         `json:"activeAt"`
+	Name        string            `json:"name"`
+	State       string            `json:"state"`
+	Value       float64           `json:"value"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	ActiveAt    time.Time         `json:"activeAt"`
 }
 
 // Options configures an Agent. Only the zero value of each field has a
@@ -96,6 +97,9 @@ type Agent struct {
 	rules   RuleEngine
 	ready   bool
 	web     *webConfig // nil without --web.config.file
+	started time.Time
+	// lastReload is the outcome of the last Reload, for the status page.
+	lastReload reloadState
 }
 
 // NewRegistry is a registry with the process and Go collectors, as every
@@ -137,6 +141,7 @@ func New(ctx context.Context, o Options) (*Agent, error) {
 	}
 	a.metrics = m
 	a.ctx, a.stop = context.WithCancel(ctx)
+	a.started = time.Now()
 	return a, nil
 }
 
@@ -224,6 +229,12 @@ func LoadConfig(o Options) (*config.Config, error) {
 // previous configuration keeps running, vigil_config_last_reload_successful
 // drops to 0 and the error is returned (and logged).
 func (a *Agent) Reload(ctx context.Context) error {
+	err := a.reload(ctx)
+	a.noteReload(err)
+	return err
+}
+
+func (a *Agent) reload(ctx context.Context) error {
 	cfg, err := a.LoadConfig()
 	if err == nil && !a.opts.AllowEmpty {
 		err = a.checkDropsEverything(cfg)

@@ -11,6 +11,8 @@ type StorageStatus struct {
 	Healthy bool      `json:"healthy"`
 	Reason  string    `json:"reason,omitempty"`
 	Since   time.Time `json:"since,omitzero"`
+	// LastFailure is the latest failed write, zero if none since start.
+	LastFailure time.Time `json:"lastFailure,omitzero"`
 }
 
 // storageReporter is implemented by rule engines that keep a TSDB.

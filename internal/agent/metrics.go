@@ -14,6 +14,7 @@ type selfMetrics struct {
 	probes        *prometheus.CounterVec
 	failures      *prometheus.CounterVec
 	duration      *prometheus.HistogramVec
+	lastDuration  *prometheus.GaugeVec
 	reloadOK      prometheus.Gauge
 	reloadSuccess prometheus.Gauge
 }
@@ -33,6 +34,12 @@ func newSelfMetrics(reg prometheus.Registerer, a *Agent) (*selfMetrics, error) {
 			Help:    "Duration of probes, by kind.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"kind"}),
+		// Per target, unlike the histogram: the status page's latency
+		// chart reads it back from the TSDB.
+		lastDuration: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vigil_probe_last_duration_seconds",
+			Help: "Duration of the target's last probe.",
+		}, []string{"target", "kind"}),
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "vigil_config_last_reload_successful",
 			Help: "Whether the last configuration load or reload succeeded.",
@@ -47,7 +54,7 @@ func newSelfMetrics(reg prometheus.Registerer, a *Agent) (*selfMetrics, error) {
 		Help: "A metric with a constant '1' value labelled by the agent's version, revision and Go version.",
 	}, []string{"version", "revision", "goversion"})
 	build.WithLabelValues(buildinfo.Version, buildinfo.Revision, buildinfo.GoVersion()).Set(1)
-	for _, c := range []prometheus.Collector{m.probes, m.failures, m.duration, m.reloadOK, m.reloadSuccess, build, resultsCollector{a}} {
+	for _, c := range []prometheus.Collector{m.probes, m.failures, m.duration, m.lastDuration, m.reloadOK, m.reloadSuccess, build, resultsCollector{a}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -62,6 +69,7 @@ func (m *selfMetrics) observe(t config.Target, rec probeRecord) {
 		m.failures.WithLabelValues(t.Name, kind, rec.Reason).Inc()
 	}
 	m.duration.WithLabelValues(kind).Observe(rec.Duration.Seconds())
+	m.lastDuration.WithLabelValues(t.Name, kind).Set(rec.Duration.Seconds())
 }
 
 // track creates a new target's counters at zero, so the first failure is
@@ -79,6 +87,7 @@ func (m *selfMetrics) track(t config.Target) {
 // thousands of targets took seconds per thousand that way.
 func (m *selfMetrics) forget(target string, kind config.Kind) {
 	m.probes.DeleteLabelValues(target, string(kind))
+	m.lastDuration.DeleteLabelValues(target, string(kind))
 	for reason := range knownReasons {
 		m.failures.DeleteLabelValues(target, string(kind), reason)
 	}
