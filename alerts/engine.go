@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	promrules "github.com/prometheus/prometheus/rules"
+	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
 
 	"github.com/prometheus/prometheus/tsdb/chunks"
@@ -68,6 +69,9 @@ type Options struct {
 	// before firing; alerts whose `for` is shorter restart their hold
 	// (default 1m). See docs/alerting.md.
 	ForGracePeriod time.Duration
+	// StorageRecoveryHold is how long every write must succeed before a
+	// storage failure counts as over (default DefaultStorageRecoveryHold).
+	StorageRecoveryHold time.Duration
 }
 
 // Alert is one active alert, as /api/v1/alerts reports it.
@@ -89,10 +93,16 @@ type Engine struct {
 	notifiers *notifierSet
 	loader    ruleLoader
 	extURL    atomic.Pointer[string]
+	// health tracks the TSDB's writes; gate and self act on its changes.
+	health       *storageHealth
+	gate         *heartbeatGate
+	self         selfAlerts
+	selfSettings atomic.Pointer[selfAlertSettings]
 
 	applyMu  sync.Mutex // serializes ApplyConfig: validation runs outside mu
 	mu       sync.Mutex
 	db       *tsdb.DB
+	app      storage.AppendableV2 // db, watched by health
 	query    *promql.Engine
 	manager  *promrules.Manager
 	cfg      *config.Config
@@ -128,10 +138,11 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	o.SelfInstance = cmp.Or(o.SelfInstance, DefaultSelfInstance)
 	o.OutageTolerance = cmp.Or(o.OutageTolerance, DefaultOutageTolerance)
 	o.ForGracePeriod = cmp.Or(o.ForGracePeriod, DefaultForGracePeriod)
+	o.StorageRecoveryHold = cmp.Or(o.StorageRecoveryHold, DefaultStorageRecoveryHold)
 	e := &Engine{
 		opts:   o,
 		logger: o.Logger,
-		reg:    &trackingRegisterer{Registerer: o.Registerer},
+		reg:    &trackingRegisterer{Registerer: o.Registerer, own: prometheus.NewRegistry()},
 		loader: newRuleLoader(defaultRules(), o.Logger.With("component", "rule loader")),
 		loops:  map[string]*scrapeLoop{},
 	}
@@ -141,6 +152,13 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		return nil, err
 	}
 	e.notifiers = newNotifierSet(sm, o.Logger.With("component", "notifier"))
+	e.health, err = newStorageHealth(e.reg, o.StorageRecoveryHold)
+	if err != nil {
+		e.reg.unregisterAll()
+		return nil, err
+	}
+	e.health.onChange = e.onStorageChange
+	e.gate = &heartbeatGate{next: e.notifiers, failing: func() bool { return !e.health.Status().Healthy }}
 	u := o.ExternalURL
 	e.extURL.Store(&u)
 	return e, nil
@@ -225,6 +243,10 @@ func (e *Engine) ApplyConfig(cfg *config.Config) error {
 		e.pending = &r
 	}
 	e.extURL.Store(&v.extURL)
+	e.selfSettings.Store(&selfAlertSettings{
+		dir:    e.storagePath(cmp.Or(e.cfg, cfg)),
+		resend: cmp.Or(time.Duration(cmp.Or(e.cfg, cfg).Alerting.ResendDelay), DefaultResendDelay),
+	})
 	e.notifiers.apply(v.queues, v.rules.ext)
 	e.reconcileLoops(v.targets)
 	e.cfg = cfg
@@ -262,6 +284,7 @@ func (e *Engine) open(cfg *config.Config, externalURL string) error {
 		return fmt.Errorf("opening storage %s: %w", dir, err)
 	}
 	e.db = db
+	e.app = watchedAppendable{db: db, h: e.health}
 	e.query = promql.NewEngine(promql.EngineOpts{
 		Logger:        e.logger.With("component", "query engine"),
 		Reg:           e.reg,
@@ -272,7 +295,7 @@ func (e *Engine) open(cfg *config.Config, externalURL string) error {
 	})
 	extURL, _ := url.Parse(externalURL) // validated
 	e.manager = promrules.NewManager(&promrules.ManagerOptions{
-		AppendableV2:    db,
+		AppendableV2:    e.app,
 		Queryable:       db,
 		QueryFunc:       promrules.EngineQueryFunc(e.query, db),
 		NotifyFunc:      e.notify,
@@ -293,7 +316,7 @@ func (e *Engine) open(cfg *config.Config, externalURL string) error {
 // SendAlerts computes EndsAt (ValidUntil while firing, ResolvedAt once
 // resolved) and the generatorURL, as Prometheus's main does.
 func (e *Engine) notify(ctx context.Context, expr string, alerts ...*promrules.Alert) {
-	promrules.SendAlerts(e.notifiers, *e.extURL.Load())(ctx, expr, alerts...)
+	promrules.SendAlerts(e.gate, *e.extURL.Load())(ctx, expr, alerts...)
 }
 
 // Run scrapes, evaluates and delivers until ctx ends. It returns once
@@ -333,9 +356,15 @@ func (e *Engine) Run(ctx context.Context) error {
 		defer close(managerDone)
 		e.manager.Run()
 	}()
+	healthDone := make(chan struct{})
+	go func() {
+		defer close(healthDone)
+		e.health.run(runCtx, e.reg.own, e.resendStorageAlert)
+	}()
 	e.mu.Unlock()
 
 	<-runCtx.Done()
+	<-healthDone
 
 	e.mu.Lock()
 	for _, l := range e.loops {
@@ -381,6 +410,9 @@ func (e *Engine) Close() error {
 	return err
 }
 
+// StorageStatus reports whether the TSDB accepts writes.
+func (e *Engine) StorageStatus() StorageStatus { return e.health.Status() }
+
 // Alerts returns the pending and firing alerts, ordered by name and labels.
 func (e *Engine) Alerts() []Alert {
 	e.mu.Lock()
@@ -414,8 +446,11 @@ func (e *Engine) Alerts() []Alert {
 // with MustRegister, which would panic on a second Engine otherwise.
 type trackingRegisterer struct {
 	prometheus.Registerer
-	mu sync.Mutex
-	cs []prometheus.Collector
+	// own holds the same collectors, so the engine can read its TSDB's
+	// counters without gathering the whole agent registry.
+	own *prometheus.Registry
+	mu  sync.Mutex
+	cs  []prometheus.Collector
 }
 
 func (r *trackingRegisterer) Register(c prometheus.Collector) error {
@@ -425,6 +460,9 @@ func (r *trackingRegisterer) Register(c prometheus.Collector) error {
 	r.mu.Lock()
 	r.cs = append(r.cs, c)
 	r.mu.Unlock()
+	if r.own != nil {
+		_ = r.own.Register(c) // best effort: only read for the TSDB's counters
+	}
 	return nil
 }
 
@@ -442,6 +480,9 @@ func (r *trackingRegisterer) Unregister(c prometheus.Collector) bool {
 	if i := slices.Index(r.cs, c); i >= 0 {
 		r.cs = slices.Delete(r.cs, i, i+1)
 	}
+	if r.own != nil {
+		r.own.Unregister(c)
+	}
 	return r.Registerer.Unregister(c)
 }
 
@@ -452,5 +493,8 @@ func (r *trackingRegisterer) unregisterAll() {
 	r.mu.Unlock()
 	for _, c := range cs {
 		r.Registerer.Unregister(c)
+		if r.own != nil {
+			r.own.Unregister(c)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -38,6 +39,9 @@ func newRuleLoader(embedded fs.FS, logger *slog.Logger) ruleLoader {
 func (l ruleLoader) Load(id string, ignoreUnknownFields bool, scheme model.ValidationScheme) (*rulefmt.RuleGroups, []error) {
 	name, ok := strings.CutPrefix(id, embeddedPrefix)
 	if !ok {
+		if fi, err := os.Stat(id); err == nil && fi.Size() > config.MaxRuleFileBytes {
+			return nil, []error{fmt.Errorf("%s: %d bytes, more than the limit of %d", id, fi.Size(), config.MaxRuleFileBytes)}
+		}
 		return rulefmt.ParseFile(id, ignoreUnknownFields, scheme, l.parser, l.logger)
 	}
 	b, err := fs.ReadFile(l.embedded, name)
@@ -71,6 +75,7 @@ func ruleFileIDs(embedded fs.FS, cfg *config.Config) ([]string, error) {
 			ids = append(ids, embeddedPrefix+n)
 		}
 	}
+	nEmbedded := len(ids)
 	var errs []error
 	for i, pat := range cfg.RuleFiles {
 		matches, err := filepath.Glob(pat)
@@ -89,6 +94,9 @@ func ruleFileIDs(embedded fs.FS, cfg *config.Config) ([]string, error) {
 			}
 		}
 	}
+	if n := len(ids) - nEmbedded; n > config.MaxRuleFiles {
+		errs = append(errs, fmt.Errorf("rule_files: the patterns match %d files, more than the limit of %d", n, config.MaxRuleFiles))
+	}
 	return ids, errors.Join(errs...)
 }
 
@@ -100,6 +108,9 @@ func checkRuleFiles(l ruleLoader, ids []string) error {
 	var errs []error
 	for _, id := range ids {
 		rgs, ferrs := l.Load(id, false, model.UTF8Validation)
+		if len(ferrs) > 0 {
+			ferrs = l.detail(id, ferrs)
+		}
 		errs = append(errs, ferrs...)
 		if rgs == nil || len(ferrs) > 0 {
 			continue // rulefmt already reported the expressions it could not parse
@@ -128,4 +139,37 @@ func CheckConfig(cfg *config.Config) error {
 		return fmt.Errorf("rule files: %w", err)
 	}
 	return nil
+}
+
+// detail re-checks a file rulefmt found wrong group by group and rule by
+// rule, so every problem is reported once, each with its line, group and
+// rule (see checkRuleFileContent); rulefmt's own errors, without repeats,
+// when that finds nothing (a YAML syntax error).
+func (l ruleLoader) detail(id string, ferrs []error) []error {
+	var data []byte
+	var err error
+	if name, ok := strings.CutPrefix(id, embeddedPrefix); ok {
+		data, err = fs.ReadFile(l.embedded, name)
+	} else {
+		data, err = config.ReadLimited(id, config.MaxRuleFileBytes)
+	}
+	if err == nil {
+		if errs := checkRuleFileContent(id, data, l.parser); len(errs) > 0 {
+			return errs
+		}
+	}
+	var out []error
+	seen := map[string]bool{}
+	for _, e := range ferrs {
+		msg := e.Error()
+		if !strings.HasPrefix(msg, id) {
+			e = fmt.Errorf("%s: %w", id, e)
+			msg = e.Error()
+		}
+		if !seen[msg] {
+			seen[msg] = true
+			out = append(out, e)
+		}
+	}
+	return out
 }

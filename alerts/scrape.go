@@ -104,7 +104,7 @@ func (e *Engine) reconcileLoops(targets []scrapeTarget) {
 			next[k] = l
 			continue
 		}
-		l := newScrapeLoop(t, e.db, e.logger)
+		l := newScrapeLoop(t, e.app, e.logger)
 		if e.runCtx != nil {
 			l.start(e.runCtx)
 		}

@@ -109,6 +109,7 @@ type amQueue struct {
 
 	mu     sync.Mutex
 	queue  []*notifier.Alert
+	state  deliveryState // guarded by mu, for the status page
 	more   chan struct{}
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -200,6 +201,7 @@ func (q *amQueue) enqueue(alerts []*notifier.Alert) {
 	q.queue = append(q.queue, alerts...)
 	if over := len(q.queue) - q.capacity; over > 0 {
 		q.metrics.dropped.WithLabelValues(q.name).Add(float64(over))
+		q.state.dropped += uint64(over)
 		q.queue = append(q.queue[:0:0], q.queue[over:]...)
 	}
 	q.metrics.queueLen.WithLabelValues(q.name).Set(float64(len(q.queue)))
@@ -231,6 +233,7 @@ func (q *amQueue) requeue(batch []*notifier.Alert) {
 	merged = append(merged, q.queue...)
 	if over := len(merged) - q.capacity; over > 0 {
 		q.metrics.dropped.WithLabelValues(q.name).Add(float64(over))
+		q.state.dropped += uint64(over)
 		merged = merged[over:]
 	}
 	q.queue = merged
@@ -285,6 +288,7 @@ func (q *amQueue) send(ctx context.Context, batch []*notifier.Alert) error {
 	err := q.post(pctx, batch)
 	cancel()
 	q.metrics.latency.WithLabelValues(q.name).Observe(time.Since(start).Seconds())
+	q.record(err, len(batch))
 	if err != nil {
 		q.metrics.errors.WithLabelValues(q.name).Add(float64(len(batch)))
 		return err

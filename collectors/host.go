@@ -23,8 +23,8 @@ func init() { register(config.KindHost, newHost) }
 
 // node_exporter's default filesystem exclusions (collector/filesystem_linux.go).
 const (
-	defaultMountPointsExclude = `^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)`
-	defaultFSTypesExclude     = `^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|erofs|sysfs|tracefs)$`
+	defaultMountPointsExclude = config.DefaultMountPointsExclude
+	defaultFSTypesExclude     = config.DefaultFSTypesExclude
 	defaultFilesystemTimeout  = time.Second
 )
 

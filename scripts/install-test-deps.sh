@@ -8,6 +8,7 @@ command -v redis-benchmark >/dev/null || need+=(redis-tools)
 { command -v prometheus >/dev/null && command -v promtool >/dev/null; } || need+=(prometheus)
 { command -v prometheus-alertmanager >/dev/null && command -v amtool >/dev/null; } || need+=(prometheus-alertmanager)
 command -v wrk >/dev/null || need+=(wrk)
+command -v chromium >/dev/null || need+=(chromium) # the status page's DOM test (cmd/agent)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing test servers; install them with: sudo apt-get install -y ${need[*]}" >&2

@@ -38,6 +38,7 @@ func main() {
 type flags struct {
 	configFile    string
 	expandEnv     bool
+	allowEmpty    bool
 	listen        listFlag
 	webConfigFile string
 	externalURL   string
@@ -65,6 +66,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.configFile, "config.file", "", "configuration file; empty: watch the local host and app (see docs/agent.md)")
 	fs.BoolVar(&f.expandEnv, "config.expand-env", false, "expand ${NAME} and ${NAME:default} in the configuration file from the environment (e.g. instance: ${POD_NAME})")
+	fs.BoolVar(&f.allowEmpty, "config.allow-empty", false, "accept a configuration file with nothing in it, and a reload that drops every target and every Alertmanager (refused by default: a truncated file would silence every alert)")
 	fs.Var(&f.listen, "web.listen-address", "address to listen on for the web interface and /metrics; repeatable (default "+defaultListenAddress+")")
 	fs.StringVar(&f.webConfigFile, "web.config.file", "", "exporter-toolkit web configuration file enabling TLS or basic auth")
 	fs.StringVar(&f.externalURL, "web.external-url", "", "URL the agent is reachable at, for alerts' generatorURL (default: global.external_url)")
@@ -118,7 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if f.checkConfig != "" {
-		return checkConfig(f.checkConfig, f.webConfigFile, f.expandEnv, stdout, stderr)
+		return checkConfig(f.checkConfig, f.webConfigFile, f.expandEnv, f.allowEmpty, stdout, stderr)
 	}
 	logger, err := newLogger(f.logLevel, f.logFormat, stderr)
 	if err != nil {
@@ -135,14 +137,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // checkConfig is `agent --check-config FILE`: everything a start or a
 // reload would validate, without starting anything.
-func checkConfig(file, webConfigFile string, expandEnv bool, stdout, stderr io.Writer) int {
+func checkConfig(file, webConfigFile string, expandEnv, allowEmpty bool, stdout, stderr io.Writer) int {
 	if webConfigFile != "" {
 		if err := web.Validate(webConfigFile); err != nil {
 			fmt.Fprintf(stderr, "FAILED: --web.config.file %s: %v\n", webConfigFile, err)
 			return 1
 		}
 	}
-	cfg, err := agent.LoadConfig(agent.Options{ConfigFile: file, ExpandEnv: expandEnv, CheckConfig: alerts.CheckConfig})
+	cfg, err := agent.LoadConfig(agent.Options{ConfigFile: file, ExpandEnv: expandEnv, CheckConfig: alerts.CheckConfig, AllowEmpty: allowEmpty, BuildProbers: true})
 	if err != nil {
 		fmt.Fprintf(stderr, "FAILED: %s\n", file)
 		var problems config.Errors
@@ -196,6 +198,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		ExpandEnv:   f.expandEnv,
 		StoragePath: f.storagePath,
 		CheckConfig: alerts.CheckConfig,
+		AllowEmpty:  f.allowEmpty,
 		Rules:       ruleEngine{engine},
 		Writer:      engine,
 	})
@@ -209,9 +212,24 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	}()
 	cfg, err := a.LoadConfig()
 	if err != nil {
+		// One line per problem, each with its field path and line.
+		var problems config.Errors
+		if errors.As(err, &problems) {
+			for _, p := range problems {
+				logger.Error("invalid configuration", "file", f.configFile, "problem", p.Error())
+			}
+			return fmt.Errorf("loading configuration %s: %d problems (logged above)", f.configFile, len(problems))
+		}
 		return fmt.Errorf("loading configuration: %w", err)
 	}
 	if err := a.ApplyConfig(ctx, cfg); err != nil {
+		var problems config.Errors
+		if errors.As(err, &problems) {
+			for _, p := range problems {
+				logger.Error("invalid configuration", "file", f.configFile, "problem", p.Error())
+			}
+			return fmt.Errorf("applying configuration %s: %d problems (logged above)", f.configFile, len(problems))
+		}
 		return fmt.Errorf("applying configuration: %w", err)
 	}
 	logger.Info("agent started", "version", buildinfo.Version, "config", cmpOr(f.configFile, "(built-in defaults)"),
@@ -273,11 +291,39 @@ type ruleEngine struct{ e *alerts.Engine }
 func (r ruleEngine) ApplyConfig(cfg *config.Config) error { return r.e.ApplyConfig(cfg) }
 func (r ruleEngine) Register(mux *http.ServeMux)          { r.e.Register(mux) }
 
+func (r ruleEngine) Delivery() []agent.AlertmanagerState {
+	list := r.e.Delivery()
+	out := make([]agent.AlertmanagerState, len(list))
+	for i, d := range list {
+		out[i] = agent.AlertmanagerState(d)
+	}
+	return out
+}
+
+func (r ruleEngine) QueryRange(ctx context.Context, expr string, start, end time.Time, step time.Duration) ([]agent.Series, error) {
+	list, err := r.e.QueryRange(ctx, expr, start, end, step)
+	out := make([]agent.Series, len(list))
+	for i, s := range list {
+		out[i] = agent.Series{Labels: s.Labels, Points: make([]agent.Point, len(s.Points))}
+		for j, p := range s.Points {
+			out[i].Points[j] = agent.Point(p)
+		}
+	}
+	return out, err
+}
+
+func (r ruleEngine) Retention() time.Duration { return r.e.Retention() }
+
+func (r ruleEngine) StorageStatus() agent.StorageStatus {
+	s := r.e.StorageStatus()
+	return agent.StorageStatus{Healthy: s.Healthy, Reason: s.Reason, Since: s.Since, LastFailure: s.LastFailure}
+}
+
 func (r ruleEngine) Alerts() []agent.Alert {
 	list := r.e.Alerts()
 	out := make([]agent.Alert, len(list))
 	for i, a := range list {
-		out[i] = agent.Alert{Name: a.Name, State: a.State, Value: a.Value, Labels: a.Labels, ActiveAt: a.ActiveAt}
+		out[i] = agent.Alert{Name: a.Name, State: a.State, Value: a.Value, Labels: a.Labels, Annotations: a.Annotations, ActiveAt: a.ActiveAt}
 	}
 	return out
 }

@@ -152,6 +152,12 @@ func (l *lockedBuffer) String() string {
 // startAgent runs the agent's main logic until the test ends.
 func startAgent(t *testing.T, args ...string) (base string, logs *lockedBuffer) {
 	t.Helper()
+	return startAgentAuth(t, "", args...)
+}
+
+// startAgentAuth is startAgent for an agent behind basic auth (user admin).
+func startAgentAuth(t *testing.T, password string, args ...string) (base string, logs *lockedBuffer) {
+	t.Helper()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(testserver.FreePort(t)))
 	args = append(args, "--web.listen-address", addr, "--storage.path", t.TempDir(), "--log.level", "debug")
 	logs = &lockedBuffer{}
@@ -170,11 +176,11 @@ func startAgent(t *testing.T, args ...string) (base string, logs *lockedBuffer) 
 		}
 	})
 	base = "http://" + addr
-	waitHTTP(t, base+"/-/ready", done, logs)
+	waitHTTP(t, base+"/-/ready", password, done, logs)
 	return base, logs
 }
 
-func waitHTTP(t *testing.T, url string, done chan int, logs *lockedBuffer) {
+func waitHTTP(t *testing.T, url, password string, done chan int, logs *lockedBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -183,7 +189,14 @@ func waitHTTP(t *testing.T, url string, done chan int, logs *lockedBuffer) {
 			t.Fatalf("agent exited %d before being ready:\n%s", code, logs)
 		default:
 		}
-		resp, err := http.Get(url)
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if password != "" {
+			req.SetBasicAuth("admin", password)
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

@@ -36,11 +36,12 @@ type RuleEngine interface {
 
 // Alert is a pending or firing alert as the status page shows it.
 type Alert struct {
-	Name     string            `json:"name"`
-	State    string            `json:"state"`
-	Value    float64           `json:"value"`
-	Labels   map[string]string `json:"labels"`
-	ActiveAt time.Time         `json:"activeAt"`
+	Name        string            `json:"name"`
+	State       string            `json:"state"`
+	Value       float64           `json:"value"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	ActiveAt    time.Time         `json:"activeAt"`
 }
 
 // Options configures an Agent. Only the zero value of each field has a
@@ -70,6 +71,14 @@ type Options struct {
 	Writer ProbeWriter
 	// NewProber builds a target's prober; nil means collectors.New.
 	NewProber func(config.Target, *slog.Logger) (collectors.Prober, error)
+	// AllowEmpty accepts a configuration file that parses to nothing and a
+	// reload that drops every target and every Alertmanager
+	// (--config.allow-empty); by default both are refused.
+	AllowEmpty bool
+	// BuildProbers makes LoadConfig build (and close) every target's prober
+	// as ApplyConfig would, for `--check-config`: a reload builds only new
+	// and changed ones, in ApplyConfig.
+	BuildProbers bool
 	// HistorySize is how many recent probes the status page shows per target
 	// (default 10).
 	HistorySize int
@@ -93,6 +102,10 @@ type Agent struct {
 	order   []string // target names in configuration order
 	rules   RuleEngine
 	ready   bool
+	web     *webConfig // nil without --web.config.file
+	started time.Time
+	// lastReload is the outcome of the last Reload, for the status page.
+	lastReload reloadState
 }
 
 // NewRegistry is a registry with the process and Go collectors, as every
@@ -134,6 +147,7 @@ func New(ctx context.Context, o Options) (*Agent, error) {
 	}
 	a.metrics = m
 	a.ctx, a.stop = context.WithCancel(ctx)
+	a.started = time.Now()
 	return a, nil
 }
 
@@ -182,6 +196,11 @@ func LoadConfig(o Options) (*config.Config, error) {
 	} else if o.ExpandEnv {
 		cfg, err = config.LoadExpandEnv(o.ConfigFile)
 	} else {
+		if !o.AllowEmpty {
+			if err := config.CheckNotEmpty(o.ConfigFile); err != nil {
+				return nil, fmt.Errorf("%w; refusing it (--config.allow-empty accepts it)", err)
+			}
+		}
 		cfg, err = config.Load(o.ConfigFile)
 	}
 	if err != nil {
@@ -190,10 +209,27 @@ func LoadConfig(o Options) (*config.Config, error) {
 	if o.StoragePath != "" {
 		cfg.Storage.Path = o.StoragePath
 	}
+	var problems config.Errors
+	if o.BuildProbers {
+		var lines []int
+		if o.ConfigFile != "" {
+			lines = config.TargetLines(o.ConfigFile)
+		}
+		problems = checkProbers(cfg, lines, o.NewProber)
+	}
 	if o.CheckConfig != nil {
 		if err := o.CheckConfig(cfg); err != nil {
-			return nil, fmt.Errorf("checking rules: %w", err)
+			if len(problems) == 0 {
+				return nil, fmt.Errorf("checking rules: %w", err)
+			}
+			problems = append(problems, config.Problem{Msg: "checking rules: " + err.Error()})
 		}
+	}
+	if len(problems) > 0 {
+		if o.ConfigFile != "" {
+			return nil, fmt.Errorf("config %s: %w", o.ConfigFile, problems)
+		}
+		return nil, problems
 	}
 	return cfg, nil
 }
@@ -202,7 +238,16 @@ func LoadConfig(o Options) (*config.Config, error) {
 // previous configuration keeps running, vigil_config_last_reload_successful
 // drops to 0 and the error is returned (and logged).
 func (a *Agent) Reload(ctx context.Context) error {
+	err := a.reload(ctx)
+	a.noteReload(err)
+	return err
+}
+
+func (a *Agent) reload(ctx context.Context) error {
 	cfg, err := a.LoadConfig()
+	if err == nil && !a.opts.AllowEmpty {
+		err = a.checkDropsEverything(cfg)
+	}
 	if err == nil {
 		err = a.ApplyConfig(ctx, cfg)
 	} else {
@@ -211,6 +256,16 @@ func (a *Agent) Reload(ctx context.Context) error {
 	if err != nil {
 		a.logger.Error("reloading configuration failed; the previous configuration stays in force", "file", a.opts.ConfigFile, "err", err)
 		return err
+	}
+	a.mu.RLock()
+	w := a.web
+	a.mu.RUnlock()
+	if w != nil {
+		if err := w.reload(false); err != nil {
+			a.metrics.reloadFailed()
+			a.logger.Error("reloading the web configuration failed; the previous one stays in force", "err", err)
+			return err
+		}
 	}
 	a.logger.Info("configuration reloaded", "file", a.opts.ConfigFile, "targets", len(cfg.Targets))
 	return nil
@@ -250,7 +305,9 @@ func (a *Agent) ApplyConfig(ctx context.Context, cfg *config.Config) (err error)
 			}
 		}
 	}
-	for _, t := range cfg.Targets {
+	var problems config.Errors
+	var lines []int
+	for i, t := range cfg.Targets {
 		order = append(order, t.Name)
 		if r, ok := old[t.Name]; ok && reflect.DeepEqual(r.target, t) {
 			next[t.Name] = r
@@ -259,14 +316,24 @@ func (a *Agent) ApplyConfig(ctx context.Context, cfg *config.Config) (err error)
 		logger := a.logger.With("target", t.Name, "kind", string(t.Kind))
 		p, err := a.opts.NewProber(t, a.logger)
 		if err != nil {
-			closeFresh()
-			// Flattened to text so the secrets can be scrubbed: a
-			// constructor error may quote the URI it could not use.
-			return fmt.Errorf("target %q (%s): %s", t.Name, t.Kind, config.Scrub(err.Error(), t.Secrets()))
+			// Every bad target is reported, each with its line.
+			if lines == nil && a.opts.ConfigFile != "" {
+				lines = config.TargetLines(a.opts.ConfigFile)
+			}
+			line := 0
+			if i < len(lines) {
+				line = lines[i]
+			}
+			problems = append(problems, config.Problem{Path: fmt.Sprintf("targets[%d]", i), Line: line, Msg: proberError(t, err)})
+			continue
 		}
 		r := newRunner(t, p, a.opts.HistorySize, a.metrics, a.opts.Writer, logger)
 		next[t.Name] = r
 		fresh = append(fresh, r)
+	}
+	if len(problems) > 0 {
+		closeFresh()
+		return problems
 	}
 	if rules != nil {
 		if err := rules.ApplyConfig(cfg); err != nil {
@@ -287,7 +354,7 @@ func (a *Agent) ApplyConfig(ctx context.Context, cfg *config.Config) (err error)
 		}
 		r.stop()
 		if n, ok := next[name]; !ok || n.target.Kind != r.target.Kind {
-			a.metrics.forget(name)
+			a.metrics.forget(name, r.target.Kind)
 		}
 		if _, ok := next[name]; !ok {
 			r.forget()
@@ -301,6 +368,9 @@ func (a *Agent) ApplyConfig(ctx context.Context, cfg *config.Config) (err error)
 	a.mu.Lock()
 	a.ready = true
 	a.mu.Unlock()
+	if rules != nil && len(cfg.Alerting.Alertmanagers) == 0 {
+		a.logger.Warn("no Alertmanager configured: alerts are evaluated and shown on the status page, but notify no one (set alerting.alertmanagers)")
+	}
 	return nil
 }
 

@@ -241,7 +241,7 @@ func TestSelfMetricsLint(t *testing.T) {
 		return a.target(t, "web").Probes > 0 && a.target(t, "down").Probes > 0
 	})
 	self := []string{
-		"vigil_probes_total", "vigil_probe_failures_total", "vigil_probe_duration_seconds",
+		"vigil_probes_total", "vigil_probe_failures_total", "vigil_probe_duration_seconds", "vigil_probe_last_duration_seconds",
 		"vigil_config_last_reload_successful", "vigil_config_last_reload_success_timestamp_seconds", "vigil_build_info",
 	}
 	problems, err := testutil.GatherAndLint(a.Registry(), self...)

@@ -15,6 +15,7 @@ type selfMetrics struct {
 	targetUp      *prometheus.GaugeVec
 	failures      *prometheus.CounterVec
 	duration      *prometheus.HistogramVec
+	lastDuration  *prometheus.GaugeVec
 	reloadOK      prometheus.Gauge
 	reloadSuccess prometheus.Gauge
 }
@@ -38,6 +39,12 @@ func newSelfMetrics(reg prometheus.Registerer) (*selfMetrics, error) {
 			Help:    "Duration of probes, by kind.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"kind"}),
+		// Per target, unlike the histogram: the status page's latency
+		// chart reads it back from the TSDB.
+		lastDuration: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vigil_probe_last_duration_seconds",
+			Help: "Duration of the target's last probe.",
+		}, []string{"target", "kind"}),
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "vigil_config_last_reload_successful",
 			Help: "Whether the last configuration load or reload succeeded.",
@@ -52,7 +59,7 @@ func newSelfMetrics(reg prometheus.Registerer) (*selfMetrics, error) {
 		Help: "A metric with a constant '1' value labelled by the agent's version, revision and Go version.",
 	}, []string{"version", "revision", "goversion"})
 	build.WithLabelValues(buildinfo.Version, buildinfo.Revision, buildinfo.GoVersion()).Set(1)
-	for _, c := range []prometheus.Collector{m.probes, m.targetUp, m.failures, m.duration, m.reloadOK, m.reloadSuccess, build} {
+	for _, c := range []prometheus.Collector{m.probes, m.targetUp, m.failures, m.duration, m.lastDuration, m.reloadOK, m.reloadSuccess, build} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -68,6 +75,7 @@ func (m *selfMetrics) observe(t config.Target, rec probeRecord) {
 		m.failures.WithLabelValues(t.Name, kind, rec.Reason).Inc()
 	}
 	m.duration.WithLabelValues(kind).Observe(rec.Duration.Seconds())
+	m.lastDuration.WithLabelValues(t.Name, kind).Set(rec.Duration.Seconds())
 }
 
 // track creates a new target's counters at zero, so the first failure is
@@ -80,11 +88,16 @@ func (m *selfMetrics) track(t config.Target) {
 	}
 }
 
-// forget drops a removed target's series.
-func (m *selfMetrics) forget(target string) {
-	m.probes.DeletePartialMatch(prometheus.Labels{"target": target})
-	m.targetUp.DeletePartialMatch(prometheus.Labels{"target": target})
-	m.failures.DeletePartialMatch(prometheus.Labels{"target": target})
+// forget drops a removed target's series. Exact deletes, since reasons are
+// bounded: a partial match scans every series, and a reload replacing
+// thousands of targets took seconds per thousand that way.
+func (m *selfMetrics) forget(target string, kind config.Kind) {
+	m.probes.DeleteLabelValues(target, string(kind))
+	m.targetUp.DeleteLabelValues(target, string(kind))
+	m.lastDuration.DeleteLabelValues(target, string(kind))
+	for reason := range knownReasons {
+		m.failures.DeleteLabelValues(target, string(kind), reason)
+	}
 }
 
 func (m *selfMetrics) reloadSucceeded() {

@@ -4,7 +4,10 @@ import (
 	_ "embed"
 	"encoding/json"
 	"html/template"
+	"math"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vigil-sh/vigil/internal/agent/config"
@@ -110,6 +113,32 @@ var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap
 		}
 		return t.UTC().Format("15:04:05.000")
 	},
+	"pct": func(v float64) string {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return "—"
+		}
+		return strconv.FormatFloat(100*v, 'f', 2, 64) + "%"
+	},
+	"availClass": func(v float64) string {
+		switch {
+		case math.IsNaN(v) || math.IsInf(v, 0):
+			return "unknown"
+		case v >= 0.999:
+			return "up"
+		case v >= 0.99:
+			return "pending"
+		}
+		return "down"
+	},
+	// Long errors (MongoDB's topology dumps) fold to one line.
+	"long": func(s string) bool { return len(s) > foldAt || strings.Contains(s, "\n") },
+	"short": func(s string) string {
+		s, _, _ = strings.Cut(s, "\n")
+		if len(s) > foldAt {
+			s = s[:foldAt] + "…"
+		}
+		return s
+	},
 	"ms": func(s float64) string {
 		d := time.Duration(s * float64(time.Second))
 		if d < time.Millisecond {
@@ -119,18 +148,39 @@ var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap
 	},
 }).Parse(statusHTML))
 
+// foldAt is the length past which an error is folded on the status page.
+const foldAt = 120
+
+// targetRow is a target on the status page: its state and its history
+// from the TSDB.
+type targetRow struct {
+	TargetStatus
+	Hist *targetHistory
+}
+
 type statusPage struct {
 	Version, Revision, GoVersion string
 	ConfigFile                   string
 	Now                          time.Time
 	Ready                        bool
+	NotReady                     string
+	Storage                      StorageStatus
+	NoAlertmanager               bool
 	Targets                      []TargetStatus
+	Rows                         []targetRow
+	SparkWidth, SparkHeight      int
+	LongWindow                   string
+	HistoryErr                   string
+	ReloadErr                    string
+	ReloadAt                     time.Time
+	Delivery                     []AlertmanagerState
+	HasEngine                    bool
 	Up, Down                     int
 	Alerts                       []Alert
 	Scrapes                      []config.ScrapeConfig
 }
 
-func (a *Agent) serveStatus(w http.ResponseWriter, _ *http.Request) {
+func (a *Agent) serveStatus(w http.ResponseWriter, r *http.Request) {
 	p := statusPage{
 		Version:    buildinfo.Version,
 		Revision:   buildinfo.Revision,
@@ -138,11 +188,35 @@ func (a *Agent) serveStatus(w http.ResponseWriter, _ *http.Request) {
 		ConfigFile: a.opts.ConfigFile,
 		Now:        time.Now(),
 		Ready:      a.Ready(),
+		NotReady:   a.notReady(),
+		Storage:    a.storage(),
 		Targets:    a.Targets(),
 		Alerts:     a.alerts(),
 	}
 	if p.ConfigFile == "" {
 		p.ConfigFile = "(none: built-in defaults)"
+	}
+	a.mu.RLock()
+	p.ReloadErr, p.ReloadAt = a.lastReload.err, a.lastReload.at
+	a.mu.RUnlock()
+	p.SparkWidth, p.SparkHeight = sparkWidth, sparkHeight
+	hist := map[string]*targetHistory{}
+	if src := a.statusSource(); src != nil {
+		p.HasEngine = true
+		p.Delivery = src.Delivery()
+		h, long, err := a.history(r.Context(), src, p.Now)
+		hist = h
+		p.LongWindow = windowLabel(long)
+		if err != nil {
+			p.HistoryErr = err.Error()
+		}
+	}
+	for _, t := range p.Targets {
+		h := hist[t.Name]
+		if h == nil {
+			h = &targetHistory{AvailShort: math.NaN(), AvailLong: math.NaN()}
+		}
+		p.Rows = append(p.Rows, targetRow{TargetStatus: t, Hist: h})
 	}
 	for _, t := range p.Targets {
 		switch t.Health {
@@ -153,11 +227,12 @@ func (a *Agent) serveStatus(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	if cfg := a.Config(); cfg != nil {
+		p.NoAlertmanager = len(cfg.Alerting.Alertmanagers) == 0
 		for _, s := range cfg.ScrapeConfigs {
 			s.BearerToken = "" // never rendered
 			targets := make([]string, len(s.Targets))
 			for i, u := range s.Targets {
-				targets[i] = config.RedactURL(u)
+				targets[i] = config.RedactURI(u)
 			}
 			s.Targets = targets
 			p.Scrapes = append(p.Scrapes, s)

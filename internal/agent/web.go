@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/exporter-toolkit/web"
-	"gopkg.in/yaml.v3"
 
 	"github.com/vigil-sh/vigil/dashboards"
 )
@@ -27,7 +26,8 @@ import (
 //	/metrics          self-metrics and every target's series with its job and instance
 //	/probe?target=    one target's latest series, for the multi-target pattern
 //	/-/healthy        200 while the process runs
-//	/-/ready          200 once a configuration is loaded and its probes scheduled
+//	/-/ready          200 once a configuration is loaded and its probes scheduled,
+//	                  503 with the reason before, or while the TSDB cannot be written
 //	/-/reload         POST: re-read the configuration
 //
 // plus the alerting engine's API when it has one.
@@ -47,9 +47,9 @@ func (a *Agent) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if !a.Ready() {
+		if why := a.notReady(); why != "" {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintln(w, "Not ready: no configuration loaded yet")
+			fmt.Fprintln(w, "Not ready: "+why)
 			return
 		}
 		fmt.Fprintln(w, "Ready")
@@ -115,19 +115,46 @@ func wantsJSON(r *http.Request) bool {
 // Serve serves Handler on the --web.listen-address addresses with TLS and
 // basic auth from --web.config.file (exporter-toolkit) until ctx is done.
 func (a *Agent) Serve(ctx context.Context, flags *web.FlagConfig) error {
+	f := *flags
+	path, err := a.useWebConfig(f.WebConfigFile)
+	if err != nil {
+		return err
+	}
+	f.WebConfigFile = &path
 	srv := a.server()
-	return a.serve(ctx, srv, func() error { return web.ListenAndServe(srv, flags, a.logger) })
+	return a.serve(ctx, srv, func() error { return web.ListenAndServe(srv, &f, a.logger) })
+}
+
+// useWebConfig loads --web.config.file and returns the path of the private
+// copy the toolkit is to read (see webConfig); "" without one.
+func (a *Agent) useWebConfig(file *string) (string, error) {
+	if file == nil || *file == "" {
+		return "", nil
+	}
+	w, err := loadWebConfig(*file)
+	if err != nil {
+		return "", err
+	}
+	a.mu.Lock()
+	a.web.close()
+	a.web = w
+	a.mu.Unlock()
+	return w.path(), nil
 }
 
 // ServeListener is Serve on an existing listener, for tests and socket
 // activation; webConfigFile may be empty.
 func (a *Agent) ServeListener(ctx context.Context, l net.Listener, webConfigFile string) error {
+	path, err := a.useWebConfig(&webConfigFile)
+	if err != nil {
+		return err
+	}
 	srv := a.server()
 	systemd := false
 	flags := &web.FlagConfig{
 		WebListenAddresses: &[]string{l.Addr().String()},
 		WebSystemdSocket:   &systemd,
-		WebConfigFile:      &webConfigFile,
+		WebConfigFile:      &path,
 	}
 	return a.serve(ctx, srv, func() error { return web.Serve(l, srv, flags, a.logger) })
 }
@@ -153,6 +180,10 @@ func (a *Agent) serve(ctx context.Context, srv *http.Server, run func() error) e
 		}
 	}()
 	err := run()
+	a.mu.Lock()
+	a.web.close()
+	a.web = nil
+	a.mu.Unlock()
 	if errors.Is(err, http.ErrServerClosed) {
 		<-stopped
 		return nil
@@ -168,7 +199,7 @@ func (a *Agent) serveConfig(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusServiceUnavailable, errors.New("no configuration loaded yet"))
 		return
 	}
-	out, err := yaml.Marshal(cfg.Redacted())
+	out, err := cfg.EffectiveYAML()
 	if err != nil {
 		writeError(w, r, http.StatusInternalServerError, fmt.Errorf("encoding the configuration: %w", err))
 		return

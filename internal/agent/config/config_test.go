@@ -366,7 +366,20 @@ scrape_configs:
 alerting:
   alertmanagers: [{url: "http://am:9093", username: u, password: amSecret8}]
 `
-	cfg, err := Parse([]byte(yml))
+	// Secrets under names no fixed list of header names or fields covers.
+	const more = `
+- name: w2
+  kind: http
+  http:
+    url: "https://h/api?private_token=urlTokenSecret9&page=2"
+    method: POST
+    headers: {X-Auth-Token: xAuthSecret10, Private-Token: privateSecret11, User-Agent: vigil-probe}
+    body: '{"user":"ops","password":"bodySecret12"}'
+- name: m2
+  kind: mongodb
+  mongodb: {uri: "mongodb://h1,h2/db?tls=true&tlsCertificateKeyFilePassword=keyPwSecret13&authMechanism=MONGODB-AWS&authMechanismProperties=AWS_SESSION_TOKEN:awsSecret14&replicaSet=rs0"}
+`
+	cfg, err := Parse([]byte(strings.Replace(yml, "scrape_configs:", strings.TrimPrefix(more, "\n")+"scrape_configs:", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +391,8 @@ alerting:
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, s := range []string{"mongoSecret", "redisUrlSecret", "redisSecret", "httpSecret", "tokenSecret", "scrapeSecret", "bearerSecret", "amSecret"} {
+	for i, s := range []string{"mongoSecret", "redisUrlSecret", "redisSecret", "httpSecret", "tokenSecret", "scrapeSecret", "bearerSecret", "amSecret",
+		"urlTokenSecret", "xAuthSecret", "privateSecret", "bodySecret", "keyPwSecret", "awsSecret"} {
 		secret := fmt.Sprintf("%s%d", s, i+1)
 		if !strings.Contains(string(before), secret) {
 			t.Fatalf("test set-up: %s not in the configuration", secret)
@@ -387,7 +401,8 @@ alerting:
 			t.Errorf("redacted config shows %s:\n%s", secret, out)
 		}
 	}
-	for _, keep := range []string{"name: w", "Accept: text/plain", "job_name: app", "username: u"} {
+	for _, keep := range []string{"name: w", "Accept: text/plain", "job_name: app", "username: u",
+		"User-Agent: vigil-probe", "page=2", "replicaSet=rs0", "authMechanism=MONGODB-AWS", "X-Auth-Token: <secret>", "body: <secret>"} {
 		if !strings.Contains(string(out), keep) {
 			t.Errorf("redacted config lost %q:\n%s", keep, out)
 		}
@@ -395,5 +410,50 @@ alerting:
 	after, _ := yaml.Marshal(cfg)
 	if string(before) != string(after) {
 		t.Error("Redacted modified the configuration in force")
+	}
+	// Errors and logs are scrubbed of the same values.
+	for _, tg := range cfg.Targets {
+		msg := Scrub("failed: xAuthSecret10 privateSecret11 urlTokenSecret9 keyPwSecret13 awsSecret14", tg.Secrets())
+		switch tg.Name {
+		case "w2":
+			if strings.Contains(msg, "xAuthSecret10") || strings.Contains(msg, "privateSecret11") || strings.Contains(msg, "urlTokenSecret9") {
+				t.Errorf("Scrub with %s's secrets: %s", tg.Name, msg)
+			}
+		case "m2":
+			if strings.Contains(msg, "keyPwSecret13") || strings.Contains(msg, "awsSecret14") {
+				t.Errorf("Scrub with %s's secrets: %s", tg.Name, msg)
+			}
+		}
+	}
+}
+
+// TestGlobalTimeoutDefaultClampedToInterval: a short global interval alone
+// is valid; the default timeout is clamped below it, and a timeout the user
+// writes is still checked.
+func TestGlobalTimeoutDefaultClampedToInterval(t *testing.T) {
+	for _, tt := range []struct {
+		yaml    string
+		want    Duration
+		wantErr string
+	}{
+		{"global: {interval: 5s}\n", Duration(4 * time.Second), ""},
+		{"global: {interval: 1s}\n", Duration(800 * time.Millisecond), ""},
+		{"global: {interval: 30s}\n", DefaultTimeout, ""},
+		{"global: {interval: 5s, timeout: 5s}\n", 0, "global.timeout (line 1): 5s must be less than interval 5s"},
+	} {
+		cfg, err := Parse([]byte(tt.yaml))
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%q: err %v, want %q", tt.yaml, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tt.yaml, err)
+			continue
+		}
+		if cfg.Global.Timeout != tt.want {
+			t.Errorf("%q: global.timeout = %s, want %s", tt.yaml, cfg.Global.Timeout, tt.want)
+		}
 	}
 }

@@ -20,6 +20,11 @@ const (
 	DefaultFilesystemTimeout  = Duration(time.Second)
 	DefaultHTTPMethod         = "GET"
 
+	// node_exporter's default filesystem exclusions
+	// (collector/filesystem_linux.go), used when a host target sets none.
+	DefaultMountPointsExclude = `^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)`
+	DefaultFSTypesExclude     = `^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|erofs|sysfs|tracefs)$`
+
 	// DefaultAppURL is the base URL of the app the agent watches when it runs
 	// without a configuration file; VIGIL_APP_URL overrides it.
 	DefaultAppURL = "http://localhost:8080"
@@ -78,7 +83,15 @@ func orDuration(d *Duration, def Duration) {
 func (c *Config) applyDefaults() {
 	g := &c.Global
 	orDuration(&g.Interval, DefaultInterval)
-	orDuration(&g.Timeout, DefaultTimeout)
+	if g.Timeout == 0 {
+		// Clamped below a short interval, as Prometheus clamps
+		// scrape_timeout to scrape_interval: `interval: 5s` alone must not be
+		// rejected for a timeout the user never wrote.
+		g.Timeout = DefaultTimeout
+		if g.Interval > 0 && g.Timeout >= g.Interval {
+			g.Timeout = g.Interval * 4 / 5
+		}
+	}
 	orDuration(&g.EvaluationInterval, DefaultEvaluationInterval)
 	for i := range c.Targets {
 		t := &c.Targets[i]

@@ -1,12 +1,16 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/vigil-sh/vigil/internal/app/health"
 )
 
 const docsPath = "../../../docs/agent.md"
@@ -39,29 +43,56 @@ func TestDocsCoverEveryField(t *testing.T) {
 	walk(reflect.TypeOf(Config{}), "")
 }
 
-// TestDocsExampleIsValid parses the example configuration of docs/agent.md.
-func TestDocsExampleIsValid(t *testing.T) {
-	doc, err := os.ReadFile(docsPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindSubmatch(doc)
-	if m == nil {
-		t.Fatal("docs/agent.md has no yaml example")
-	}
-	// The example's secrets are mounted at run time; stand them in.
+// TestDocsExamplesAreValid loads every YAML example of the agent's docs as
+// a configuration, and checks that an example's health-body regexp matches
+// what the app's /api/health really answers: a copied example must not page
+// forever.
+func TestDocsExamplesAreValid(t *testing.T) {
+	// The examples' secrets are mounted at run time; stand them in.
 	dir := t.TempDir()
 	for f, content := range map[string]string{"mongodb-uri": "mongodb://u:p@mongo:27017/", "redis-password": "x"} {
 		if err := os.WriteFile(filepath.Join(dir, f), []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	example := strings.ReplaceAll(string(m[1]), "/run/secrets/", dir+"/")
-	cfg, err := Parse([]byte(example))
-	if err != nil {
-		t.Fatalf("docs/agent.md example: %v", err)
+	bodies := map[string]string{}
+	for _, status := range []string{health.StatusHealthy, health.StatusDegraded, health.StatusUnhealthy} {
+		var b bytes.Buffer
+		if err := json.NewEncoder(&b).Encode(health.Report{Status: status}); err != nil {
+			t.Fatal(err)
+		}
+		bodies[status] = b.String()
 	}
-	if len(cfg.Targets) == 0 || len(cfg.ScrapeConfigs) == 0 {
-		t.Errorf("example parsed to %+v", cfg)
+	found := 0
+	for _, doc := range []string{docsPath, "../../../docs/alerting.md"} {
+		text, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, m := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllSubmatch(text, -1) {
+			found++
+			example := strings.ReplaceAll(string(m[1]), "/run/secrets/", dir+"/")
+			cfg, err := Parse([]byte(example))
+			if err != nil {
+				t.Errorf("%s, yaml example %d: %v", doc, i+1, err)
+				continue
+			}
+			for _, tg := range cfg.Targets {
+				if tg.HTTP == nil || !strings.Contains(tg.HTTP.URL, "/api/health") {
+					continue
+				}
+				for _, re := range tg.HTTP.FailIfBodyNotMatches {
+					for status, body := range bodies {
+						if got, want := re.MatchString(body), status != health.StatusUnhealthy; got != want {
+							t.Errorf("%s, yaml example %d, target %s: fail_if_body_not_matches_regexp %q matches the app's %s body %v, want %v (%s)",
+								doc, i+1, tg.Name, re.String(), status, got, want, strings.TrimSpace(body))
+						}
+					}
+				}
+			}
+		}
+	}
+	if found == 0 {
+		t.Fatal("no yaml example found in the docs")
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -52,7 +51,7 @@ func (e Errors) Error() string {
 // resolved against the file's directory, as Prometheus does. A returned
 // error wraps Errors when the file was read but is invalid.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadLimited(path, MaxConfigBytes)
 	if err != nil {
 		return nil, fmt.Errorf("reading config %s: %w", path, err)
 	}

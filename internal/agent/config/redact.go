@@ -36,18 +36,25 @@ func (t Target) Secrets() []string {
 			out = append(out, s)
 		}
 	}
+	addAll := func(ss []string) {
+		for _, s := range ss {
+			add(s)
+		}
+	}
 	if t.MongoDB != nil {
 		add(urlPassword(t.MongoDB.URI))
+		addAll(uriSecrets(t.MongoDB.URI))
 	}
 	if t.Redis != nil {
 		add(t.Redis.Password)
 		add(urlPassword(t.Redis.Address))
+		addAll(uriSecrets(t.Redis.Address))
 	}
 	if t.HTTP != nil {
 		add(urlPassword(t.HTTP.URL))
+		addAll(uriSecrets(t.HTTP.URL))
 		for k, v := range t.HTTP.Headers {
-			switch strings.ToLower(k) {
-			case "authorization", "proxy-authorization", "cookie", "x-api-key":
+			if !HarmlessHeader(k) {
 				add(v)
 				if _, cred, ok := strings.Cut(v, " "); ok {
 					add(cred)
@@ -110,25 +117,31 @@ func (c *Config) Redacted() *Config {
 	for i, t := range c.Targets {
 		if t.MongoDB != nil {
 			m := *t.MongoDB
-			m.URI = RedactURL(m.URI)
+			m.URI = RedactURI(m.URI)
 			t.MongoDB = &m
 		}
 		if t.Redis != nil {
 			r := *t.Redis
 			r.Password = hide(r.Password)
-			r.Address = RedactURL(r.Address)
+			r.Address = RedactURI(r.Address)
 			t.Redis = &r
 		}
 		if t.HTTP != nil {
 			h := *t.HTTP
-			h.URL = RedactURL(h.URL)
+			h.URL = RedactURI(h.URL)
+			// Only an allow-list of harmless headers shows its value; a
+			// request body may carry credentials (a login form) and is hidden.
 			if h.Headers != nil {
 				h.Headers = make(map[string]string, len(t.HTTP.Headers))
-				secrets := t.Secrets()
 				for k, v := range t.HTTP.Headers {
-					h.Headers[k] = Scrub(v, secrets)
+					if HarmlessHeader(k) {
+						h.Headers[k] = v
+					} else {
+						h.Headers[k] = hide(v)
+					}
 				}
 			}
+			h.Body = hide(h.Body)
 			t.HTTP = &h
 		}
 		out.Targets[i] = t
@@ -138,7 +151,7 @@ func (c *Config) Redacted() *Config {
 		s.BearerToken = hide(s.BearerToken)
 		targets := make([]string, len(s.Targets))
 		for j, u := range s.Targets {
-			targets[j] = RedactURL(u)
+			targets[j] = RedactURI(u)
 		}
 		s.Targets = targets
 		out.ScrapeConfigs[i] = s
@@ -146,7 +159,7 @@ func (c *Config) Redacted() *Config {
 	out.Alerting.Alertmanagers = make([]AlertmanagerConfig, len(c.Alerting.Alertmanagers))
 	for i, am := range c.Alerting.Alertmanagers {
 		am.Password = hide(am.Password)
-		am.URL = RedactURL(am.URL)
+		am.URL = RedactURI(am.URL)
 		out.Alerting.Alertmanagers[i] = am
 	}
 	return &out

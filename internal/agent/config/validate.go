@@ -27,6 +27,7 @@ var (
 )
 
 func (v *validator) validate(c *Config) {
+	v.limits(c)
 	g := c.Global
 	v.positive("global.interval", g.Interval)
 	v.positive("global.timeout", g.Timeout)
