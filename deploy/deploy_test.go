@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -202,9 +203,25 @@ func TestAgentConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	b = []byte(strings.ReplaceAll(string(b), "/run/secrets/redis_password", pw))
+	// Compose and Kubernetes run it with --config.expand-env and give each
+	// replica its own app instance.
+	b, err = config.ExpandEnv(b, func(name string) (string, bool) {
+		if name == "VIGIL_APP_INSTANCE" {
+			return "http://app1:8080/api/health", true
+		}
+		return "", false
+	})
+	if err != nil {
+		t.Fatalf("deploy/agent/agent.yml: %v", err)
+	}
 	cfg, err := config.Parse(b)
 	if err != nil {
 		t.Fatalf("deploy/agent/agent.yml: %v", err)
+	}
+	for _, tg := range cfg.Targets {
+		if tg.Name == "app" && tg.Instance != "http://app1:8080/api/health" {
+			t.Errorf("the app target's instance is %q, not the replica's own", tg.Instance)
+		}
 	}
 	kinds := map[config.Kind]bool{}
 	for _, tg := range cfg.Targets {
@@ -301,5 +318,28 @@ func TestAgentDocsShowShippedScrapeConfigs(t *testing.T) {
 		if !strings.Contains(section, filepath.Base(f)) {
 			t.Errorf("the section does not link %s", f)
 		}
+	}
+}
+
+// TestComposeAgentsProbeTheirOwnApp: both sidecars share one agent config;
+// each must expand it with its own app instance, or the two replicas'
+// probes (and alerts) would carry one identity.
+func TestComposeAgentsProbeTheirOwnApp(t *testing.T) {
+	p := loadCompose(t)
+	seen := map[string]string{}
+	for _, name := range []string{"agent1", "agent2"} {
+		s := p.Services[name]
+		if !slices.Contains(s.Command, "--config.expand-env") {
+			t.Errorf("%s: command %v lacks --config.expand-env", name, s.Command)
+		}
+		v := s.Environment["VIGIL_APP_INSTANCE"]
+		if v == nil || *v == "" {
+			t.Errorf("%s: VIGIL_APP_INSTANCE is not set", name)
+			continue
+		}
+		if prev, dup := seen[*v]; dup {
+			t.Errorf("%s and %s both probe the app as %s", prev, name, *v)
+		}
+		seen[*v] = name
 	}
 }

@@ -86,6 +86,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		cfgPath := writeFile(t, dir, agent.name+".yml", []byte(cfg))
 		agent.proc = startProc(t, agent.name, agentBin, []string{
 			"--config.file=" + cfgPath,
+			"--config.expand-env", // as compose and Kubernetes run it
 			"--web.listen-address=127.0.0.1:" + agent.port,
 			"--storage.path=" + storage,
 			"--log.level=debug",

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -114,6 +115,16 @@ func TestManifests(t *testing.T) {
 	}
 	probes := map[string]string{}
 	for _, c := range pod.Containers {
+		if c.Name == "agent" {
+			// One ConfigMap for every replica: each expands its own app instance.
+			env := map[string]string{}
+			for _, e := range c.Env {
+				env[e.Name] = e.Value
+			}
+			if !slices.Contains(c.Args, "--config.expand-env") || !strings.Contains(env["VIGIL_APP_INSTANCE"], "$(POD_IP)") {
+				t.Errorf("agent container: args %v, VIGIL_APP_INSTANCE %q: want --config.expand-env and the pod's own instance", c.Args, env["VIGIL_APP_INSTANCE"])
+			}
+		}
 		sc := c.SecurityContext
 		if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
 			sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
