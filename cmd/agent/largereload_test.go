@@ -21,7 +21,7 @@ func TestWebAnswersDuringLargestReload(t *testing.T) {
 		var b strings.Builder
 		b.WriteString("global: {interval: 1h, timeout: 5s}\ntargets:\n")
 		for i := range config.MaxTargets {
-			fmt.Fprintf(&b, "- {name: %s%d, kind: tcp, tcp: {address: %q}}\n", prefix, i, refused)
+			fmt.Fprintf(&b, "- {name: %s%d, kind: tcp, instance: %s%d, tcp: {address: %q}}\n", prefix, i, prefix, i, refused)
 		}
 		return b.String()
 	}

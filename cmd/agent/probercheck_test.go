@@ -18,13 +18,13 @@ func TestCheckConfigBuildsEveryProber(t *testing.T) {
     mongodb: {uri: "mongodb://localhost:27017"}
   - name: bad-timeout
     kind: mongodb
-    mongodb: {uri: "mongodb://u:hunter22@localhost:27017/?connectTimeoutMS=abc"}
+    mongodb: {uri: "mongodb://u:hunter22@localhost:27018/?connectTimeoutMS=abc"}
   - name: lb-direct
     kind: mongodb
-    mongodb: {uri: "mongodb://localhost:27017/?loadBalanced=true&directConnection=true"}
+    mongodb: {uri: "mongodb://localhost:27019/?loadBalanced=true&directConnection=true"}
   - name: aws-no-user
     kind: mongodb
-    mongodb: {uri: "mongodb://localhost:27017/?authMechanism=MONGODB-AWS&authSource=$external&authMechanismProperties=AWS_SESSION_TOKEN:tok123"}
+    mongodb: {uri: "mongodb://localhost:27020/?authMechanism=MONGODB-AWS&authSource=$external&authMechanismProperties=AWS_SESSION_TOKEN:tok123"}
 `)
 	want := []string{
 		`targets[1] (line 5): target "bad-timeout" (mongodb)`,

@@ -11,9 +11,9 @@ func TestEffectiveYAMLShowsDefaults(t *testing.T) {
 	cfg, err := Parse([]byte(`
 targets:
 - {name: box, kind: host}
-- {name: box2, kind: host, host: {fs_types_exclude: '^tmpfs$'}}
+- {name: box2, kind: host, instance: vm2, host: {fs_types_exclude: '^tmpfs$'}}
 - {name: web, kind: http, http: {url: "http://h/"}}
-- {name: web2, kind: http, http: {url: "http://h/", valid_status_codes: [204]}}
+- {name: web2, kind: http, http: {url: "http://h/2", valid_status_codes: [204]}}
 `))
 	if err != nil {
 		t.Fatal(err)

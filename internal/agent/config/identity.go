@@ -34,7 +34,8 @@ var hostname = os.Hostname
 // DefaultInstance is the instance a target's series carry when the target
 // sets none: the monitored endpoint without credentials, as blackbox's and
 // redis_exporter's multi-target relabelling sets it (the URL or host:port
-// that is probed), or the node name for the host. It is "" when the
+// that is probed, secret query options redacted), or the node name for the
+// host. It is "" when the
 // endpoint cannot be read (validation reports why).
 func DefaultInstance(t Target) string {
 	switch {
@@ -56,7 +57,8 @@ func DefaultInstance(t Target) string {
 			return ""
 		}
 		u.User = nil
-		return u.String()
+		// A label is shown everywhere: secret query options (tokens) go.
+		return RedactURI(u.String())
 	case t.Kind == KindTCP && t.TCP != nil:
 		return t.TCP.Address
 	case t.Kind == KindHost:

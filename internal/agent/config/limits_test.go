@@ -14,7 +14,7 @@ func TestLimits(t *testing.T) {
 		var b strings.Builder
 		b.WriteString("targets:\n")
 		for i := range n {
-			fmt.Fprintf(&b, "- {name: t%d, kind: tcp, tcp: {address: 'localhost:1'}}\n", i)
+			fmt.Fprintf(&b, "- {name: t%d, kind: tcp, instance: i%d, tcp: {address: 'localhost:1'}}\n", i, i)
 		}
 		return b.String()
 	}

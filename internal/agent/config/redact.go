@@ -115,6 +115,7 @@ func (c *Config) Redacted() *Config {
 	}
 	out.Targets = make([]Target, len(c.Targets))
 	for i, t := range c.Targets {
+		t.Instance = Scrub(t.Instance, t.Secrets()) // a hand-set instance may quote the URL
 		if t.MongoDB != nil {
 			m := *t.MongoDB
 			m.URI = RedactURI(m.URI)
