@@ -15,12 +15,12 @@ import (
 	"github.com/vigil-sh/vigil/internal/app/api"
 	"github.com/vigil-sh/vigil/internal/app/appconfig"
 	"github.com/vigil-sh/vigil/internal/app/auth"
-	"github.com/vigil-sh/vigil/internal/buildinfo"
 	"github.com/vigil-sh/vigil/internal/app/cache"
 	"github.com/vigil-sh/vigil/internal/app/health"
 	"github.com/vigil-sh/vigil/internal/app/httpmetrics"
 	"github.com/vigil-sh/vigil/internal/app/ratelimit"
 	"github.com/vigil-sh/vigil/internal/app/store"
+	"github.com/vigil-sh/vigil/internal/buildinfo"
 )
 
 // healthInterval is how often dependencies are checked in the background,
@@ -48,6 +48,8 @@ func run(ctx context.Context, cfg appconfig.Config, logger *slog.Logger, ready f
 		return err
 	}
 	metrics := httpmetrics.New(cfg.SlowQueryThreshold)
+	passwordSlots := auth.NewSlots(cfg.BcryptConcurrency, cfg.BcryptWait)
+	logger.Info("password hashing bounded", "concurrency", passwordSlots.Size(), "queue_timeout", cfg.BcryptWait.String())
 
 	mongoURI := cfg.MongoURI
 	if mongoURI == "" {
@@ -82,9 +84,20 @@ func run(ctx context.Context, cfg appconfig.Config, logger *slog.Logger, ready f
 	// (it answers 503 and reports unhealthy): indexes are retried.
 	go ensureIndexes(ctx, st, logger)
 
+	var limOpts []ratelimit.Option
+	if cfg.TrustProxies {
+		limOpts = append(limOpts, ratelimit.TrustProxy(cfg.TrustedProxies...))
+	}
+	limOpts = append(limOpts, ratelimit.LogTo(logger))
+	loginPolicy := ratelimit.LoginPolicy{
+		Threshold: cfg.LoginFailures, ClientThreshold: cfg.LoginClientFailures,
+		BaseDelay: time.Second, MaxDelay: cfg.LoginLockoutMax,
+	}
+
 	var (
 		c               cache.Cache
 		authLim, apiLim ratelimit.Limiter
+		loginThrottle   *ratelimit.LoginThrottle
 		redisCheck      = health.Check{Name: httpmetrics.DependencyRedis, Disabled: true}
 	)
 	if cfg.RedisURL != "" {
@@ -95,14 +108,16 @@ func run(ctx context.Context, cfg appconfig.Config, logger *slog.Logger, ready f
 		client := redis.NewClient(opts)
 		defer client.Close()
 		c = cache.NewRedis(client, metrics)
-		authLim = ratelimit.NewRedis(client, cfg.RateLimitAuth, time.Second)
-		apiLim = ratelimit.NewRedis(client, cfg.RateLimitAPI, time.Second)
+		authLim = ratelimit.NewRedis(client, cfg.RateLimitAuth, time.Second, logger)
+		apiLim = ratelimit.NewRedis(client, cfg.RateLimitAPI, time.Second, logger)
+		loginThrottle = ratelimit.NewLoginThrottle(client, loginPolicy, metrics, limOpts...)
 		redisCheck = health.Check{Name: httpmetrics.DependencyRedis, Probe: c.Ping}
 		logger.Info("Redis configured", "url", cache.Redact(cfg.RedisURL))
 	} else {
 		c = cache.NewLRU(cfg.CacheSize, metrics)
 		authLim = ratelimit.NewLocal(cfg.RateLimitAuth, time.Second)
 		apiLim = ratelimit.NewLocal(cfg.RateLimitAPI, time.Second)
+		loginThrottle = ratelimit.NewLoginThrottle(nil, loginPolicy, metrics, limOpts...)
 		logger.Info("no REDIS_URL: in-process cache and rate limiter")
 	}
 
@@ -126,14 +141,12 @@ func run(ctx context.Context, cfg appconfig.Config, logger *slog.Logger, ready f
 		Hasher: hasher, Metrics: metrics, Logger: logger,
 		Cache: c, CacheTTL: cfg.CacheTTL,
 		RateLimit: func(next http.Handler) http.Handler {
-			var opts []ratelimit.Option
-			if cfg.TrustProxies {
-				opts = append(opts, ratelimit.TrustProxy(cfg.TrustedProxies...))
-			}
-			return ratelimit.Middleware(authLim, apiLim, metrics, next, opts...)
+			return ratelimit.Middleware(authLim, apiLim, metrics, next, limOpts...)
 		},
-		Health:       checker,
-		MaxBodyBytes: cfg.MaxBodyBytes,
+		Health:        checker,
+		MaxBodyBytes:  cfg.MaxBodyBytes,
+		LoginThrottle: loginThrottle,
+		PasswordSlots: passwordSlots,
 	})
 
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))

@@ -267,7 +267,9 @@ func TestTrustedProxiesKeyTheLimiterByForwardedClient(t *testing.T) {
 			a := start(t, env)
 			limited := false
 			for i := range 8 {
-				req, _ := http.NewRequest("POST", "http://"+a.addr+"/api/auth/login", strings.NewReader(`{"email":"a@b.test","password":"password"}`))
+				// One account each: the failed-login throttle, which stops
+				// repeated guesses at one account, is not under test.
+				req, _ := http.NewRequest("POST", "http://"+a.addr+"/api/auth/login", strings.NewReader(fmt.Sprintf(`{"email":"a%d@b.test","password":"password"}`, i)))
 				req.Header.Set("X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i+1))
 				res, err := http.DefaultClient.Do(req)
 				if err != nil {

@@ -43,6 +43,12 @@ type Deps struct {
 	Health http.Handler
 
 	MaxBodyBytes int64 // default 1 MiB
+
+	// LoginThrottle, when set, slows repeated failed logins (429).
+	LoginThrottle LoginThrottle
+	// PasswordSlots, when set, bounds concurrent bcrypt work (503 busy
+	// past its wait).
+	PasswordSlots *auth.Slots
 }
 
 type server struct {
@@ -54,6 +60,10 @@ type server struct {
 	cacheTTL time.Duration
 	maxBody  int64
 	mux      *http.ServeMux
+	metrics  *httpmetrics.Metrics
+
+	loginThrottle LoginThrottle
+	pwSlots       *auth.Slots
 	// uncached holds organizations whose last cache invalidation failed
 	// (bson.ObjectID -> time.Time until which reads bypass the cache).
 	uncached sync.Map
@@ -80,6 +90,9 @@ func NewServer(d Deps) http.Handler {
 		cacheTTL: d.CacheTTL,
 		maxBody:  d.MaxBodyBytes,
 		mux:      http.NewServeMux(),
+
+		loginThrottle: d.LoginThrottle,
+		pwSlots:       d.PasswordSlots,
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20
@@ -91,11 +104,12 @@ func NewServer(d Deps) http.Handler {
 	if m == nil {
 		m = httpmetrics.New(time.Second)
 	}
+	s.metrics = m
 	s.routes(m.Handler(), d.Health)
 
 	// Outermost first: every response (429s, 404s, panics) gets the
 	// security headers and a request id, and is logged and counted.
-	var h http.Handler = s.withRecover(s.withBodyLimit(http.HandlerFunc(s.serveMux)))
+	var h http.Handler = s.withRecover(s.withBodyLimit(s.withPasswordWork(http.HandlerFunc(s.serveMux))))
 	if d.RateLimit != nil {
 		h = d.RateLimit(h)
 	}

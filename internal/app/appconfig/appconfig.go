@@ -48,6 +48,16 @@ type Config struct {
 	AccessTokenTTL   time.Duration
 	RefreshTokenTTL  time.Duration
 	BcryptCost       int
+	// BcryptConcurrency bounds concurrent bcrypt work (0: GOMAXPROCS-1,
+	// at least 1); a request waits BcryptWait for a slot, then gets 503.
+	BcryptConcurrency int
+	BcryptWait        time.Duration
+
+	// Failed logins: LoginFailures per account (LoginClientFailures per
+	// client) before attempts wait, doubling up to LoginLockoutMax.
+	LoginFailures       int
+	LoginClientFailures int
+	LoginLockoutMax     time.Duration
 
 	Env      string
 	LogLevel slog.Level
@@ -83,6 +93,10 @@ func Defaults() Config {
 		AccessTokenTTL:         15 * time.Minute,
 		RefreshTokenTTL:        7 * 24 * time.Hour,
 		BcryptCost:             12,
+		BcryptWait:             2 * time.Second,
+		LoginFailures:          5,
+		LoginClientFailures:    20,
+		LoginLockoutMax:        15 * time.Minute,
 		Env:                    EnvProduction,
 		LogLevel:               slog.LevelInfo,
 		CacheTTL:               60 * time.Second,
@@ -144,6 +158,11 @@ func settings() []setting {
 		{"ACCESS_TOKEN_TTL", "access-token-ttl", "access token lifetime", false, durationField(func(c *Config) *time.Duration { return &c.AccessTokenTTL })},
 		{"REFRESH_TOKEN_TTL", "refresh-token-ttl", "refresh token lifetime", false, durationField(func(c *Config) *time.Duration { return &c.RefreshTokenTTL })},
 		{"BCRYPT_COST", "bcrypt-cost", "bcrypt cost of password hashes (4-31)", false, intField(func(c *Config) *int { return &c.BcryptCost }, 4, 31)},
+		{"BCRYPT_CONCURRENCY", "bcrypt-concurrency", "password hashes computed at once (0: one less than the CPUs, at least 1)", false, intField(func(c *Config) *int { return &c.BcryptConcurrency }, 0, 1024)},
+		{"BCRYPT_QUEUE_TIMEOUT", "bcrypt-queue-timeout", "how long a login waits for a hashing slot before 503 busy", false, durationField(func(c *Config) *time.Duration { return &c.BcryptWait })},
+		{"LOGIN_MAX_FAILURES", "login-max-failures", "failed logins of one account before attempts must wait", false, intField(func(c *Config) *int { return &c.LoginFailures }, 1, 1000)},
+		{"LOGIN_MAX_CLIENT_FAILURES", "login-max-client-failures", "failed logins from one client (IP) before its attempts must wait", false, intField(func(c *Config) *int { return &c.LoginClientFailures }, 1, 100_000)},
+		{"LOGIN_LOCKOUT_MAX", "login-lockout-max", "longest wait imposed after failed logins (starts at 1s, doubles per failure)", false, durationField(func(c *Config) *time.Duration { return &c.LoginLockoutMax })},
 		{"APP_ENV", "env", "production or development", false, func(c *Config, v string) error {
 			if v != EnvProduction && v != EnvDevelopment {
 				return errors.New("must be production or development")

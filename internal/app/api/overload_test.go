@@ -1,0 +1,149 @@
+package api_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vigil-sh/vigil/internal/app/api"
+	"github.com/vigil-sh/vigil/internal/app/auth"
+	"github.com/vigil-sh/vigil/internal/app/cache"
+	"github.com/vigil-sh/vigil/internal/app/health"
+	"github.com/vigil-sh/vigil/internal/app/ratelimit"
+	"github.com/vigil-sh/vigil/internal/testserver"
+)
+
+// withLoginThrottle throttles failed logins, counting in srv's Redis (nil:
+// in process), believing X-Forwarded-For from any peer so that a test can
+// speak for several clients.
+func withLoginThrottle(t testing.TB, srv *testserver.RedisServer, p ratelimit.LoginPolicy) envOption {
+	var client *redis.Client
+	if srv != nil {
+		opts, err := cache.RedisOptions(srv.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		client = redis.NewClient(opts)
+		t.Cleanup(func() { _ = client.Close() })
+	}
+	return func(d *api.Deps, _ *health.Checker) {
+		d.LoginThrottle = ratelimit.NewLoginThrottle(client, p, d.Metrics, ratelimit.TrustProxy(), ratelimit.LogTo(d.Logger))
+	}
+}
+
+// login posts credentials as the client at ip.
+func (e *env) login(ip, email, password string) resp {
+	e.t.Helper()
+	b, _ := json.Marshal(map[string]string{"email": email, "password": password})
+	req, err := http.NewRequest("POST", e.srv.URL+"/api/auth/login", bytes.NewReader(b))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Forwarded-For", ip)
+	res, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		e.t.Fatalf("login: %v", err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp{status: res.StatusCode, header: res.Header, raw: raw}
+}
+
+func wantThrottled(t *testing.T, r resp, what string) {
+	t.Helper()
+	if r.status != http.StatusTooManyRequests {
+		t.Fatalf("%s = %d, want 429: %s", what, r.status, r.raw)
+	}
+	if s, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || s < 1 {
+		t.Errorf("%s: Retry-After = %q, want whole seconds >= 1", what, r.header.Get("Retry-After"))
+	}
+	if r.json(t)["error"] == "" {
+		t.Errorf("%s: no JSON error: %s", what, r.raw)
+	}
+}
+
+func TestLoginThrottle(t *testing.T) {
+	policy := ratelimit.LoginPolicy{Threshold: 3, ClientThreshold: 6, BaseDelay: 30 * time.Second, MaxDelay: time.Minute, Forget: time.Hour}
+	for _, backend := range []string{"redis", "local"} {
+		t.Run(backend, func(t *testing.T) {
+			var rs *testserver.RedisServer
+			if backend == "redis" {
+				rs = testserver.Redis(t)
+			}
+			e := newEnv(t, withLoginThrottle(t, rs, policy))
+			e.register("Acme", "ada@acme.test")
+			e.register("Bobs", "bob@bobs.test")
+			const attacker, other = "198.51.100.7", "203.0.113.9"
+
+			for i := range policy.Threshold {
+				if r := e.login(attacker, "ada@acme.test", "guess "+strconv.Itoa(i)); r.status != http.StatusUnauthorized {
+					t.Fatalf("bad password %d = %d, want 401: %s", i+1, r.status, r.raw)
+				}
+			}
+			// Past the threshold even the right password waits: the
+			// guesser cannot tell a hit from a miss.
+			wantThrottled(t, e.login(attacker, "ada@acme.test", "correct horse"), "attempt after the threshold")
+			wantThrottled(t, e.login(other, "ADA@acme.test", "correct horse"), "the locked account from another client")
+			if r := e.login(other, "bob@bobs.test", "correct horse"); r.status != http.StatusOK {
+				t.Fatalf("another account from another client = %d, want 200: %s", r.status, r.raw)
+			}
+			if got := testutil.ToFloat64(e.metrics.LoginThrottled.WithLabelValues("account")); got != 2 {
+				t.Errorf("app_login_throttled_total{scope=account} = %v, want 2", got)
+			}
+
+			if backend == "redis" {
+				// The count is shared: a second replica on the same Redis
+				// refuses the account too.
+				e2 := newEnvOn(t, e.mongo, e.mongo.URI, withLoginThrottle(t, rs, policy))
+				wantThrottled(t, e2.login(other, "ada@acme.test", "correct horse"), "the locked account on another replica")
+			}
+
+			// One client guessing across accounts is stopped too, while
+			// others still log in.
+			for i := range policy.ClientThreshold - policy.Threshold {
+				if r := e.login(attacker, "nobody"+strconv.Itoa(i)+"@acme.test", "guess"); r.status != http.StatusUnauthorized {
+					t.Fatalf("spray %d = %d, want 401: %s", i, r.status, r.raw)
+				}
+			}
+			wantThrottled(t, e.login(attacker, "bob@bobs.test", "correct horse"), "a sprayer's next attempt")
+			if r := e.login(other, "bob@bobs.test", "correct horse"); r.status != http.StatusOK {
+				t.Fatalf("another client after a spray = %d, want 200: %s", r.status, r.raw)
+			}
+		})
+	}
+}
+
+// TestPasswordWorkBounded: with every bcrypt slot taken, a login answers
+// 503 busy with Retry-After instead of queueing, while the rest of the API
+// answers; once a slot frees, logins work.
+func TestPasswordWorkBounded(t *testing.T) {
+	slots := auth.NewSlots(1, 50*time.Millisecond)
+	e := newEnv(t, func(d *api.Deps, _ *health.Checker) { d.PasswordSlots = slots })
+	e.register("Acme", "ada@acme.test")
+
+	release, err := slots.Acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.do("POST", "/api/auth/login", "", map[string]string{"email": "ada@acme.test", "password": "correct horse"})
+	if r.status != http.StatusServiceUnavailable || r.json(t)["error"] != "busy" || r.header.Get("Retry-After") != "1" {
+		t.Fatalf("login with the slots taken = %d %v %s, want 503 busy with Retry-After 1", r.status, r.header, r.raw)
+	}
+	if got := testutil.ToFloat64(e.metrics.Busy.WithLabelValues("bcrypt")); got != 1 {
+		t.Errorf("app_busy_responses_total{resource=bcrypt} = %v, want 1", got)
+	}
+	e.must(http.StatusOK, "GET", "/api/health/live", "", nil)
+	release()
+	e.must(http.StatusOK, "POST", "/api/auth/login", "", map[string]string{"email": "ada@acme.test", "password": "correct horse"})
+}
