@@ -66,6 +66,9 @@ func newEnvOn(t testing.TB, mongo *testserver.MongoServer, uri string, opts ...e
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	checker := &health.Checker{
 		Version: "test", Started: time.Now(), Up: e.metrics.DependencyUp, Deadline: 1500 * time.Millisecond,
+		// Every call checks afresh, so that a test sees an outage at once;
+		// the one-second reuse is the health package's test.
+		CacheFor: -1,
 		Checks: []health.Check{
 			{Name: "mongodb", Probe: st.Ping, Critical: true},
 			{Name: "redis", Disabled: true},

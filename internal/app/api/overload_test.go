@@ -147,3 +147,39 @@ func TestPasswordWorkBounded(t *testing.T) {
 	release()
 	e.must(http.StatusOK, "POST", "/api/auth/login", "", map[string]string{"email": "ada@acme.test", "password": "correct horse"})
 }
+
+// TestPublicHealthRevealsNothing: anonymous /api/health says only the
+// status and which dependency is up; the driver's error (here Redis's
+// WRONGPASS), the version and the memory are for an admin's token.
+func TestPublicHealthRevealsNothing(t *testing.T) {
+	rs := testserver.Redis(t, testserver.WithPassword("right-pw"))
+	e := newEnv(t, withRedis(t, &testserver.RedisServer{Addr: rs.Addr, Password: "wrong-pw"}))
+	admin := e.register("Acme", "ada@acme.test")
+	member := e.member(admin, "mo@acme.test")
+
+	pub := e.must(http.StatusOK, "GET", "/api/health", "", nil)
+	var body map[string]any
+	pub.decode(t, &body)
+	if len(body) != 2 || body["status"] != "degraded" {
+		t.Errorf("public health = %s, want only status (degraded) and checks", pub.raw)
+	}
+	checks, _ := body["checks"].(map[string]any)
+	for name, want := range map[string]string{"mongodb": "up", "redis": "down"} {
+		c, _ := checks[name].(map[string]any)
+		if len(c) != 1 || c["status"] != want {
+			t.Errorf("public %s = %v, want only status %s", name, c, want)
+		}
+	}
+	for _, secret := range []string{"WRONGPASS", "wrong-pw", rs.Addr, "version", "memory", "latency"} {
+		if bytes.Contains(pub.raw, []byte(secret)) {
+			t.Errorf("public health reveals %q: %s", secret, pub.raw)
+		}
+	}
+
+	details := e.must(http.StatusOK, "GET", "/api/health", admin.token, nil)
+	if !bytes.Contains(details.raw, []byte("WRONGPASS")) || details.json(t)["version"] != "test" {
+		t.Errorf("admin health lacks the details: %s", details.raw)
+	}
+	e.must(http.StatusForbidden, "GET", "/api/health", member.token, nil)
+	e.must(http.StatusUnauthorized, "GET", "/api/health", "not-a-token", nil)
+}

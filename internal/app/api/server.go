@@ -127,7 +127,7 @@ func (s *server) routes(metrics, health http.Handler) {
 		})
 	}
 	m := s.mux
-	m.Handle("GET /api/health", health)
+	m.Handle("GET /api/health", s.healthRoute(health))
 	// Liveness: the process serves HTTP. Unlike /api/health it does not
 	// depend on MongoDB, so an orchestrator restarting on it does not
 	// restart every replica during a database outage.
