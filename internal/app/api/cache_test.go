@@ -159,6 +159,7 @@ type faultProxy struct {
 	mu     sync.Mutex
 	cut    bool
 	hang   bool
+	delay  time.Duration // added before each answer from the server
 	conns  []net.Conn
 }
 
@@ -196,7 +197,7 @@ func newFaultProxy(t *testing.T, target string) *faultProxy {
 			p.conns = append(p.conns, c, up)
 			p.mu.Unlock()
 			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() { _, _ = io.Copy(c, up); c.Close() }()
+			go func() { p.copyAnswers(c, up); c.Close() }()
 		}
 	}()
 	return p
@@ -212,6 +213,32 @@ func (p *faultProxy) setHang(hang bool) {
 		c.Close()
 	}
 	p.conns = nil
+}
+
+// copyAnswers forwards the server's answers, each after the current delay.
+func (p *faultProxy) copyAnswers(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			d := p.delay
+			p.mu.Unlock()
+			time.Sleep(d)
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *faultProxy) setDelay(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.delay = d
 }
 
 func (p *faultProxy) setCut(cut bool) {

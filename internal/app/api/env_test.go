@@ -42,13 +42,18 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 // newEnvOn is newEnv with the app reaching mongo through uri (a proxy).
 func newEnvOn(t testing.TB, mongo *testserver.MongoServer, uri string, opts ...envOption) *env {
 	t.Helper()
-	e := &env{t: t, mongo: mongo, metrics: httpmetrics.New(time.Second), logs: &lockedWriter{w: &bytes.Buffer{}}}
-	cm, pm := e.metrics.MongoMonitors()
-	st, err := store.Open(store.Options{
+	return newEnvStore(t, mongo, store.Options{
 		URI: uri, Database: "test", MaxPoolSize: 10,
 		Timeout: 3 * time.Second, ServerSelectionTimeout: 500 * time.Millisecond,
-		CommandMonitor: cm, PoolMonitor: pm,
-	})
+	}, opts...)
+}
+
+// newEnvStore is newEnvOn with the store's options given.
+func newEnvStore(t testing.TB, mongo *testserver.MongoServer, so store.Options, opts ...envOption) *env {
+	t.Helper()
+	e := &env{t: t, mongo: mongo, metrics: httpmetrics.New(time.Second), logs: &lockedWriter{w: &bytes.Buffer{}}}
+	so.CommandMonitor, so.PoolMonitor = e.metrics.MongoMonitors()
+	st, err := store.Open(so)
 	if err != nil {
 		t.Fatalf("opening store: %v", err)
 	}

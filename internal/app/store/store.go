@@ -28,6 +28,9 @@ var (
 	ErrDuplicate = errors.New("duplicate")
 	// ErrUnavailable means MongoDB could not be reached in time.
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrBusy means every pooled connection stayed in use until the
+	// operation's deadline: the app is overloaded, MongoDB is not down.
+	ErrBusy = errors.New("database connection pool exhausted")
 )
 
 // Collection names.
@@ -184,10 +187,19 @@ func classify(op string, err error) error {
 		return fmt.Errorf("%s: %w", op, ErrNotFound)
 	case mongo.IsDuplicateKeyError(err):
 		return fmt.Errorf("%s: %w: %w", op, ErrDuplicate, err)
+	case poolExhausted(err):
+		return fmt.Errorf("%s: %w: %w", op, ErrBusy, err)
 	case unavailable(err):
 		return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// poolExhausted: the wait for a pooled connection timed out (it wraps
+// context.DeadlineExceeded, so it is told apart before unavailable).
+func poolExhausted(err error) bool {
+	var wq topology.WaitQueueTimeoutError
+	return errors.As(err, &wq) && !errors.Is(err, context.Canceled)
 }
 
 func unavailable(err error) bool {
