@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -149,9 +148,9 @@ func run(ctx context.Context, cfg appconfig.Config, logger *slog.Logger, ready f
 		PasswordSlots: passwordSlots,
 	})
 
-	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	ln, err := net.Listen("tcp", cfg.Addr())
 	if err != nil {
-		return fmt.Errorf("listening on port %d: %w", cfg.Port, err)
+		return fmt.Errorf("listening on %s: %w", cfg.Addr(), err)
 	}
 	srv := &http.Server{
 		Handler:           handler,

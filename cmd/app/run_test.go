@@ -284,3 +284,18 @@ func TestTrustedProxiesKeyTheLimiterByForwardedClient(t *testing.T) {
 		})
 	}
 }
+
+// TestListenAddr: LISTEN_ADDR binds the given interface only.
+func TestListenAddr(t *testing.T) {
+	env := devEnv(t, t.TempDir(), testserver.FreePort(t))
+	env["LISTEN_ADDR"] = "127.0.0.1"
+	a := start(t, env)
+	host, _, err := net.SplitHostPort(a.addr)
+	if err != nil || host != "127.0.0.1" {
+		t.Fatalf("listening on %q, want 127.0.0.1:<port>", a.addr)
+	}
+	if code, _ := a.get(t, "/api/health/live"); code != http.StatusOK {
+		t.Errorf("live = %d", code)
+	}
+	a.stop(t)
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -28,6 +29,11 @@ const MinSecretLen = 32
 // Config is everything the app needs to start.
 type Config struct {
 	Port int
+	// ListenAddr is the host (or host:port) to bind; empty binds every
+	// interface, as before the setting existed.
+	ListenAddr string
+	// portGiven: PORT was set, which a port in ListenAddr would contradict.
+	portGiven bool
 
 	// MongoURI empty means an embedded FerretDB (SQLite) under DataDir,
 	// listening on EmbeddedMongoAddr.
@@ -76,6 +82,15 @@ type Config struct {
 	HealthDeadline time.Duration
 }
 
+// Addr is the address to listen on: ListenAddr, with Port unless it names
+// its own.
+func (c Config) Addr() string {
+	if _, _, err := net.SplitHostPort(c.ListenAddr); err == nil {
+		return c.ListenAddr
+	}
+	return net.JoinHostPort(strings.Trim(c.ListenAddr, "[]"), strconv.Itoa(c.Port))
+}
+
 // Development reports whether the app runs with development conveniences
 // (generated JWT secrets).
 func (c Config) Development() bool { return c.Env == EnvDevelopment }
@@ -118,7 +133,11 @@ type setting struct {
 
 func settings() []setting {
 	return []setting{
-		{"PORT", "port", "HTTP listen port (0 picks a free one)", false, intField(func(c *Config) *int { return &c.Port }, 0, 65535)},
+		{"PORT", "port", "HTTP listen port (0 picks a free one)", false, func(c *Config, v string) error {
+			c.portGiven = true
+			return intField(func(c *Config) *int { return &c.Port }, 0, 65535)(c, v)
+		}},
+		{"LISTEN_ADDR", "listen-addr", "address to bind: a host or IP (with PORT), or host:port; empty binds every interface", false, parseListenAddr},
 		{"MONGODB_URI", "mongodb-uri", "MongoDB URI; empty runs an embedded FerretDB under DATA_DIR", true, func(c *Config, v string) error {
 			if v != "" {
 				u, err := url.Parse(v)
@@ -203,6 +222,43 @@ func settings() []setting {
 	}
 }
 
+func parseListenAddr(c *Config, v string) error {
+	host := v
+	if h, port, err := net.SplitHostPort(v); err == nil {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("port %q must be an integer between 0 and 65535", port)
+		}
+		host = h
+	} else {
+		host = strings.Trim(v, "[]")
+	}
+	if host != "" {
+		if _, err := netip.ParseAddr(host); err != nil && !validHostname(host) {
+			return fmt.Errorf("%q is neither an IP address nor a host name", host)
+		}
+	}
+	c.ListenAddr = v
+	return nil
+}
+
+func validHostname(h string) bool {
+	if len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func stringField(f func(*Config) *string) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		if v == "" {
@@ -285,6 +341,9 @@ func (c Config) validate() []error {
 		if c.JWTSecret != "" && c.JWTSecret == c.JWTRefreshSecret {
 			problems = append(problems, errors.New("JWT_REFRESH_SECRET: must differ from JWT_SECRET"))
 		}
+	}
+	if _, _, err := net.SplitHostPort(c.ListenAddr); err == nil && c.portGiven {
+		problems = append(problems, errors.New("LISTEN_ADDR: names a port and PORT is set too; give one of them"))
 	}
 	if c.ServerSelectionTimeout > c.MongoTimeout {
 		problems = append(problems, errors.New("MONGODB_SERVER_SELECTION_TIMEOUT: must not exceed MONGODB_TIMEOUT"))

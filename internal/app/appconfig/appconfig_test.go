@@ -105,6 +105,49 @@ func TestLoad(t *testing.T) {
 			wantErr: []string{"APP_ENV", "PORT", "MONGODB_MAX_POOL_SIZE", "MONGODB_TIMEOUT", "CACHE_TTL", "RATE_LIMIT_AUTH", "LOG_LEVEL", "REDIS_URL", "MONGODB_URI"},
 		},
 		{
+			name: "listen address",
+			env:  map[string]string{"APP_ENV": "development"},
+			check: func(t *testing.T, c appconfig.Config) {
+				if c.Addr() != ":8080" {
+					t.Errorf("default Addr() = %q, want :8080 (every interface, as before)", c.Addr())
+				}
+			},
+		},
+		{
+			name: "listen address: a host takes PORT",
+			env:  map[string]string{"APP_ENV": "development", "LISTEN_ADDR": "::1", "PORT": "9000"},
+			check: func(t *testing.T, c appconfig.Config) {
+				if c.Addr() != "[::1]:9000" {
+					t.Errorf("Addr() = %q", c.Addr())
+				}
+			},
+		},
+		{
+			name: "listen address with its port, as a flag",
+			env:  map[string]string{"APP_ENV": "development"},
+			args: []string{"-listen-addr", "127.0.0.1:9001"},
+			check: func(t *testing.T, c appconfig.Config) {
+				if c.Addr() != "127.0.0.1:9001" {
+					t.Errorf("Addr() = %q", c.Addr())
+				}
+			},
+		},
+		{
+			name:    "bad listen addresses",
+			env:     map[string]string{"APP_ENV": "development", "LISTEN_ADDR": "10.0.0.1:http"},
+			wantErr: []string{`LISTEN_ADDR: port "http" must be an integer`},
+		},
+		{
+			name:    "listen address not a host",
+			env:     map[string]string{"APP_ENV": "development", "LISTEN_ADDR": "a b/c"},
+			wantErr: []string{`LISTEN_ADDR: "a b/c" is neither an IP address nor a host name`},
+		},
+		{
+			name:    "two ports",
+			env:     map[string]string{"APP_ENV": "development", "LISTEN_ADDR": "127.0.0.1:9001", "PORT": "9000"},
+			wantErr: []string{"LISTEN_ADDR: names a port and PORT is set too"},
+		},
+		{
 			name:    "invalid flag named as a flag",
 			env:     map[string]string{"APP_ENV": "development"},
 			args:    []string{"-port", "-1"},
