@@ -118,6 +118,11 @@ func run(ctx context.Context, cfg appconfig.Config, logger *slog.Logger, ready f
 		apiLim = ratelimit.NewLocal(cfg.RateLimitAPI, time.Second)
 		loginThrottle = ratelimit.NewLoginThrottle(nil, loginPolicy, metrics, limOpts...)
 		logger.Info("no REDIS_URL: in-process cache and rate limiter")
+		if !cfg.Development() {
+			// Each replica would cache on its own and never see the others'
+			// writes, and limits would multiply by the replica count.
+			logger.Warn("no REDIS_URL outside development: the in-process cache, rate limiter and login throttle are per process; run a single replica, or set REDIS_URL")
+		}
 	}
 
 	checker := &health.Checker{

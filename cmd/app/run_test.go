@@ -299,3 +299,21 @@ func TestListenAddr(t *testing.T) {
 	}
 	a.stop(t)
 }
+
+// TestInProcessCacheWarnsOutsideDevelopment: without Redis in production
+// the app starts, and says loudly that it must run as a single replica.
+func TestInProcessCacheWarnsOutsideDevelopment(t *testing.T) {
+	for _, env := range []string{"production", "development"} {
+		t.Run(env, func(t *testing.T) {
+			e := devEnv(t, t.TempDir(), testserver.FreePort(t))
+			e["APP_ENV"] = env
+			e["JWT_SECRET"], e["JWT_REFRESH_SECRET"] = strings.Repeat("a", 32), strings.Repeat("b", 32)
+			a := start(t, e)
+			a.stop(t)
+			warned := strings.Contains(a.logs.String(), `"level":"WARN","msg":"no REDIS_URL outside development`)
+			if warned != (env == "production") {
+				t.Errorf("single-replica warning logged = %v in %s:\n%s", warned, env, a.logs.String())
+			}
+		})
+	}
+}

@@ -15,6 +15,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
 )
 
 // Environments the app knows.
@@ -140,9 +143,8 @@ func settings() []setting {
 		{"LISTEN_ADDR", "listen-addr", "address to bind: a host or IP (with PORT), or host:port; empty binds every interface", false, parseListenAddr},
 		{"MONGODB_URI", "mongodb-uri", "MongoDB URI; empty runs an embedded FerretDB under DATA_DIR", true, func(c *Config, v string) error {
 			if v != "" {
-				u, err := url.Parse(v)
-				if err != nil || (u.Scheme != "mongodb" && u.Scheme != "mongodb+srv") {
-					return errors.New("must be a mongodb:// or mongodb+srv:// URI")
+				if err := validateMongoURI(v); err != nil {
+					return err
 				}
 			}
 			c.MongoURI = v
@@ -167,6 +169,12 @@ func settings() []setting {
 				u, err := url.Parse(v)
 				if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
 					return errors.New("must be a redis:// or rediss:// URL")
+				}
+				// Every option the client will be built with, now: a typo
+				// must stop the start with the other problems, not after
+				// the database is up.
+				if _, err := redis.ParseURL(v); err != nil {
+					return redactErr(err, v)
 				}
 			}
 			c.RedisURL = v
@@ -331,7 +339,16 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 
 func (c Config) validate() []error {
 	var problems []error
-	if !c.Development() {
+	if c.Development() {
+		// Generated when unset; a short one given by hand is as weak in
+		// development as anywhere, and development instances get exposed.
+		if c.JWTSecret != "" && len(c.JWTSecret) < MinSecretLen {
+			problems = append(problems, fmt.Errorf("JWT_SECRET: must be at least %d bytes, or unset to generate one", MinSecretLen))
+		}
+		if c.JWTRefreshSecret != "" && len(c.JWTRefreshSecret) < MinSecretLen {
+			problems = append(problems, fmt.Errorf("JWT_REFRESH_SECRET: must be at least %d bytes, or unset to generate one", MinSecretLen))
+		}
+	} else {
 		if len(c.JWTSecret) < MinSecretLen {
 			problems = append(problems, fmt.Errorf("JWT_SECRET: must be set to at least %d bytes (or APP_ENV=development to generate one)", MinSecretLen))
 		}
@@ -360,6 +377,42 @@ func Usage(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  -%s / %s\n\t%s%s\n", s.flag, s.env, s.usage, note)
 	}
+}
+
+// validateMongoURI checks the URI and its options as the driver will. A
+// mongodb+srv URI is checked without its DNS lookups (no network at
+// configuration time): as the mongodb:// URI with the same options.
+func validateMongoURI(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "mongodb" && u.Scheme != "mongodb+srv") {
+		return errors.New("must be a mongodb:// or mongodb+srv:// URI")
+	}
+	check := v
+	if u.Scheme == "mongodb+srv" {
+		if u.Port() != "" {
+			return errors.New("a mongodb+srv:// URI must not name a port")
+		}
+		check = "mongodb://" + strings.TrimPrefix(v, "mongodb+srv://")
+	}
+	if _, err := connstring.ParseAndValidate(check); err != nil {
+		return redactErr(err, v)
+	}
+	return nil
+}
+
+// redactErr is err without the URI's password, which driver errors may
+// quote.
+func redactErr(err error, rawURI string) error {
+	msg := err.Error()
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		msg = ue.Err.Error() // quotes the whole URI
+	}
+	if u, perr := url.Parse(rawURI); perr == nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+	}
+	return errors.New(msg)
 }
 
 // RedactURI strips the password from a URI for logs and errors.

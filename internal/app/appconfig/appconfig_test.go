@@ -148,6 +148,45 @@ func TestLoad(t *testing.T) {
 			wantErr: []string{"LISTEN_ADDR: names a port and PORT is set too"},
 		},
 		{
+			name:    "development refuses a short secret too",
+			env:     map[string]string{"APP_ENV": "development", "JWT_SECRET": "dev", "JWT_REFRESH_SECRET": "devr"},
+			wantErr: []string{"JWT_SECRET: must be at least 32 bytes", "JWT_REFRESH_SECRET: must be at least 32 bytes"},
+		},
+		{
+			name: "URI options are checked before anything starts, with the other problems",
+			env: map[string]string{
+				"APP_ENV":     "development",
+				"REDIS_URL":   "redis://:hunter2pw@cache:6379/0?dial_timeout=soon",
+				"MONGODB_URI": "mongodb://u:hunter2pw@db:27017/x?maxPoolSize=many",
+				"PORT":        "http",
+			},
+			wantErr: []string{`REDIS_URL: redis: invalid dial_timeout`, `MONGODB_URI: error parsing uri: invalid value for "maxPoolSize"`, "PORT"},
+		},
+		{
+			name:    "unknown Redis option",
+			env:     map[string]string{"APP_ENV": "development", "REDIS_URL": "redis://cache:6379/0?pool=3"},
+			wantErr: []string{"REDIS_URL: redis: unexpected option: pool"},
+		},
+		{
+			name:    "contradictory MongoDB options",
+			env:     map[string]string{"APP_ENV": "development", "MONGODB_URI": "mongodb://a:27017,b:27017/?directConnection=true"},
+			wantErr: []string{"MONGODB_URI: error validating uri: a direct connection cannot be made if multiple hosts are specified"},
+		},
+		{
+			name:    "srv URI checked without DNS",
+			env:     map[string]string{"APP_ENV": "development", "MONGODB_URI": "mongodb+srv://u:hunter2pw@cluster.example/?maxPoolSize=many"},
+			wantErr: []string{"MONGODB_URI: error parsing uri"},
+		},
+		{
+			name: "valid srv URI needs no DNS at configuration time",
+			env:  map[string]string{"APP_ENV": "development", "MONGODB_URI": "mongodb+srv://u:pw@cluster.invalid/app?retryWrites=false"},
+			check: func(t *testing.T, c appconfig.Config) {
+				if c.MongoURI == "" {
+					t.Error("URI not kept")
+				}
+			},
+		},
+		{
 			name:    "invalid flag named as a flag",
 			env:     map[string]string{"APP_ENV": "development"},
 			args:    []string{"-port", "-1"},
@@ -176,6 +215,9 @@ func TestLoad(t *testing.T) {
 				if strings.Contains(v, "pw@") && strings.Contains(err.Error(), v) {
 					t.Errorf("error echoes a secret-bearing value: %v", err)
 				}
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error echoes a password: %v", err)
 			}
 		})
 	}
