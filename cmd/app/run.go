@@ -47,6 +47,7 @@ func run(ctx context.Context, cfg appconfig.Config, logger *slog.Logger, ready f
 		return err
 	}
 	metrics := httpmetrics.New(cfg.SlowQueryThreshold)
+	metrics.Logger = logger
 	passwordSlots := auth.NewSlots(cfg.BcryptConcurrency, cfg.BcryptWait)
 	logger.Info("password hashing bounded", "concurrency", passwordSlots.Size(), "queue_timeout", cfg.BcryptWait.String())
 

@@ -6,6 +6,7 @@
 package httpmetrics
 
 import (
+	"log/slog"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -71,6 +72,9 @@ type Metrics struct {
 	LoginThrottled         *prometheus.CounterVec // app_login_throttled_total{scope}
 	Busy                   *prometheus.CounterVec // app_busy_responses_total{resource}
 	BuildInfo              *prometheus.GaugeVec   // app_build_info{version,revision,goversion}
+
+	// Logger receives the slow-command warnings (slog.Default() when nil).
+	Logger *slog.Logger
 
 	slowThreshold time.Duration
 
