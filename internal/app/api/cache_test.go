@@ -275,3 +275,51 @@ func TestFailedInvalidationNeverServesStale(t *testing.T) {
 		}
 	}
 }
+
+// TestCrossReplicaStaleReadBounded: two replicas share one Redis; the
+// writer's link to it is cut, so its write cannot invalidate. The writer
+// reads its own write at once; the other replica may serve the old value
+// (the documented bound) but no longer than until the link is back and the
+// writer's retried invalidation gets through, well before the 60 s TTL.
+func TestCrossReplicaStaleReadBounded(t *testing.T) {
+	rs := testserver.Redis(t)
+	proxy := newFaultProxy(t, rs.Addr)
+	writer := newEnv(t, withRedis(t, &testserver.RedisServer{Addr: proxy.ln.Addr().String()}))
+	reader := newEnvOn(t, writer.mongo, writer.mongo.URI, withRedis(t, rs))
+	a := writer.register("Acme", "ada@acme.test")
+	p := writer.id(writer.must(http.StatusCreated, "POST", "/api/projects", a.token, map[string]any{"name": "v1"}))
+	reader.must(http.StatusOK, "GET", "/api/projects/"+p, a.token, nil)
+	if r := reader.must(http.StatusOK, "GET", "/api/projects/"+p, a.token, nil); r.header.Get("X-Cache") != "hit" {
+		t.Fatalf("not cached on the reader: X-Cache = %q", r.header.Get("X-Cache"))
+	}
+
+	proxy.setCut(true)
+	writer.must(http.StatusOK, "PATCH", "/api/projects/"+p, a.token, map[string]any{"name": "v2"})
+	if got := writer.must(http.StatusOK, "GET", "/api/projects/"+p, a.token, nil).json(t)["name"]; got != "v2" {
+		t.Fatalf("the writer reads %v after its own write, want v2", got)
+	}
+	t.Logf("while the writer's link is cut the reader serves %v (allowed up to CACHE_TTL)",
+		reader.must(http.StatusOK, "GET", "/api/projects/"+p, a.token, nil).json(t)["name"])
+
+	proxy.setCut(false)
+	back := time.Now()
+	for {
+		r := reader.must(http.StatusOK, "GET", "/api/projects/"+p, a.token, nil)
+		if r.json(t)["name"] == "v2" {
+			t.Logf("the reader served v2 %v after the link came back", time.Since(back).Round(time.Millisecond))
+			break
+		}
+		if time.Since(back) > 5*time.Second {
+			t.Fatalf("the reader still serves the old value 5s after the writer's link came back (X-Cache %q)", r.header.Get("X-Cache"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The writer uses the cache again once its invalidation went through.
+	deadline := time.Now().Add(5 * time.Second)
+	for writer.do("GET", "/api/projects/"+p, a.token, nil).header.Get("X-Cache") == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("the writer still bypasses the cache after its invalidation went through")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -67,6 +67,8 @@ type server struct {
 	// uncached holds organizations whose last cache invalidation failed
 	// (bson.ObjectID -> time.Time until which reads bypass the cache).
 	uncached sync.Map
+	// pending retries the invalidations that failed.
+	pending pendingInvalidations
 }
 
 type routeKey struct{}
