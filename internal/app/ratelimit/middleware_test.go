@@ -2,14 +2,14 @@ package ratelimit
 
 import (
 	"context"
-	"log/slog"
-	"strings"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
