@@ -133,7 +133,7 @@ func run(ctx context.Context, cfg appconfig.Config, logger *slog.Logger, ready f
 		Up:       metrics.DependencyUp,
 		Logger:   logger,
 		Checks: []health.Check{
-			{Name: httpmetrics.DependencyMongoDB, Probe: st.Ping, Critical: true},
+			{Name: httpmetrics.DependencyMongoDB, Probe: st.Up, Critical: true},
 			redisCheck,
 		},
 	}

@@ -75,7 +75,7 @@ func newEnvStore(t testing.TB, mongo *testserver.MongoServer, so store.Options, 
 		// the one-second reuse is the health package's test.
 		CacheFor: -1,
 		Checks: []health.Check{
-			{Name: "mongodb", Probe: st.Ping, Critical: true},
+			{Name: "mongodb", Probe: st.Up, Critical: true},
 			{Name: "redis", Disabled: true},
 		},
 	}

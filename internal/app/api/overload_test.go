@@ -196,7 +196,7 @@ func TestPoolExhaustionIsBusyNotOutage(t *testing.T) {
 	e := newEnvStore(t, mongo, store.Options{
 		URI: "mongodb://" + proxy.ln.Addr().String() + "/", Database: "test", MaxPoolSize: 1,
 		Timeout: 600 * time.Millisecond, ServerSelectionTimeout: 500 * time.Millisecond,
-	})
+	}, func(_ *api.Deps, c *health.Checker) { c.Deadline = 300 * time.Millisecond })
 	a := e.register("Acme", "ada@acme.test")
 	p := e.id(e.must(http.StatusCreated, "POST", "/api/projects", a.token, map[string]any{"name": "P"}))
 
@@ -233,6 +233,19 @@ func TestPoolExhaustionIsBusyNotOutage(t *testing.T) {
 	if got := testutil.ToFloat64(e.metrics.Busy.WithLabelValues("mongodb_pool")); got != float64(busy) {
 		t.Errorf("app_busy_responses_total{resource=mongodb_pool} = %v, want %d", got, busy)
 	}
+
+	// Readiness holds while one slow request holds the only connection:
+	// the health ping gives up waiting for the pool (its 300 ms deadline)
+	// long before the request's 600 ms, and a busy pool is not a database
+	// outage.
+	proxy.setDelay(2 * time.Second)
+	slow := make(chan resp, 1)
+	go func() { slow <- e.do("GET", "/api/projects/"+p, a.token, nil) }()
+	time.Sleep(50 * time.Millisecond)
+	if r := e.do("GET", "/api/health", a.token, nil); r.status != http.StatusOK {
+		t.Errorf("health while the pool is saturated = %d %s, want 200", r.status, r.raw)
+	}
+	<-slow
 	proxy.setDelay(0)
 	e.must(http.StatusOK, "GET", "/api/projects/"+p, a.token, nil)
 	e.must(http.StatusOK, "GET", "/api/health", "", nil)

@@ -124,6 +124,24 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// Up is the health probe: Ping, except that a saturated connection pool
+// counts as up. Its connections are all busy with a server that answers;
+// reporting it down would turn overload into unreadiness and move the
+// load onto fewer replicas.
+func (s *Store) Up(ctx context.Context) error {
+	// Give up on the pool a little before the caller's deadline, so that
+	// "busy" is reported rather than the caller's "no answer".
+	if d, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, d.Add(-time.Until(d)/10))
+		defer cancel()
+	}
+	if err := s.Ping(ctx); err != nil && !errors.Is(err, ErrBusy) {
+		return err
+	}
+	return nil
+}
+
 // opContext bounds one operation, in addition to the client-wide timeout,
 // so that a caller without a deadline still gets one.
 func (s *Store) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
