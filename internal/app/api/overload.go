@@ -24,7 +24,8 @@ type LoginThrottle interface {
 
 // passwordRoutes are the routes that run bcrypt: they take one of the
 // password slots for their whole handling (the database work around the
-// hash is small beside it).
+// hash is small beside it). A new route that hashes or checks a password
+// belongs here.
 var passwordRoutes = map[string]bool{
 	"POST /api/auth/login":    true,
 	"POST /api/auth/register": true,
