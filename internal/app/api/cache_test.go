@@ -323,3 +323,33 @@ func TestCrossReplicaStaleReadBounded(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestCrossReplicaStaleReadAtMostTTL: if the writer never reaches Redis
+// again, the other replica's old entry still ends with its TTL, the
+// documented worst case.
+func TestCrossReplicaStaleReadAtMostTTL(t *testing.T) {
+	const ttl = 2 * time.Second
+	withTTL := func(d *api.Deps, _ *health.Checker) { d.CacheTTL = ttl }
+	rs := testserver.Redis(t)
+	proxy := newFaultProxy(t, rs.Addr)
+	writer := newEnv(t, withRedis(t, &testserver.RedisServer{Addr: proxy.ln.Addr().String()}), withTTL)
+	reader := newEnvOn(t, writer.mongo, writer.mongo.URI, withRedis(t, rs), withTTL)
+	a := writer.register("Acme", "ada@acme.test")
+	p := writer.id(writer.must(http.StatusCreated, "POST", "/api/projects", a.token, map[string]any{"name": "v1"}))
+	cached := time.Now()
+	reader.must(http.StatusOK, "GET", "/api/projects/"+p, a.token, nil)
+
+	proxy.setCut(true)
+	writer.must(http.StatusOK, "PATCH", "/api/projects/"+p, a.token, map[string]any{"name": "v2"})
+	for {
+		r := reader.must(http.StatusOK, "GET", "/api/projects/"+p, a.token, nil)
+		if r.json(t)["name"] == "v2" {
+			t.Logf("the reader served v2 %v after caching v1 (TTL %v)", time.Since(cached).Round(time.Millisecond), ttl)
+			return
+		}
+		if time.Since(cached) > ttl+500*time.Millisecond {
+			t.Fatalf("the reader still serves v1 %v after caching it, TTL %v", time.Since(cached), ttl)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
