@@ -27,9 +27,10 @@ type LoginThrottle interface {
 // hash is small beside it). A new route that hashes or checks a password
 // belongs here.
 var passwordRoutes = map[string]bool{
-	"POST /api/auth/login":    true,
-	"POST /api/auth/register": true,
-	"POST /api/users":         true,
+	"POST /api/auth/login":        true,
+	"POST /api/auth/register":     true,
+	"POST /api/users":             true,
+	"POST /api/users/me/password": true,
 }
 
 // busyRetryAfter is what a busy answer tells the client to wait.

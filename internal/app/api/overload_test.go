@@ -126,28 +126,45 @@ func TestLoginThrottle(t *testing.T) {
 	}
 }
 
-// TestPasswordWorkBounded: with every bcrypt slot taken, a login answers
-// 503 busy with Retry-After instead of queueing, while the rest of the API
-// answers; once a slot frees, logins work.
+// TestPasswordWorkBounded: with every bcrypt slot taken, every route that
+// hashes or checks a password (login, registration, user creation, password
+// change) answers 503 busy with Retry-After instead of queueing, while the
+// rest of the API answers; once a slot frees, they work.
 func TestPasswordWorkBounded(t *testing.T) {
 	slots := auth.NewSlots(1, 50*time.Millisecond)
 	e := newEnv(t, func(d *api.Deps, _ *health.Checker) { d.PasswordSlots = slots })
-	e.register("Acme", "ada@acme.test")
+	admin := e.register("Acme", "ada@acme.test")
 
+	routes := []struct {
+		path, token string
+		body        map[string]string
+		ok          int
+	}{
+		{"/api/auth/login", "", map[string]string{"email": "ada@acme.test", "password": "correct horse"}, http.StatusOK},
+		{"/api/auth/register", "", map[string]string{"organization": "Other", "name": "Bo", "email": "bo@other.test", "password": "correct horse"}, http.StatusCreated},
+		{"/api/users", admin.token, map[string]string{"name": "Mo", "email": "mo@acme.test", "password": "user password"}, http.StatusCreated},
+		// Last: it revokes admin.token.
+		{"/api/users/me/password", admin.token, map[string]string{"currentPassword": "correct horse", "newPassword": "new password!"}, http.StatusOK},
+	}
 	release, err := slots.Acquire(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := e.do("POST", "/api/auth/login", "", map[string]string{"email": "ada@acme.test", "password": "correct horse"})
-	if r.status != http.StatusServiceUnavailable || r.json(t)["error"] != "busy" || r.header.Get("Retry-After") != "1" {
-		t.Fatalf("login with the slots taken = %d %v %s, want 503 busy with Retry-After 1", r.status, r.header, r.raw)
+	for _, rt := range routes {
+		r := e.do("POST", rt.path, rt.token, rt.body)
+		if r.status != http.StatusServiceUnavailable || r.json(t)["error"] != "busy" || r.header.Get("Retry-After") != "1" {
+			t.Errorf("POST %s with the slots taken = %d %v %s, want 503 busy with Retry-After 1", rt.path, r.status, r.header, r.raw)
+		}
 	}
-	if got := testutil.ToFloat64(e.metrics.Busy.WithLabelValues("bcrypt")); got != 1 {
-		t.Errorf("app_busy_responses_total{resource=bcrypt} = %v, want 1", got)
+	if got := testutil.ToFloat64(e.metrics.Busy.WithLabelValues("bcrypt")); got != float64(len(routes)) {
+		t.Errorf("app_busy_responses_total{resource=bcrypt} = %v, want %d", got, len(routes))
 	}
 	e.must(http.StatusOK, "GET", "/api/health/live", "", nil)
+	e.must(http.StatusOK, "GET", "/api/projects", admin.token, nil)
 	release()
-	e.must(http.StatusOK, "POST", "/api/auth/login", "", map[string]string{"email": "ada@acme.test", "password": "correct horse"})
+	for _, rt := range routes {
+		e.must(rt.ok, "POST", rt.path, rt.token, rt.body)
+	}
 }
 
 // TestPublicHealthRevealsNothing: anonymous /api/health says only the
