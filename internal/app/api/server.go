@@ -231,7 +231,13 @@ func caller(r *http.Request) principal {
 }
 
 // authed requires a valid access token.
-func (s *server) authed(h http.HandlerFunc) http.Handler {
+func (s *server) authed(h http.HandlerFunc) http.Handler { return s.authedOr(h, nil) }
+
+// authedOr is authed, except that a valid token whose user cannot be
+// checked because MongoDB does not answer (down or busy) is served by
+// unchecked instead of failing: the caller is then treated as anonymous,
+// never trusted on the token's word alone.
+func (s *server) authedOr(h http.HandlerFunc, unchecked http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok {
@@ -256,6 +262,10 @@ func (s *server) authed(h http.HandlerFunc) http.Handler {
 		if errors.Is(err, errRevoked) {
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 			err = errUnauthorized
+		}
+		if unchecked != nil && (errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrBusy)) {
+			unchecked.ServeHTTP(w, r)
+			return
 		}
 		if err != nil {
 			s.fail(w, r, err)
