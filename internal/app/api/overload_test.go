@@ -126,6 +126,25 @@ func TestLoginThrottle(t *testing.T) {
 	}
 }
 
+// TestPasswordChangeThrottled: guessing the current password with an access
+// token spends the account's failed-login budget, so it is no way around
+// the login throttle, and a locked account cannot change its password
+// either.
+func TestPasswordChangeThrottled(t *testing.T) {
+	policy := ratelimit.LoginPolicy{Threshold: 3, ClientThreshold: 100, BaseDelay: 30 * time.Second, MaxDelay: time.Minute, Forget: time.Hour}
+	e := newEnv(t, withLoginThrottle(t, nil, policy))
+	a := e.register("Acme", "ada@acme.test")
+	for i := range policy.Threshold {
+		e.must(http.StatusBadRequest, "POST", "/api/users/me/password", a.token, map[string]string{
+			"currentPassword": "guess " + strconv.Itoa(i), "newPassword": "new password!",
+		})
+	}
+	wantThrottled(t, e.do("POST", "/api/users/me/password", a.token, map[string]string{
+		"currentPassword": "correct horse", "newPassword": "new password!",
+	}), "password change after the threshold")
+	wantThrottled(t, e.loginFrom("192.0.2.7", "ada@acme.test", "correct horse"), "login of the account")
+}
+
 // TestPasswordWorkBounded: with every bcrypt slot taken, every route that
 // hashes or checks a password (login, registration, user creation, password
 // change) answers 503 busy with Retry-After instead of queueing, while the
