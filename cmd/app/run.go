@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,6 +48,9 @@ func run(ctx context.Context, cfg appconfig.Config, logger *slog.Logger, ready f
 		return err
 	}
 	metrics := httpmetrics.New(cfg.SlowQueryThreshold)
+	metrics.Logger = logger
+	passwordSlots := auth.NewSlots(cfg.BcryptConcurrency, cfg.BcryptWait)
+	logger.Info("password hashing bounded", "concurrency", passwordSlots.Size(), "queue_timeout", cfg.BcryptWait.String())
 
 	mongoURI := cfg.MongoURI
 	if mongoURI == "" {
@@ -105,9 +107,20 @@ func run(ctx context.Context, cfg appconfig.Config, logger *slog.Logger, ready f
 		}, func() float64 { return float64(st.IndexConflicts()) }),
 	)
 
+	var limOpts []ratelimit.Option
+	if cfg.TrustProxies {
+		limOpts = append(limOpts, ratelimit.TrustProxy(cfg.TrustedProxies...))
+	}
+	limOpts = append(limOpts, ratelimit.LogTo(logger))
+	loginPolicy := ratelimit.LoginPolicy{
+		Threshold: cfg.LoginFailures, ClientThreshold: cfg.LoginClientFailures,
+		BaseDelay: time.Second, MaxDelay: cfg.LoginLockoutMax,
+	}
+
 	var (
 		c               cache.Cache
 		authLim, apiLim ratelimit.Limiter
+		loginThrottle   *ratelimit.LoginThrottle
 		redisCheck      = health.Check{Name: httpmetrics.DependencyRedis, Disabled: true}
 	)
 	if cfg.RedisURL != "" {
@@ -118,15 +131,22 @@ func run(ctx context.Context, cfg appconfig.Config, logger *slog.Logger, ready f
 		client := redis.NewClient(opts)
 		defer client.Close()
 		c = cache.NewRedis(client, metrics)
-		authLim = ratelimit.NewRedis(client, cfg.RateLimitAuth, time.Second)
-		apiLim = ratelimit.NewRedis(client, cfg.RateLimitAPI, time.Second)
+		authLim = ratelimit.NewRedis(client, cfg.RateLimitAuth, time.Second, logger)
+		apiLim = ratelimit.NewRedis(client, cfg.RateLimitAPI, time.Second, logger)
+		loginThrottle = ratelimit.NewLoginThrottle(client, loginPolicy, metrics, limOpts...)
 		redisCheck = health.Check{Name: httpmetrics.DependencyRedis, Probe: c.Ping}
 		logger.Info("Redis configured", "url", cache.Redact(cfg.RedisURL))
 	} else {
 		c = cache.NewLRU(cfg.CacheSize, metrics)
 		authLim = ratelimit.NewLocal(cfg.RateLimitAuth, time.Second)
 		apiLim = ratelimit.NewLocal(cfg.RateLimitAPI, time.Second)
+		loginThrottle = ratelimit.NewLoginThrottle(nil, loginPolicy, metrics, limOpts...)
 		logger.Info("no REDIS_URL: in-process cache and rate limiter")
+		if !cfg.Development() {
+			// Each replica would cache on its own and never see the others'
+			// writes, and limits would multiply by the replica count.
+			logger.Warn("no REDIS_URL outside development: the in-process cache, rate limiter and login throttle are per process; run a single replica, or set REDIS_URL")
+		}
 	}
 
 	checker := &health.Checker{
@@ -136,7 +156,8 @@ func run(ctx context.Context, cfg appconfig.Config, logger *slog.Logger, ready f
 		Up:       metrics.DependencyUp,
 		Logger:   logger,
 		Checks: []health.Check{
-			{Name: httpmetrics.DependencyMongoDB, Probe: st.Ping, Critical: true},
+			// st.Up: a saturated pool is overload, not an outage.
+			{Name: httpmetrics.DependencyMongoDB, Probe: st.Up, Critical: true},
 			// Not ready until the indexes exist (writes are refused).
 			{Name: "mongodb_indexes", Probe: st.CheckIndexes, Critical: true},
 			redisCheck,
@@ -151,19 +172,17 @@ func run(ctx context.Context, cfg appconfig.Config, logger *slog.Logger, ready f
 		Hasher: hasher, Metrics: metrics, Logger: logger,
 		Cache: c, CacheTTL: cfg.CacheTTL,
 		RateLimit: func(next http.Handler) http.Handler {
-			var opts []ratelimit.Option
-			if cfg.TrustProxies {
-				opts = append(opts, ratelimit.TrustProxy(cfg.TrustedProxies...))
-			}
-			return ratelimit.Middleware(authLim, apiLim, metrics, next, opts...)
+			return ratelimit.Middleware(authLim, apiLim, metrics, next, limOpts...)
 		},
-		Health:       checker,
-		MaxBodyBytes: cfg.MaxBodyBytes,
+		Health:        checker,
+		MaxBodyBytes:  cfg.MaxBodyBytes,
+		LoginThrottle: loginThrottle,
+		PasswordSlots: passwordSlots,
 	})
 
-	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	ln, err := net.Listen("tcp", cfg.Addr())
 	if err != nil {
-		return fmt.Errorf("listening on port %d: %w", cfg.Port, err)
+		return fmt.Errorf("listening on %s: %w", cfg.Addr(), err)
 	}
 	srv := &http.Server{
 		Handler:           handler,

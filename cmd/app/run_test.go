@@ -267,7 +267,9 @@ func TestTrustedProxiesKeyTheLimiterByForwardedClient(t *testing.T) {
 			a := start(t, env)
 			limited := false
 			for i := range 8 {
-				req, _ := http.NewRequest("POST", "http://"+a.addr+"/api/auth/login", strings.NewReader(`{"email":"a@b.test","password":"password"}`))
+				// One account each: the failed-login throttle, which stops
+				// repeated guesses at one account, is not under test.
+				req, _ := http.NewRequest("POST", "http://"+a.addr+"/api/auth/login", strings.NewReader(fmt.Sprintf(`{"email":"a%d@b.test","password":"password"}`, i)))
 				req.Header.Set("X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i+1))
 				res, err := http.DefaultClient.Do(req)
 				if err != nil {
@@ -278,6 +280,39 @@ func TestTrustedProxiesKeyTheLimiterByForwardedClient(t *testing.T) {
 			}
 			if limited != tc.wantLimited {
 				t.Errorf("limited = %v, want %v", limited, tc.wantLimited)
+			}
+		})
+	}
+}
+
+// TestListenAddr: LISTEN_ADDR binds the given interface only.
+func TestListenAddr(t *testing.T) {
+	env := devEnv(t, t.TempDir(), testserver.FreePort(t))
+	env["LISTEN_ADDR"] = "127.0.0.1"
+	a := start(t, env)
+	host, _, err := net.SplitHostPort(a.addr)
+	if err != nil || host != "127.0.0.1" {
+		t.Fatalf("listening on %q, want 127.0.0.1:<port>", a.addr)
+	}
+	if code, _ := a.get(t, "/api/health/live"); code != http.StatusOK {
+		t.Errorf("live = %d", code)
+	}
+	a.stop(t)
+}
+
+// TestInProcessCacheWarnsOutsideDevelopment: without Redis in production
+// the app starts, and says loudly that it must run as a single replica.
+func TestInProcessCacheWarnsOutsideDevelopment(t *testing.T) {
+	for _, env := range []string{"production", "development"} {
+		t.Run(env, func(t *testing.T) {
+			e := devEnv(t, t.TempDir(), testserver.FreePort(t))
+			e["APP_ENV"] = env
+			e["JWT_SECRET"], e["JWT_REFRESH_SECRET"] = strings.Repeat("a", 32), strings.Repeat("b", 32)
+			a := start(t, e)
+			a.stop(t)
+			warned := strings.Contains(a.logs.String(), `"level":"WARN","msg":"no REDIS_URL outside development`)
+			if warned != (env == "production") {
+				t.Errorf("single-replica warning logged = %v in %s:\n%s", warned, env, a.logs.String())
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -68,14 +69,88 @@ func (s *server) invalidate(ctx context.Context, org bson.ObjectID) {
 	if s.cache == nil {
 		return
 	}
+	if err := s.bump(ctx, org); err != nil {
+		// Other replicas may serve entries cached before the write until
+		// the bump gets through: it is retried in the background until it
+		// does or the entries have expired (one TTL), and this replica
+		// reads the organization from the database meanwhile.
+		s.log.WarnContext(ctx, "cache invalidation failed; bypassing the cache for the organization and retrying", "err", err)
+		s.pending.failed(s, org)
+	}
+}
+
+func (s *server) bump(ctx context.Context, org bson.ObjectID) error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cacheOpTimeout)
 	defer cancel()
-	if err := s.cache.Bump(cctx, orgNamespace(org)); err != nil {
-		// Entries under the old version may still be served by the cache
-		// once it is back, until they expire: this replica reads the
-		// organization from the database for a TTL.
-		s.log.WarnContext(ctx, "cache invalidation failed; bypassing the cache for the organization", "err", err)
-		s.uncached.Store(org, time.Now().Add(s.cacheTTL))
+	return s.cache.Bump(cctx, orgNamespace(org))
+}
+
+// Retries of a failed invalidation back off from invalidationRetryMin to
+// invalidationRetryMax: the latter bounds how long other replicas keep
+// serving the old value once Redis is reachable again.
+const (
+	invalidationRetryMin = 100 * time.Millisecond
+	invalidationRetryMax = time.Second
+)
+
+// pendingInvalidations are the organizations whose last bump failed. Each
+// has at most one retry loop; gen counts failed writes, so that a retry
+// which succeeded before a later write failed does not clear that write's
+// bypass.
+type pendingInvalidations struct {
+	mu sync.Mutex
+	m  map[bson.ObjectID]*pendingInvalidation
+}
+
+type pendingInvalidation struct {
+	gen   uint64
+	until time.Time // the entries cached before the last failed write have expired
+}
+
+func (p *pendingInvalidations) failed(s *server, org bson.ObjectID) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	until := time.Now().Add(s.cacheTTL)
+	s.uncached.Store(org, until)
+	if p.m == nil {
+		p.m = map[bson.ObjectID]*pendingInvalidation{}
+	}
+	if pi := p.m[org]; pi != nil {
+		pi.gen++
+		pi.until = until
+		return
+	}
+	pi := &pendingInvalidation{gen: 1, until: until}
+	p.m[org] = pi
+	go p.retry(s, org, pi)
+}
+
+func (p *pendingInvalidations) retry(s *server, org bson.ObjectID, pi *pendingInvalidation) {
+	backoff := invalidationRetryMin
+	for {
+		time.Sleep(backoff)
+		backoff = min(2*backoff, invalidationRetryMax)
+		p.mu.Lock()
+		gen, until := pi.gen, pi.until
+		if !time.Now().Before(until) {
+			// Whatever was cached before the failed writes has expired.
+			delete(p.m, org)
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+		if err := s.bump(context.Background(), org); err != nil {
+			continue
+		}
+		p.mu.Lock()
+		if pi.gen == gen {
+			delete(p.m, org)
+			s.uncached.Delete(org)
+			p.mu.Unlock()
+			s.log.Info("cache invalidation retried successfully", "organization", org.Hex())
+			return
+		}
+		p.mu.Unlock() // another write failed meanwhile: bump again
 	}
 }
 

@@ -159,6 +159,7 @@ type faultProxy struct {
 	mu     sync.Mutex
 	cut    bool
 	hang   bool
+	delay  time.Duration // added before each answer from the server
 	conns  []net.Conn
 }
 
@@ -196,7 +197,7 @@ func newFaultProxy(t *testing.T, target string) *faultProxy {
 			p.conns = append(p.conns, c, up)
 			p.mu.Unlock()
 			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() { _, _ = io.Copy(c, up); c.Close() }()
+			go func() { p.copyAnswers(c, up); c.Close() }()
 		}
 	}()
 	return p
@@ -212,6 +213,32 @@ func (p *faultProxy) setHang(hang bool) {
 		c.Close()
 	}
 	p.conns = nil
+}
+
+// copyAnswers forwards the server's answers, each after the current delay.
+func (p *faultProxy) copyAnswers(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			d := p.delay
+			p.mu.Unlock()
+			time.Sleep(d)
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *faultProxy) setDelay(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.delay = d
 }
 
 func (p *faultProxy) setCut(cut bool) {
@@ -246,5 +273,83 @@ func TestFailedInvalidationNeverServesStale(t *testing.T) {
 		if got := r.json(t)["name"]; got != "v2" {
 			t.Fatalf("read after a write whose invalidation failed = %v, want v2 (X-Cache %q)", got, r.header.Get("X-Cache"))
 		}
+	}
+}
+
+// TestCrossReplicaStaleReadBounded: two replicas share one Redis; the
+// writer's link to it is cut, so its write cannot invalidate. The writer
+// reads its own write at once; the other replica may serve the old value
+// (the documented bound) but no longer than until the link is back and the
+// writer's retried invalidation gets through, well before the 60 s TTL.
+func TestCrossReplicaStaleReadBounded(t *testing.T) {
+	rs := testserver.Redis(t)
+	proxy := newFaultProxy(t, rs.Addr)
+	writer := newEnv(t, withRedis(t, &testserver.RedisServer{Addr: proxy.ln.Addr().String()}))
+	reader := newEnvOn(t, writer.mongo, writer.mongo.URI, withRedis(t, rs))
+	a := writer.register("Acme", "ada@acme.test")
+	p := writer.id(writer.must(http.StatusCreated, "POST", "/api/projects", a.token, map[string]any{"name": "v1"}))
+	reader.must(http.StatusOK, "GET", "/api/projects/"+p, a.token, nil)
+	if r := reader.must(http.StatusOK, "GET", "/api/projects/"+p, a.token, nil); r.header.Get("X-Cache") != "hit" {
+		t.Fatalf("not cached on the reader: X-Cache = %q", r.header.Get("X-Cache"))
+	}
+
+	proxy.setCut(true)
+	writer.must(http.StatusOK, "PATCH", "/api/projects/"+p, a.token, map[string]any{"name": "v2"})
+	if got := writer.must(http.StatusOK, "GET", "/api/projects/"+p, a.token, nil).json(t)["name"]; got != "v2" {
+		t.Fatalf("the writer reads %v after its own write, want v2", got)
+	}
+	t.Logf("while the writer's link is cut the reader serves %v (allowed up to CACHE_TTL)",
+		reader.must(http.StatusOK, "GET", "/api/projects/"+p, a.token, nil).json(t)["name"])
+
+	proxy.setCut(false)
+	back := time.Now()
+	for {
+		r := reader.must(http.StatusOK, "GET", "/api/projects/"+p, a.token, nil)
+		if r.json(t)["name"] == "v2" {
+			t.Logf("the reader served v2 %v after the link came back", time.Since(back).Round(time.Millisecond))
+			break
+		}
+		if time.Since(back) > 5*time.Second {
+			t.Fatalf("the reader still serves the old value 5s after the writer's link came back (X-Cache %q)", r.header.Get("X-Cache"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The writer uses the cache again once its invalidation went through.
+	deadline := time.Now().Add(5 * time.Second)
+	for writer.do("GET", "/api/projects/"+p, a.token, nil).header.Get("X-Cache") == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("the writer still bypasses the cache after its invalidation went through")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestCrossReplicaStaleReadAtMostTTL: if the writer never reaches Redis
+// again, the other replica's old entry still ends with its TTL, the
+// documented worst case.
+func TestCrossReplicaStaleReadAtMostTTL(t *testing.T) {
+	const ttl = 2 * time.Second
+	withTTL := func(d *api.Deps, _ *health.Checker) { d.CacheTTL = ttl }
+	rs := testserver.Redis(t)
+	proxy := newFaultProxy(t, rs.Addr)
+	writer := newEnv(t, withRedis(t, &testserver.RedisServer{Addr: proxy.ln.Addr().String()}), withTTL)
+	reader := newEnvOn(t, writer.mongo, writer.mongo.URI, withRedis(t, rs), withTTL)
+	a := writer.register("Acme", "ada@acme.test")
+	p := writer.id(writer.must(http.StatusCreated, "POST", "/api/projects", a.token, map[string]any{"name": "v1"}))
+	cached := time.Now()
+	reader.must(http.StatusOK, "GET", "/api/projects/"+p, a.token, nil)
+
+	proxy.setCut(true)
+	writer.must(http.StatusOK, "PATCH", "/api/projects/"+p, a.token, map[string]any{"name": "v2"})
+	for {
+		r := reader.must(http.StatusOK, "GET", "/api/projects/"+p, a.token, nil)
+		if r.json(t)["name"] == "v2" {
+			t.Logf("the reader served v2 %v after caching v1 (TTL %v)", time.Since(cached).Round(time.Millisecond), ttl)
+			return
+		}
+		if time.Since(cached) > ttl+500*time.Millisecond {
+			t.Fatalf("the reader still serves v1 %v after caching it, TTL %v", time.Since(cached), ttl)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

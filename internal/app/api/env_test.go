@@ -45,14 +45,22 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 // newEnvOn is newEnv with the app reaching mongo through uri (a proxy).
 func newEnvOn(t testing.TB, mongo *testserver.MongoServer, uri string, opts ...envOption) *env {
 	t.Helper()
-	e := &env{t: t, mongo: mongo, metrics: httpmetrics.New(time.Second), logs: &lockedWriter{w: &bytes.Buffer{}}}
-	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cm, pm := e.metrics.MongoMonitors()
-	st, err := store.Open(store.Options{
+	return newEnvStore(t, mongo, store.Options{
 		URI: uri, Database: "test", MaxPoolSize: 10,
 		Timeout: 3 * time.Second, ServerSelectionTimeout: 500 * time.Millisecond,
-		CommandMonitor: cm, PoolMonitor: pm, Logger: logger,
-	})
+	}, opts...)
+}
+
+// newEnvStore is newEnvOn with the store's options given.
+func newEnvStore(t testing.TB, mongo *testserver.MongoServer, so store.Options, opts ...envOption) *env {
+	t.Helper()
+	e := &env{t: t, mongo: mongo, metrics: httpmetrics.New(time.Second), logs: &lockedWriter{w: &bytes.Buffer{}}}
+	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	so.CommandMonitor, so.PoolMonitor = e.metrics.MongoMonitors()
+	if so.Logger == nil {
+		so.Logger = logger
+	}
+	st, err := store.Open(so)
 	if err != nil {
 		t.Fatalf("opening store: %v", err)
 	}
@@ -69,8 +77,11 @@ func newEnvOn(t testing.TB, mongo *testserver.MongoServer, uri string, opts ...e
 	}
 	checker := &health.Checker{
 		Version: "test", Started: time.Now(), Up: e.metrics.DependencyUp, Deadline: 1500 * time.Millisecond,
+		// Every call checks afresh, so that a test sees an outage at once;
+		// the one-second reuse is the health package's test.
+		CacheFor: -1,
 		Checks: []health.Check{
-			{Name: "mongodb", Probe: st.Ping, Critical: true},
+			{Name: "mongodb", Probe: st.Up, Critical: true},
 			{Name: "redis", Disabled: true},
 		},
 	}

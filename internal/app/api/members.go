@@ -177,10 +177,17 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	// The current password is guessed like a login's (with a stolen access
+	// token), so it shares the account's failed-login budget.
+	if s.loginThrottled(w, r, u.Email) {
+		return
+	}
 	if !s.hasher.Check(u.PasswordHash, req.CurrentPassword) {
+		s.loginOutcome(r, u.Email, false)
 		s.fail(w, r, errValidation(fieldErrors{"currentPassword": "is wrong"}))
 		return
 	}
+	s.loginOutcome(r, u.Email, true)
 	hash, err := s.hasher.Hash(req.NewPassword)
 	if err != nil {
 		s.fail(w, r, err)

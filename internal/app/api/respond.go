@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/vigil-sh/vigil/internal/app/httpmetrics"
 	"github.com/vigil-sh/vigil/internal/app/store"
 )
 
@@ -98,6 +99,9 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		he = errNotFound
 	case errors.Is(err, store.ErrDuplicate):
 		he = errStatus(http.StatusConflict, "already exists")
+	case errors.Is(err, store.ErrBusy):
+		s.busy(w, r, httpmetrics.BusyMongoPool, err)
+		return
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		s.log.WarnContext(r.Context(), "database unavailable", "err", err)
 		noteCause(w, err)

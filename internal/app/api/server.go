@@ -45,6 +45,12 @@ type Deps struct {
 
 	MaxBodyBytes int64 // default 1 MiB
 
+	// LoginThrottle, when set, slows repeated failed logins (429).
+	LoginThrottle LoginThrottle
+	// PasswordSlots, when set, bounds concurrent bcrypt work (503 busy
+	// past its wait).
+	PasswordSlots *auth.Slots
+
 	// skipUserCheck turns off the per-request user check, for the
 	// benchmark's baseline only (export_test.go).
 	skipUserCheck bool
@@ -59,11 +65,17 @@ type server struct {
 	cacheTTL      time.Duration
 	maxBody       int64
 	mux           *http.ServeMux
+	metrics       *httpmetrics.Metrics
 	users         userCache
 	skipUserCheck bool
+
+	loginThrottle LoginThrottle
+	pwSlots       *auth.Slots
 	// uncached holds organizations whose last cache invalidation failed
 	// (bson.ObjectID -> time.Time until which reads bypass the cache).
 	uncached sync.Map
+	// pending retries the invalidations that failed.
+	pending pendingInvalidations
 }
 
 type routeKey struct{}
@@ -89,6 +101,8 @@ func NewServer(d Deps) http.Handler {
 		mux:      http.NewServeMux(),
 
 		skipUserCheck: d.skipUserCheck,
+		loginThrottle: d.LoginThrottle,
+		pwSlots:       d.PasswordSlots,
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20
@@ -100,11 +114,14 @@ func NewServer(d Deps) http.Handler {
 	if m == nil {
 		m = httpmetrics.New(time.Second)
 	}
+	s.metrics = m
 	s.routes(m.Handler(), d.Health)
 
 	// Outermost first: every response (429s, 404s, panics) gets the
 	// security headers and a request id, and is logged and counted.
-	var h http.Handler = s.withRecover(s.withBodyLimit(s.withIndexGate(http.HandlerFunc(s.serveMux))))
+	// The index gate before the password slots: a write refused until the
+	// indexes exist must not hold (or wait for) a bcrypt slot.
+	var h http.Handler = s.withRecover(s.withBodyLimit(s.withIndexGate(s.withPasswordWork(http.HandlerFunc(s.serveMux)))))
 	if d.RateLimit != nil {
 		h = d.RateLimit(h)
 	}
@@ -122,7 +139,7 @@ func (s *server) routes(metrics, health http.Handler) {
 		})
 	}
 	m := s.mux
-	m.Handle("GET /api/health", health)
+	m.Handle("GET /api/health", s.healthRoute(health))
 	// Liveness: the process serves HTTP. Unlike /api/health it does not
 	// depend on MongoDB, so an orchestrator restarting on it does not
 	// restart every replica during a database outage.
@@ -214,7 +231,13 @@ func caller(r *http.Request) principal {
 }
 
 // authed requires a valid access token.
-func (s *server) authed(h http.HandlerFunc) http.Handler {
+func (s *server) authed(h http.HandlerFunc) http.Handler { return s.authedOr(h, nil) }
+
+// authedOr is authed, except that a valid token whose user cannot be
+// checked because MongoDB does not answer (down or busy) is served by
+// unchecked instead of failing: the caller is then treated as anonymous,
+// never trusted on the token's word alone.
+func (s *server) authedOr(h http.HandlerFunc, unchecked http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok {
@@ -239,6 +262,10 @@ func (s *server) authed(h http.HandlerFunc) http.Handler {
 		if errors.Is(err, errRevoked) {
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 			err = errUnauthorized
+		}
+		if unchecked != nil && (errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrBusy)) {
+			unchecked.ServeHTTP(w, r)
+			return
 		}
 		if err != nil {
 			s.fail(w, r, err)

@@ -100,6 +100,9 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errValidation(f))
 		return
 	}
+	if s.loginThrottled(w, r, req.Email) {
+		return
+	}
 	u, err := s.store.UserByEmail(r.Context(), req.Email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.fail(w, r, err)
@@ -112,9 +115,11 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	// Check even for an unknown user, so timing does not reveal which
 	// emails are registered.
 	if !s.hasher.Check(hash, req.Password) || u == nil {
+		s.loginOutcome(r, req.Email, false)
 		s.fail(w, r, errBadCredentials)
 		return
 	}
+	s.loginOutcome(r, req.Email, true)
 	s.issue(w, r, http.StatusOK, u, nil)
 }
 

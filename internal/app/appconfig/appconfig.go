@@ -9,11 +9,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
 )
 
 // Environments the app knows.
@@ -28,6 +32,11 @@ const MinSecretLen = 32
 // Config is everything the app needs to start.
 type Config struct {
 	Port int
+	// ListenAddr is the host (or host:port) to bind; empty binds every
+	// interface, as before the setting existed.
+	ListenAddr string
+	// portGiven: PORT was set, which a port in ListenAddr would contradict.
+	portGiven bool
 
 	// MongoURI empty means an embedded FerretDB (SQLite) under DataDir,
 	// listening on EmbeddedMongoAddr.
@@ -48,6 +57,16 @@ type Config struct {
 	AccessTokenTTL   time.Duration
 	RefreshTokenTTL  time.Duration
 	BcryptCost       int
+	// BcryptConcurrency bounds concurrent bcrypt work (0: GOMAXPROCS-1,
+	// at least 1); a request waits BcryptWait for a slot, then gets 503.
+	BcryptConcurrency int
+	BcryptWait        time.Duration
+
+	// Failed logins: LoginFailures per account (LoginClientFailures per
+	// client) before attempts wait, doubling up to LoginLockoutMax.
+	LoginFailures       int
+	LoginClientFailures int
+	LoginLockoutMax     time.Duration
 
 	Env      string
 	LogLevel slog.Level
@@ -64,6 +83,15 @@ type Config struct {
 	MaxBodyBytes   int64
 	ShutdownGrace  time.Duration
 	HealthDeadline time.Duration
+}
+
+// Addr is the address to listen on: ListenAddr, with Port unless it names
+// its own.
+func (c Config) Addr() string {
+	if _, _, err := net.SplitHostPort(c.ListenAddr); err == nil {
+		return c.ListenAddr
+	}
+	return net.JoinHostPort(strings.Trim(c.ListenAddr, "[]"), strconv.Itoa(c.Port))
 }
 
 // Development reports whether the app runs with development conveniences
@@ -83,6 +111,10 @@ func Defaults() Config {
 		AccessTokenTTL:         15 * time.Minute,
 		RefreshTokenTTL:        7 * 24 * time.Hour,
 		BcryptCost:             12,
+		BcryptWait:             2 * time.Second,
+		LoginFailures:          5,
+		LoginClientFailures:    20,
+		LoginLockoutMax:        15 * time.Minute,
 		Env:                    EnvProduction,
 		LogLevel:               slog.LevelInfo,
 		CacheTTL:               60 * time.Second,
@@ -104,12 +136,15 @@ type setting struct {
 
 func settings() []setting {
 	return []setting{
-		{"PORT", "port", "HTTP listen port (0 picks a free one)", false, intField(func(c *Config) *int { return &c.Port }, 0, 65535)},
+		{"PORT", "port", "HTTP listen port (0 picks a free one)", false, func(c *Config, v string) error {
+			c.portGiven = true
+			return intField(func(c *Config) *int { return &c.Port }, 0, 65535)(c, v)
+		}},
+		{"LISTEN_ADDR", "listen-addr", "address to bind: a host or IP (with PORT), or host:port; empty binds every interface", false, parseListenAddr},
 		{"MONGODB_URI", "mongodb-uri", "MongoDB URI; empty runs an embedded FerretDB under DATA_DIR", true, func(c *Config, v string) error {
 			if v != "" {
-				u, err := url.Parse(v)
-				if err != nil || (u.Scheme != "mongodb" && u.Scheme != "mongodb+srv") {
-					return errors.New("must be a mongodb:// or mongodb+srv:// URI")
+				if err := validateMongoURI(v); err != nil {
+					return err
 				}
 			}
 			c.MongoURI = v
@@ -135,6 +170,12 @@ func settings() []setting {
 				if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
 					return errors.New("must be a redis:// or rediss:// URL")
 				}
+				// Every option the client will be built with, now: a typo
+				// must stop the start with the other problems, not after
+				// the database is up.
+				if _, err := redis.ParseURL(v); err != nil {
+					return redactErr(err, v)
+				}
 			}
 			c.RedisURL = v
 			return nil
@@ -144,6 +185,11 @@ func settings() []setting {
 		{"ACCESS_TOKEN_TTL", "access-token-ttl", "access token lifetime", false, durationField(func(c *Config) *time.Duration { return &c.AccessTokenTTL })},
 		{"REFRESH_TOKEN_TTL", "refresh-token-ttl", "refresh token lifetime", false, durationField(func(c *Config) *time.Duration { return &c.RefreshTokenTTL })},
 		{"BCRYPT_COST", "bcrypt-cost", "bcrypt cost of password hashes (4-31)", false, intField(func(c *Config) *int { return &c.BcryptCost }, 4, 31)},
+		{"BCRYPT_CONCURRENCY", "bcrypt-concurrency", "password hashes computed at once (0: one less than the CPUs, at least 1)", false, intField(func(c *Config) *int { return &c.BcryptConcurrency }, 0, 1024)},
+		{"BCRYPT_QUEUE_TIMEOUT", "bcrypt-queue-timeout", "how long a login waits for a hashing slot before 503 busy", false, durationField(func(c *Config) *time.Duration { return &c.BcryptWait })},
+		{"LOGIN_MAX_FAILURES", "login-max-failures", "failed logins of one account before attempts must wait", false, intField(func(c *Config) *int { return &c.LoginFailures }, 1, 1000)},
+		{"LOGIN_MAX_CLIENT_FAILURES", "login-max-client-failures", "failed logins from one client (IP) before its attempts must wait", false, intField(func(c *Config) *int { return &c.LoginClientFailures }, 1, 100_000)},
+		{"LOGIN_LOCKOUT_MAX", "login-lockout-max", "longest wait imposed after failed logins (starts at 1s, doubles per failure)", false, durationField(func(c *Config) *time.Duration { return &c.LoginLockoutMax })},
 		{"APP_ENV", "env", "production or development", false, func(c *Config, v string) error {
 			if v != EnvProduction && v != EnvDevelopment {
 				return errors.New("must be production or development")
@@ -182,6 +228,43 @@ func settings() []setting {
 		}},
 		{"SHUTDOWN_TIMEOUT", "shutdown-timeout", "how long in-flight requests may take to finish on shutdown", false, durationField(func(c *Config) *time.Duration { return &c.ShutdownGrace })},
 	}
+}
+
+func parseListenAddr(c *Config, v string) error {
+	host := v
+	if h, port, err := net.SplitHostPort(v); err == nil {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("port %q must be an integer between 0 and 65535", port)
+		}
+		host = h
+	} else {
+		host = strings.Trim(v, "[]")
+	}
+	if host != "" {
+		if _, err := netip.ParseAddr(host); err != nil && !validHostname(host) {
+			return fmt.Errorf("%q is neither an IP address nor a host name", host)
+		}
+	}
+	c.ListenAddr = v
+	return nil
+}
+
+func validHostname(h string) bool {
+	if len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func stringField(f func(*Config) *string) func(*Config, string) error {
@@ -256,7 +339,16 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 
 func (c Config) validate() []error {
 	var problems []error
-	if !c.Development() {
+	if c.Development() {
+		// Generated when unset; a short one given by hand is as weak in
+		// development as anywhere, and development instances get exposed.
+		if c.JWTSecret != "" && len(c.JWTSecret) < MinSecretLen {
+			problems = append(problems, fmt.Errorf("JWT_SECRET: must be at least %d bytes, or unset to generate one", MinSecretLen))
+		}
+		if c.JWTRefreshSecret != "" && len(c.JWTRefreshSecret) < MinSecretLen {
+			problems = append(problems, fmt.Errorf("JWT_REFRESH_SECRET: must be at least %d bytes, or unset to generate one", MinSecretLen))
+		}
+	} else {
 		if len(c.JWTSecret) < MinSecretLen {
 			problems = append(problems, fmt.Errorf("JWT_SECRET: must be set to at least %d bytes (or APP_ENV=development to generate one)", MinSecretLen))
 		}
@@ -266,6 +358,9 @@ func (c Config) validate() []error {
 		if c.JWTSecret != "" && c.JWTSecret == c.JWTRefreshSecret {
 			problems = append(problems, errors.New("JWT_REFRESH_SECRET: must differ from JWT_SECRET"))
 		}
+	}
+	if _, _, err := net.SplitHostPort(c.ListenAddr); err == nil && c.portGiven {
+		problems = append(problems, errors.New("LISTEN_ADDR: names a port and PORT is set too; give one of them"))
 	}
 	if c.ServerSelectionTimeout > c.MongoTimeout {
 		problems = append(problems, errors.New("MONGODB_SERVER_SELECTION_TIMEOUT: must not exceed MONGODB_TIMEOUT"))
@@ -282,6 +377,42 @@ func Usage(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  -%s / %s\n\t%s%s\n", s.flag, s.env, s.usage, note)
 	}
+}
+
+// validateMongoURI checks the URI and its options as the driver will. A
+// mongodb+srv URI is checked without its DNS lookups (no network at
+// configuration time): as the mongodb:// URI with the same options.
+func validateMongoURI(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "mongodb" && u.Scheme != "mongodb+srv") {
+		return errors.New("must be a mongodb:// or mongodb+srv:// URI")
+	}
+	check := v
+	if u.Scheme == "mongodb+srv" {
+		if u.Port() != "" {
+			return errors.New("a mongodb+srv:// URI must not name a port")
+		}
+		check = "mongodb://" + strings.TrimPrefix(v, "mongodb+srv://")
+	}
+	if _, err := connstring.ParseAndValidate(check); err != nil {
+		return redactErr(err, v)
+	}
+	return nil
+}
+
+// redactErr is err without the URI's password, which driver errors may
+// quote.
+func redactErr(err error, rawURI string) error {
+	msg := err.Error()
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		msg = ue.Err.Error() // quotes the whole URI
+	}
+	if u, perr := url.Parse(rawURI); perr == nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+	}
+	return errors.New(msg)
 }
 
 // RedactURI strips the password from a URI for logs and errors.

@@ -105,6 +105,88 @@ func TestLoad(t *testing.T) {
 			wantErr: []string{"APP_ENV", "PORT", "MONGODB_MAX_POOL_SIZE", "MONGODB_TIMEOUT", "CACHE_TTL", "RATE_LIMIT_AUTH", "LOG_LEVEL", "REDIS_URL", "MONGODB_URI"},
 		},
 		{
+			name: "listen address",
+			env:  map[string]string{"APP_ENV": "development"},
+			check: func(t *testing.T, c appconfig.Config) {
+				if c.Addr() != ":8080" {
+					t.Errorf("default Addr() = %q, want :8080 (every interface, as before)", c.Addr())
+				}
+			},
+		},
+		{
+			name: "listen address: a host takes PORT",
+			env:  map[string]string{"APP_ENV": "development", "LISTEN_ADDR": "::1", "PORT": "9000"},
+			check: func(t *testing.T, c appconfig.Config) {
+				if c.Addr() != "[::1]:9000" {
+					t.Errorf("Addr() = %q", c.Addr())
+				}
+			},
+		},
+		{
+			name: "listen address with its port, as a flag",
+			env:  map[string]string{"APP_ENV": "development"},
+			args: []string{"-listen-addr", "127.0.0.1:9001"},
+			check: func(t *testing.T, c appconfig.Config) {
+				if c.Addr() != "127.0.0.1:9001" {
+					t.Errorf("Addr() = %q", c.Addr())
+				}
+			},
+		},
+		{
+			name:    "bad listen addresses",
+			env:     map[string]string{"APP_ENV": "development", "LISTEN_ADDR": "10.0.0.1:http"},
+			wantErr: []string{`LISTEN_ADDR: port "http" must be an integer`},
+		},
+		{
+			name:    "listen address not a host",
+			env:     map[string]string{"APP_ENV": "development", "LISTEN_ADDR": "a b/c"},
+			wantErr: []string{`LISTEN_ADDR: "a b/c" is neither an IP address nor a host name`},
+		},
+		{
+			name:    "two ports",
+			env:     map[string]string{"APP_ENV": "development", "LISTEN_ADDR": "127.0.0.1:9001", "PORT": "9000"},
+			wantErr: []string{"LISTEN_ADDR: names a port and PORT is set too"},
+		},
+		{
+			name:    "development refuses a short secret too",
+			env:     map[string]string{"APP_ENV": "development", "JWT_SECRET": "dev", "JWT_REFRESH_SECRET": "devr"},
+			wantErr: []string{"JWT_SECRET: must be at least 32 bytes", "JWT_REFRESH_SECRET: must be at least 32 bytes"},
+		},
+		{
+			name: "URI options are checked before anything starts, with the other problems",
+			env: map[string]string{
+				"APP_ENV":     "development",
+				"REDIS_URL":   "redis://:hunter2pw@cache:6379/0?dial_timeout=soon",
+				"MONGODB_URI": "mongodb://u:hunter2pw@db:27017/x?maxPoolSize=many",
+				"PORT":        "http",
+			},
+			wantErr: []string{`REDIS_URL: redis: invalid dial_timeout`, `MONGODB_URI: error parsing uri: invalid value for "maxPoolSize"`, "PORT"},
+		},
+		{
+			name:    "unknown Redis option",
+			env:     map[string]string{"APP_ENV": "development", "REDIS_URL": "redis://cache:6379/0?pool=3"},
+			wantErr: []string{"REDIS_URL: redis: unexpected option: pool"},
+		},
+		{
+			name:    "contradictory MongoDB options",
+			env:     map[string]string{"APP_ENV": "development", "MONGODB_URI": "mongodb://a:27017,b:27017/?directConnection=true"},
+			wantErr: []string{"MONGODB_URI: error validating uri: a direct connection cannot be made if multiple hosts are specified"},
+		},
+		{
+			name:    "srv URI checked without DNS",
+			env:     map[string]string{"APP_ENV": "development", "MONGODB_URI": "mongodb+srv://u:hunter2pw@cluster.example/?maxPoolSize=many"},
+			wantErr: []string{"MONGODB_URI: error parsing uri"},
+		},
+		{
+			name: "valid srv URI needs no DNS at configuration time",
+			env:  map[string]string{"APP_ENV": "development", "MONGODB_URI": "mongodb+srv://u:pw@cluster.invalid/app?retryWrites=false"},
+			check: func(t *testing.T, c appconfig.Config) {
+				if c.MongoURI == "" {
+					t.Error("URI not kept")
+				}
+			},
+		},
+		{
 			name:    "invalid flag named as a flag",
 			env:     map[string]string{"APP_ENV": "development"},
 			args:    []string{"-port", "-1"},
@@ -133,6 +215,9 @@ func TestLoad(t *testing.T) {
 				if strings.Contains(v, "pw@") && strings.Contains(err.Error(), v) {
 					t.Errorf("error echoes a secret-bearing value: %v", err)
 				}
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error echoes a password: %v", err)
 			}
 		})
 	}

@@ -249,7 +249,7 @@ func TestLRUEvictsLeastRecentlyUsed(t *testing.T) {
 			t.Errorf("%s present = %v, want %v", k, ok, want)
 		}
 	}
-	if n := len(c.(*lru).entries); n != 3 {
+	if n := c.(*lru).items.Len(); n != 3 {
 		t.Errorf("%d entries, bound is 3", n)
 	}
 }
@@ -316,7 +316,7 @@ func TestLRUConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := len(c.(*lru).entries); n > 64 {
+	if n := c.(*lru).items.Len(); n > 64 {
 		t.Errorf("%d entries, bound is 64", n)
 	}
 }

@@ -1,7 +1,11 @@
 // Package health answers GET /api/health: it checks the app's dependencies
 // concurrently under one deadline, so the endpoint answers in bounded time
 // even when a dependency hangs, and mirrors each result into
-// app_dependency_up.
+// app_dependency_up. Results are reused for a second, so a flood of health
+// calls costs the dependencies one check a second. The public answer says
+// only the status and whether each dependency is up; the details (version,
+// uptime, memory, latencies, errors) are for ServeDetails, behind
+// authentication.
 package health
 
 import (
@@ -73,6 +77,80 @@ type Checker struct {
 	// Up, when set, is the app_dependency_up gauge (label: dependency).
 	Up     *prometheus.GaugeVec
 	Logger *slog.Logger
+	// CacheFor is how long a report answers health calls: default 1s,
+	// negative for none.
+	CacheFor time.Duration
+
+	mu       sync.Mutex
+	last     Report
+	lastAt   time.Time
+	inflight chan struct{} // closed when the running check ends
+}
+
+// PublicReport is the unauthenticated answer of /api/health: nothing an
+// attacker could use (no version, no driver errors, no addresses).
+type PublicReport struct {
+	Status string                  `json:"status"`
+	Checks map[string]PublicStatus `json:"checks"`
+}
+
+// PublicStatus is one dependency in PublicReport.
+type PublicStatus struct {
+	Status string `json:"status"`
+}
+
+// Public strips rep to its statuses.
+func (rep Report) Public() PublicReport {
+	p := PublicReport{Status: rep.Status, Checks: make(map[string]PublicStatus, len(rep.Checks))}
+	for name, c := range rep.Checks {
+		p.Checks[name] = PublicStatus{Status: c.Status}
+	}
+	return p
+}
+
+// Current returns a report at most CacheFor old, running the checks when
+// there is none; concurrent callers share one run.
+func (c *Checker) Current(ctx context.Context) Report {
+	ttl := c.CacheFor
+	if ttl == 0 {
+		ttl = time.Second
+	}
+	for {
+		c.mu.Lock()
+		if ttl > 0 && !c.lastAt.IsZero() && time.Since(c.lastAt) < ttl {
+			rep := c.last
+			c.mu.Unlock()
+			return rep
+		}
+		if wait := c.inflight; wait != nil {
+			c.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				// The caller is gone; whatever it gets is not read.
+				c.mu.Lock()
+				rep := c.last
+				c.mu.Unlock()
+				return rep
+			}
+		}
+		done := make(chan struct{})
+		c.inflight = done
+		c.mu.Unlock()
+
+		// Not the caller's cancellation: others may be waiting on this run.
+		rep := c.Run(context.WithoutCancel(ctx))
+
+		c.mu.Lock()
+		c.last, c.lastAt, c.inflight = rep, time.Now(), nil
+		close(done)
+		c.mu.Unlock()
+		if rep.Status == StatusUnhealthy && c.Logger != nil {
+			c.Logger.WarnContext(ctx, "health check unhealthy", "checks", rep.Checks)
+		}
+		return rep
+	}
 }
 
 // Run checks every dependency concurrently and returns the report.
@@ -185,20 +263,29 @@ func truncate(s string, n int) string {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// ServeHTTP answers 200 when healthy or degraded, 503 when unhealthy.
+// ServeHTTP answers the public report: 200 when healthy or degraded, 503
+// when unhealthy.
 func (c *Checker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rep := c.Run(r.Context())
+	rep := c.Current(r.Context())
+	writeReport(w, rep.Status, rep.Public())
+}
+
+// ServeDetails answers the whole report, with the same status codes; serve
+// it only to authenticated operators.
+func (c *Checker) ServeDetails(w http.ResponseWriter, r *http.Request) {
+	rep := c.Current(r.Context())
+	writeReport(w, rep.Status, rep)
+}
+
+func writeReport(w http.ResponseWriter, status string, body any) {
 	code := http.StatusOK
-	if rep.Status == StatusUnhealthy {
+	if status == StatusUnhealthy {
 		code = http.StatusServiceUnavailable
-		if c.Logger != nil {
-			c.Logger.WarnContext(r.Context(), "health check unhealthy", "checks", rep.Checks)
-		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(rep)
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 // Watch runs the checks every interval until ctx ends, so that
@@ -207,7 +294,7 @@ func (c *Checker) Watch(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		c.Run(ctx)
+		c.Current(ctx)
 		select {
 		case <-ctx.Done():
 			return

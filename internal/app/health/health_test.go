@@ -54,7 +54,7 @@ func TestStatusAndCode(t *testing.T) {
 				c := &health.Checker{Checks: tc.checks, Version: "v1", Started: time.Now().Add(-time.Minute), Deadline: 1500 * time.Millisecond, Up: up}
 				rec := httptest.NewRecorder()
 				start := time.Now()
-				c.ServeHTTP(rec, httptest.NewRequest("GET", "/api/health", nil))
+				c.ServeDetails(rec, httptest.NewRequest("GET", "/api/health", nil))
 				if took := time.Since(start); took > 2*time.Second {
 					t.Errorf("answered after %s, want within 2s", took)
 				}
@@ -87,6 +87,22 @@ func TestStatusAndCode(t *testing.T) {
 						t.Errorf("app_dependency_up{dependency=%q} = %v, want %v", name, v, wantUp)
 					}
 				}
+				// The public answer: the same status and code, the
+				// statuses only.
+				pub := httptest.NewRecorder()
+				c.ServeHTTP(pub, httptest.NewRequest("GET", "/api/health", nil))
+				var pr map[string]any
+				if err := json.Unmarshal(pub.Body.Bytes(), &pr); err != nil {
+					t.Fatal(err)
+				}
+				if pub.Code != tc.wantCode || pr["status"] != tc.wantStatus || len(pr) != 2 {
+					t.Errorf("public = %d %s", pub.Code, pub.Body)
+				}
+				for name, want := range tc.wantChecks {
+					if c, _ := pr["checks"].(map[string]any)[name].(map[string]any); len(c) != 1 || c["status"] != want {
+						t.Errorf("public %s = %v, want only status %s", name, c, want)
+					}
+				}
 				// Let a hung probe finish so the bubble ends without
 				// leaked goroutines: Run must not leave any of its own.
 				time.Sleep(2 * time.Hour)
@@ -102,7 +118,7 @@ func TestMongoCheckAgainstFerretDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close(context.Background()) })
-	c := &health.Checker{Checks: []health.Check{{Name: "mongodb", Probe: st.Ping, Critical: true}}, Started: time.Now()}
+	c := &health.Checker{Checks: []health.Check{{Name: "mongodb", Probe: st.Ping, Critical: true}}, Started: time.Now(), CacheFor: -1}
 	code := func() int {
 		rec := httptest.NewRecorder()
 		c.ServeHTTP(rec, httptest.NewRequest("GET", "/api/health", nil))
@@ -155,4 +171,38 @@ func TestLongErrorsAreTruncated(t *testing.T) {
 	if len(got) > 310 || !strings.HasPrefix(long, strings.TrimSuffix(got, "…")) || !utf8.ValidString(got) {
 		t.Errorf("error of %d bytes: %q", len(got), got)
 	}
+}
+
+// TestReportReusedForASecond: a flood of health calls runs the probes once
+// a second, concurrent callers sharing one run.
+func TestReportReusedForASecond(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var probes atomic.Int32
+		c := &health.Checker{Started: time.Now(), Checks: []health.Check{{Name: "mongodb", Critical: true, Probe: func(context.Context) error {
+			probes.Add(1)
+			time.Sleep(10 * time.Millisecond)
+			return nil
+		}}}}
+		call := func() {
+			rec := httptest.NewRecorder()
+			c.ServeHTTP(rec, httptest.NewRequest("GET", "/api/health", nil))
+			if rec.Code != http.StatusOK {
+				t.Errorf("code %d", rec.Code)
+			}
+		}
+		for range 50 {
+			go call()
+		}
+		synctest.Wait()
+		time.Sleep(20 * time.Millisecond)
+		call()
+		if n := probes.Load(); n != 1 {
+			t.Errorf("%d probe runs for 51 calls within a second, want 1", n)
+		}
+		time.Sleep(time.Second)
+		call()
+		if n := probes.Load(); n != 2 {
+			t.Errorf("%d probe runs after the second passed, want 2", n)
+		}
+	})
 }

@@ -6,6 +6,7 @@
 package httpmetrics
 
 import (
+	"log/slog"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,18 @@ const (
 const (
 	ScopeAuth = "auth"
 	ScopeAPI  = "api"
+)
+
+// Scope label values of LoginThrottled.
+const (
+	LoginScopeAccount = "account"
+	LoginScopeClient  = "client"
+)
+
+// Resource label values of Busy.
+const (
+	BusyBcrypt    = "bcrypt"
+	BusyMongoPool = "mongodb_pool"
 )
 
 // httpBuckets are the classic buckets of the request duration histogram: a
@@ -56,7 +69,12 @@ type Metrics struct {
 	CacheHits, CacheMisses prometheus.Counter     // app_cache_hits_total, app_cache_misses_total
 	RateLimited            *prometheus.CounterVec // app_rate_limited_requests_total{scope}
 	DependencyUp           *prometheus.GaugeVec   // app_dependency_up{dependency}
+	LoginThrottled         *prometheus.CounterVec // app_login_throttled_total{scope}
+	Busy                   *prometheus.CounterVec // app_busy_responses_total{resource}
 	BuildInfo              *prometheus.GaugeVec   // app_build_info{version,revision,goversion}
+
+	// Logger receives the slow-command warnings (slog.Default() when nil).
+	Logger *slog.Logger
 
 	slowThreshold time.Duration
 
@@ -133,6 +151,14 @@ func New(slowThreshold time.Duration) *Metrics {
 			Name: "app_dependency_up",
 			Help: "Whether the last health check of a dependency succeeded (1) or not (0).",
 		}, []string{"dependency"}),
+		LoginThrottled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "app_login_throttled_total",
+			Help: "Login attempts refused with 429 after repeated failures, by scope (account, client).",
+		}, []string{"scope"}),
+		Busy: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "app_busy_responses_total",
+			Help: "Requests answered 503 busy because a bounded resource stayed saturated, by resource (bcrypt, mongodb_pool).",
+		}, []string{"resource"}),
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "app_build_info",
 			Help: "A metric with a constant '1' value labeled by the app's version, revision and Go version.",
@@ -143,6 +169,12 @@ func New(slowThreshold time.Duration) *Metrics {
 	// before the first event.
 	for _, s := range []string{ScopeAuth, ScopeAPI} {
 		m.RateLimited.WithLabelValues(s)
+	}
+	for _, s := range []string{LoginScopeAccount, LoginScopeClient} {
+		m.LoginThrottled.WithLabelValues(s)
+	}
+	for _, r := range []string{BusyBcrypt, BusyMongoPool} {
+		m.Busy.WithLabelValues(r)
 	}
 	for _, s := range []string{poolIdle, poolInUse} {
 		m.MongoPoolConnections.WithLabelValues(s)
@@ -158,6 +190,7 @@ func New(slowThreshold time.Duration) *Metrics {
 		m.MongoCommandDuration, m.MongoCommandFailures, m.MongoSlowOperations,
 		m.MongoPoolConnections, m.MongoPoolMax,
 		m.CacheHits, m.CacheMisses, m.RateLimited, m.DependencyUp, m.BuildInfo,
+		m.LoginThrottled, m.Busy,
 	)
 	return m
 }

@@ -286,20 +286,29 @@ func TestMiddlewareKeepsFlusherAndController(t *testing.T) {
 
 func TestExemplarFromRequestID(t *testing.T) {
 	tests := []struct {
-		name, header string
-		want         string // "" = no exemplar
+		name              string
+		answered, request string // X-Request-ID of the answer (set by the app's outer middleware) and of the request
+		want              string // "" = no exemplar
 	}{
-		{"request id", "abc-123", "abc-123"},
-		{"too long for an exemplar", strings.Repeat("x", 200), ""},
-		{"invalid utf-8", "\xff\xfe", ""},
+		{"request id", "abc-123", "", "abc-123"},
+		{"the answered id, not the client's raw one", "0f1e2d3c", "forged\nline", "0f1e2d3c"},
+		{"the client's header alone is not believed", "", "abc-123", ""},
+		{"too long for an exemplar", strings.Repeat("x", 200), "", ""},
+		{"invalid utf-8", "\xff\xfe", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := New(0)
 			h := m.Middleware(func(*http.Request) string { return "/x" }, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 			req := httptest.NewRequest(http.MethodGet, "/x", nil)
-			req.Header.Set("X-Request-ID", tt.header)
-			h.ServeHTTP(httptest.NewRecorder(), req)
+			if tt.request != "" {
+				req.Header["X-Request-Id"] = []string{tt.request}
+			}
+			rec := httptest.NewRecorder()
+			if tt.answered != "" {
+				rec.Header()["X-Request-Id"] = []string{tt.answered}
+			}
+			h.ServeHTTP(rec, req)
 
 			var pb dto.Metric
 			if err := m.RequestDuration.WithLabelValues("GET", "/x").(prometheus.Metric).Write(&pb); err != nil {
@@ -323,9 +332,10 @@ func TestExemplarFromRequestID(t *testing.T) {
 func TestHandlerNegotiatesOpenMetrics(t *testing.T) {
 	m := New(0)
 	req := httptest.NewRequest(http.MethodGet, "/x", nil)
-	req.Header.Set("X-Request-ID", "req-1")
+	rec := httptest.NewRecorder()
+	rec.Header().Set("X-Request-ID", "req-1")
 	m.Middleware(func(*http.Request) string { return "/x" }, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).
-		ServeHTTP(httptest.NewRecorder(), req)
+		ServeHTTP(rec, req)
 
 	tests := []struct {
 		accept, wantType string
@@ -401,9 +411,9 @@ func TestExemplarSpacing(t *testing.T) {
 		}))
 		serve := func(id string, took time.Duration) {
 			sleep = took
-			req := httptest.NewRequest(http.MethodGet, "/x", nil)
-			req.Header.Set("X-Request-ID", id)
-			h.ServeHTTP(httptest.NewRecorder(), req)
+			rec := httptest.NewRecorder()
+			rec.Header().Set("X-Request-ID", id) // as the app's outer middleware does
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/x", nil))
 		}
 		serve("first", 0)    // due: attached
 		serve("too-soon", 0) // within the second: not attached

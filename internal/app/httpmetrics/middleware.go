@@ -170,9 +170,9 @@ const requestIDHeader = "X-Request-Id"
 // Middleware counts and times every request under the route template that
 // route returns for it (the ServeMux pattern; "unmatched" for unknown
 // paths). route is called after next has returned, so when next is a
-// ServeMux r.Pattern is already set. Requests that carry (or are answered
-// with) an X-Request-ID get it attached as an exemplar of the duration:
-// all slow ones, and one a second per series of the others.
+// ServeMux r.Pattern is already set. Requests answered with an
+// X-Request-ID get it attached as an exemplar of the duration: all slow
+// ones, and one a second per series of the others.
 func (m *Metrics) Middleware(route func(*http.Request) string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -196,7 +196,7 @@ func (m *Metrics) Middleware(route func(*http.Request) string, next http.Handler
 			elapsed := time.Since(start)
 			var id string
 			if e.wantsExemplar(start.Add(elapsed), elapsed) {
-				id = requestID(r, rw)
+				id = requestID(rw)
 			}
 			if id != "" {
 				e.duration.(prometheus.ExemplarObserver).ObserveWithExemplar(elapsed.Seconds(), prometheus.Labels{"request_id": id})
@@ -214,12 +214,15 @@ func (m *Metrics) Middleware(route func(*http.Request) string, next http.Handler
 }
 
 // requestID returns the request's ID if it can serve as an exemplar label:
-// exemplar labels are limited to 128 runes in total and must be UTF-8.
-func requestID(r *http.Request, rw *responseWriter) string {
-	v := r.Header[requestIDHeader]
-	if len(v) == 0 && rw.ResponseWriter != nil {
-		v = rw.Header()[requestIDHeader]
+// exemplar labels are limited to 128 runes in total and must be UTF-8. It
+// is the X-Request-ID of the answer, which the app's outer middleware set
+// to the id its logs carry (the client's, when valid, else a new one);
+// never the client's raw header, which may be anything.
+func requestID(rw *responseWriter) string {
+	if rw.ResponseWriter == nil {
+		return ""
 	}
+	v := rw.Header()[requestIDHeader]
 	if len(v) == 0 {
 		return ""
 	}

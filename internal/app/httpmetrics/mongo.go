@@ -171,7 +171,11 @@ func (m *Metrics) commandFinished(e *event.CommandFinishedEvent, failed bool, fa
 	if failure != nil {
 		attrs = append(attrs, slog.Any("err", failure))
 	}
-	slog.Warn("slow mongodb command", attrs...)
+	logger := m.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	logger.Warn("slow mongodb command", attrs...)
 }
 
 // poolEvent keeps per-server connection counts and publishes their sums:

@@ -40,7 +40,7 @@ func BenchmarkAllow(b *testing.B) {
 				}
 				client = redis.NewClient(opts)
 				b.Cleanup(func() { _ = client.Close() })
-				l = NewRedis(client, tt.limit, time.Minute)
+				l = NewRedis(client, tt.limit, time.Minute, nil)
 			}
 			ctx := b.Context()
 			b.ReportAllocs()

@@ -32,12 +32,35 @@ func TrustProxy(prefixes ...netip.Prefix) Option {
 }
 
 type middleware struct {
-	auth, api  Limiter
-	metrics    *httpmetrics.Metrics
-	next       http.Handler
+	clientKeyer
+	auth, api Limiter
+	metrics   *httpmetrics.Metrics
+	next      http.Handler
+	log       *slog.Logger
+	loggedErr atomic.Bool
+}
+
+// clientKeyer finds the client of a request, believing X-Forwarded-For
+// only from trusted proxies.
+type clientKeyer struct {
 	trustProxy bool
 	trusted    []netip.Prefix
-	loggedErr  atomic.Bool
+}
+
+// LogTo sends the middleware's warnings to l (default slog.Default()).
+func LogTo(l *slog.Logger) Option {
+	return func(m *middleware) { m.log = l }
+}
+
+func applyOptions(opts []Option) *middleware {
+	mw := &middleware{log: slog.Default()}
+	for _, o := range opts {
+		o(mw)
+	}
+	if mw.log == nil {
+		mw.log = slog.Default()
+	}
+	return mw
 }
 
 // deniedBody is the 429 response body.
@@ -51,10 +74,8 @@ const deniedBody = `{"error":"rate limit exceeded"}` + "\n"
 // limiter error lets the request through: the limiter protects the API, it
 // must not take it down. Either limiter and m may be nil.
 func Middleware(auth, api Limiter, m *httpmetrics.Metrics, next http.Handler, opts ...Option) http.Handler {
-	mw := &middleware{auth: auth, api: api, metrics: m, next: next}
-	for _, o := range opts {
-		o(mw)
-	}
+	mw := applyOptions(opts)
+	mw.auth, mw.api, mw.metrics, mw.next = auth, api, m, next
 	return mw
 }
 
@@ -70,7 +91,7 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ok, retry, err := lim.Allow(r.Context(), string(m.appendClientKey(key, r)))
 	if err != nil {
 		if !m.loggedErr.Swap(true) {
-			slog.Warn("rate limiter failed, letting requests through", slog.String("scope", scope), slog.Any("err", err))
+			m.log.WarnContext(r.Context(), "rate limiter failed, letting requests through", slog.String("scope", scope), slog.Any("err", err))
 		}
 		ok = true
 	}
@@ -114,7 +135,7 @@ func retryAfterSeconds(d time.Duration) string {
 }
 
 // appendClientKey appends the client's address, as a rate-limit key, to b.
-func (m *middleware) appendClientKey(b []byte, r *http.Request) []byte {
+func (m *clientKeyer) appendClientKey(b []byte, r *http.Request) []byte {
 	addr := peerAddr(r.RemoteAddr)
 	if m.trustProxy && addr.IsValid() && m.isTrusted(addr) {
 		if fwd, ok := m.forwardedClient(r.Header.Values("X-Forwarded-For")); ok {
@@ -127,7 +148,7 @@ func (m *middleware) appendClientKey(b []byte, r *http.Request) []byte {
 	return appendKey(b, addr)
 }
 
-func (m *middleware) isTrusted(a netip.Addr) bool {
+func (m *clientKeyer) isTrusted(a netip.Addr) bool {
 	if len(m.trusted) == 0 {
 		return true
 	}
@@ -142,7 +163,7 @@ func (m *middleware) isTrusted(a netip.Addr) bool {
 // forwardedClient walks X-Forwarded-For from the right, skipping trusted
 // proxies. With every peer trusted (no prefixes), only the right-most entry,
 // appended by our own proxy, can be believed.
-func (m *middleware) forwardedClient(values []string) (netip.Addr, bool) {
+func (m *clientKeyer) forwardedClient(values []string) (netip.Addr, bool) {
 	var hops []string
 	for _, v := range values {
 		hops = append(hops, strings.Split(v, ",")...)

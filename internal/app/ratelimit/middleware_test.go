@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -108,7 +110,8 @@ func (f *failingLimiter) Allow(context.Context, string) (bool, time.Duration, er
 
 func TestMiddlewareFailsOpen(t *testing.T) {
 	f := &failingLimiter{}
-	h := Middleware(nil, f, nil, okHandler())
+	var logs syncBuffer
+	h := Middleware(nil, f, nil, okHandler(), LogTo(slog.New(slog.NewJSONHandler(&logs, nil))))
 	for range 3 {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/projects", nil))
@@ -118,6 +121,10 @@ func TestMiddlewareFailsOpen(t *testing.T) {
 	}
 	if f.calls != 3 {
 		t.Errorf("limiter called %d times, want 3", f.calls)
+	}
+	// Once, in the app's JSON log rather than the global default.
+	if n := strings.Count(logs.String(), `"msg":"rate limiter failed, letting requests through"`); n != 1 {
+		t.Errorf("failure logged %d times in the given logger, want once: %s", n, logs.String())
 	}
 }
 

@@ -73,6 +73,7 @@ type redisLimiter struct {
 	maxKeys   int
 	nextSweep time.Time
 
+	log        *slog.Logger
 	degraded   atomic.Bool
 	retryRedis atomic.Int64 // unix nanoseconds before which Redis is skipped
 }
@@ -93,10 +94,15 @@ type redisLimiter struct {
 // Limiters with a different limit or window keep separate counters. When
 // Redis fails the limiter decides locally (the same limit, per process)
 // instead of failing the request, logs the outage once and its end once,
-// and tries Redis again every second.
-func NewRedis(client *redis.Client, limit int, window time.Duration) Limiter {
+// and tries Redis again every second. Those two lines go to logger
+// (slog.Default() when nil).
+func NewRedis(client *redis.Client, limit int, window time.Duration, logger *slog.Logger) Limiter {
 	limit, window = max(limit, 1), max(window, time.Millisecond)
+	if logger == nil {
+		logger = slog.Default()
+	}
 	return &redisLimiter{
+		log:      logger,
 		client:   client,
 		limit:    limit,
 		window:   window,
@@ -156,13 +162,13 @@ func (l *redisLimiter) Allow(ctx context.Context, key string) (bool, time.Durati
 		if err != nil {
 			l.retryRedis.Store(time.Now().Add(l.cooldown).UnixNano())
 			if !l.degraded.Swap(true) {
-				slog.Warn("rate limiter: Redis unavailable, limiting per process until it is back",
+				l.log.WarnContext(ctx, "rate limiter: Redis unavailable, limiting per process until it is back",
 					slog.String("addr", l.client.Options().Addr), slog.Any("err", err))
 			}
 			return l.fallback.Allow(ctx, key)
 		}
 		if l.degraded.Swap(false) {
-			slog.Info("rate limiter: Redis is back, limits are shared again", slog.String("addr", l.client.Options().Addr))
+			l.log.InfoContext(ctx, "rate limiter: Redis is back, limits are shared again", slog.String("addr", l.client.Options().Addr))
 		}
 		if granted == 0 {
 			return false, ttl, nil

@@ -31,7 +31,7 @@ func newClient(t *testing.T, rawURL string) *redis.Client {
 func TestRedisAllowsLimitThenDenies(t *testing.T) {
 	srv := testserver.Redis(t)
 	const limit, window = 3, 2 * time.Second
-	l := NewRedis(newClient(t, srv.URL()), limit, window)
+	l := NewRedis(newClient(t, srv.URL()), limit, window, nil)
 	ctx := t.Context()
 	for i := range limit {
 		if ok, _, err := l.Allow(ctx, "api:1.2.3.4"); !ok || err != nil {
@@ -52,7 +52,7 @@ func TestRedisAllowsLimitThenDenies(t *testing.T) {
 
 func TestRedisWindowExpires(t *testing.T) {
 	srv := testserver.Redis(t)
-	l := NewRedis(newClient(t, srv.URL()), 1, 200*time.Millisecond)
+	l := NewRedis(newClient(t, srv.URL()), 1, 200*time.Millisecond, nil)
 	ctx := t.Context()
 	if ok, _, _ := l.Allow(ctx, "k"); !ok {
 		t.Fatal("first request refused")
@@ -72,8 +72,8 @@ func TestRedisWindowExpires(t *testing.T) {
 func TestRedisReplicasShareBudget(t *testing.T) {
 	srv := testserver.Redis(t)
 	const limit = 10
-	a := NewRedis(newClient(t, srv.URL()), limit, time.Minute)
-	b := NewRedis(newClient(t, srv.URL()), limit, time.Minute)
+	a := NewRedis(newClient(t, srv.URL()), limit, time.Minute, nil)
+	b := NewRedis(newClient(t, srv.URL()), limit, time.Minute, nil)
 	ctx := t.Context()
 	allowed := 0
 	for i := range 2 * limit {
@@ -93,7 +93,7 @@ func TestRedisReplicasShareBudget(t *testing.T) {
 		t.Errorf("replicas allowed %d requests together, want %d", allowed, limit)
 	}
 	// A limiter with another limit keeps its own counters.
-	other := NewRedis(newClient(t, srv.URL()), 100, time.Minute)
+	other := NewRedis(newClient(t, srv.URL()), 100, time.Minute, nil)
 	if ok, _, _ := other.Allow(ctx, "api:1.2.3.4"); !ok {
 		t.Error("a limiter with another limit shares the exhausted counter")
 	}
@@ -102,7 +102,7 @@ func TestRedisReplicasShareBudget(t *testing.T) {
 func TestRedisConcurrentExact(t *testing.T) {
 	srv := testserver.Redis(t)
 	const limit = 25
-	l := NewRedis(newClient(t, srv.URL()), limit, time.Minute)
+	l := NewRedis(newClient(t, srv.URL()), limit, time.Minute, nil)
 	var mu sync.Mutex
 	allowed := 0
 	var wg sync.WaitGroup
@@ -132,13 +132,11 @@ func TestRedisConcurrentExact(t *testing.T) {
 // back it is used again.
 func TestRedisDownFallsBackToLocal(t *testing.T) {
 	var logs syncBuffer
-	prev := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
-	t.Cleanup(func() { slog.SetDefault(prev) })
-
 	srv := testserver.Redis(t, testserver.WithPassword("s3cret-pw"))
 	const limit = 3
-	l := NewRedis(newClient(t, srv.URL()), limit, time.Minute)
+	// The app's own logger, not the global default: the warning must reach
+	// the JSON log.
+	l := NewRedis(newClient(t, srv.URL()), limit, time.Minute, slog.New(slog.NewJSONHandler(&logs, nil)))
 	rl := l.(*redisLimiter)
 	rl.cooldown = 50 * time.Millisecond
 	ctx := t.Context()
@@ -233,7 +231,7 @@ func TestRedisHungDoesNotBlock(t *testing.T) {
 	opts.ReadTimeout, opts.WriteTimeout = 5*time.Second, 5*time.Second
 	client := redis.NewClient(opts)
 	t.Cleanup(func() { _ = client.Close() })
-	l := NewRedis(client, 2, time.Minute)
+	l := NewRedis(client, 2, time.Minute, nil)
 	l.(*redisLimiter).timeout = time.Second
 	ctx := t.Context()
 	tests := []struct {
@@ -286,7 +284,7 @@ func TestRedisLeases(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := NewRedis(client, tt.limit, time.Minute)
+			l := NewRedis(client, tt.limit, time.Minute, nil)
 			key := "k" + strconv.Itoa(i)
 			allowed := 0
 			for range tt.sent {
@@ -316,8 +314,8 @@ func TestRedisLeases(t *testing.T) {
 func TestRedisReplicasLeasesNeverExceedLimit(t *testing.T) {
 	srv := testserver.Redis(t)
 	const limit = 100 // leases of 10
-	a := NewRedis(newClient(t, srv.URL()), limit, time.Minute)
-	b := NewRedis(newClient(t, srv.URL()), limit, time.Minute)
+	a := NewRedis(newClient(t, srv.URL()), limit, time.Minute, nil)
+	b := NewRedis(newClient(t, srv.URL()), limit, time.Minute, nil)
 	allowed := 0
 	for i := range 3 * limit {
 		l := a
@@ -340,7 +338,7 @@ func TestRedisReplicasLeasesNeverExceedLimit(t *testing.T) {
 func TestRedisLeaseEndsWithWindow(t *testing.T) {
 	srv := testserver.Redis(t)
 	client := newClient(t, srv.URL())
-	l := NewRedis(client, 100, 300*time.Millisecond) // leases of 10
+	l := NewRedis(client, 100, 300*time.Millisecond, nil) // leases of 10
 	if ok, _, _ := l.Allow(t.Context(), "k"); !ok {
 		t.Fatal("refused")
 	}
@@ -363,7 +361,7 @@ func TestRedisBurstReservesOneLeaseAtATime(t *testing.T) {
 	srv := testserver.Redis(t)
 	client := newClient(t, srv.URL())
 	const limit, goroutines, each = 1000, 50, 20 // leases of 100; exactly the budget
-	l := NewRedis(client, limit, time.Minute)
+	l := NewRedis(client, limit, time.Minute, nil)
 	var refused atomic.Int64
 	var wg sync.WaitGroup
 	for range goroutines {
@@ -392,7 +390,7 @@ func TestRedisBurstReservesOneLeaseAtATime(t *testing.T) {
 // while reserving must not switch the limiter to its local fallback.
 func TestRedisClientGoneIsNotAnOutage(t *testing.T) {
 	srv := testserver.Redis(t)
-	l := NewRedis(newClient(t, srv.URL()), 3, time.Minute)
+	l := NewRedis(newClient(t, srv.URL()), 3, time.Minute, nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	if _, _, err := l.Allow(ctx, "k"); err != nil {

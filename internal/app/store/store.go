@@ -34,6 +34,9 @@ var (
 	// on input (written by an older version or by hand): lists skip it,
 	// a read of it alone fails with this error.
 	ErrCorrupt = errors.New("stored document is invalid")
+	// ErrBusy means every pooled connection stayed in use until the
+	// operation's deadline: the app is overloaded, MongoDB is not down.
+	ErrBusy = errors.New("database connection pool exhausted")
 )
 
 // Collection names.
@@ -135,6 +138,24 @@ func (s *Store) Ping(ctx context.Context) error {
 	defer cancel()
 	if err := s.db.RunCommand(ctx, bson.D{{Key: "ping", Value: 1}}).Err(); err != nil {
 		return classify("ping", err)
+	}
+	return nil
+}
+
+// Up is the health probe: Ping, except that a saturated connection pool
+// counts as up. Its connections are all busy with a server that answers;
+// reporting it down would turn overload into unreadiness and move the
+// load onto fewer replicas.
+func (s *Store) Up(ctx context.Context) error {
+	// Give up on the pool a little before the caller's deadline, so that
+	// "busy" is reported rather than the caller's "no answer".
+	if d, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, d.Add(-time.Until(d)/10))
+		defer cancel()
+	}
+	if err := s.Ping(ctx); err != nil && !errors.Is(err, ErrBusy) {
+		return err
 	}
 	return nil
 }
@@ -314,10 +335,19 @@ func classify(op string, err error) error {
 		return fmt.Errorf("%s: %w", op, ErrNotFound)
 	case mongo.IsDuplicateKeyError(err):
 		return fmt.Errorf("%s: %w: %w", op, ErrDuplicate, err)
+	case poolExhausted(err):
+		return fmt.Errorf("%s: %w: %w", op, ErrBusy, err)
 	case unavailable(err):
 		return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// poolExhausted: the wait for a pooled connection timed out (it wraps
+// context.DeadlineExceeded, so it is told apart before unavailable).
+func poolExhausted(err error) bool {
+	var wq topology.WaitQueueTimeoutError
+	return errors.As(err, &wq) && !errors.Is(err, context.Canceled)
 }
 
 func unavailable(err error) bool {
