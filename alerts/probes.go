@@ -48,15 +48,16 @@ func (p *probeWriters) remove(target string) *probeWriter {
 	return pw
 }
 
-// storage is the open TSDB, or nil before the first configuration and
-// after Close.
+// storage is the open TSDB behind the storage-health watch (a failed
+// probe write makes the agent loud as any failed write does), or nil before
+// the first configuration and after Close.
 func (e *Engine) storage() storage.AppendableV2 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.db == nil || e.closed {
 		return nil
 	}
-	return e.db
+	return e.app
 }
 
 // WriteProbe appends one finished probe of a target at ts: its series with
