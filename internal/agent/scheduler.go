@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/vigil-sh/vigil/collectors"
 	"github.com/vigil-sh/vigil/internal/agent/config"
 )
@@ -44,6 +46,7 @@ type runner struct {
 	mu       sync.RWMutex // guards the fields below
 	stopped  bool         // no result is recorded after stop
 	last     collectors.Result
+	labelled []*dto.MetricFamily // last.Families with the identity, for /metrics
 	lastRec  *probeRecord
 	history  []probeRecord // ring of the most recent probes, oldest first
 	probes   uint64
@@ -143,6 +146,8 @@ func (r *runner) probeOnce(ctx context.Context) {
 			rec.Err = config.Scrub(res.Err.Error(), r.secrets)
 		}
 	}
+	// Labelled once per probe, not once per scrape of /metrics.
+	labelled := withIdentity(res.Families, r.identity)
 	r.mu.Lock()
 	if r.stopped { // removed meanwhile: its series are being dropped
 		r.mu.Unlock()
@@ -151,6 +156,7 @@ func (r *runner) probeOnce(ctx context.Context) {
 	r.metrics.observe(r.target, rec)
 	wasUp := r.lastRec == nil || r.lastRec.Success
 	r.last = res
+	r.labelled = labelled
 	r.lastRec = &rec
 	if len(r.history) == cap(r.history) && len(r.history) > 0 {
 		copy(r.history, r.history[1:])

@@ -97,14 +97,16 @@ func (g targetSeries) Gather() ([]*dto.MetricFamily, error) {
 	var names []string
 	for _, r := range g.a.snapshot() {
 		r.mu.RLock()
-		fams := r.last.Families
+		fams := r.labelled
 		r.mu.RUnlock()
-		for _, mf := range withIdentity(fams, r.identity) {
+		// The stored families are shared by concurrent scrapes: merge into
+		// new ones, never into them.
+		for _, mf := range fams {
 			have, ok := byName[mf.GetName()]
 			if !ok {
-				byName[mf.GetName()] = mf
+				have = &dto.MetricFamily{Name: mf.Name, Help: mf.Help, Type: mf.Type, Unit: mf.Unit}
+				byName[mf.GetName()] = have
 				names = append(names, mf.GetName())
-				continue
 			}
 			have.Metric = append(have.Metric, mf.Metric...)
 		}
