@@ -14,6 +14,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -96,7 +97,10 @@ func (p *httpProber) Probe(ctx context.Context) Result {
 // the probe's verdict, so a failing endpoint still shows its status code.
 type httpOutcome struct {
 	status        int
+	proto         string // "HTTP/1.1"; empty without a response
+	lastModified  time.Time
 	contentLength int64
+	bodyLength    int64 // bytes read of the body, after any decompression
 	redirects     int
 	failedRegex   bool
 	tls           *tls.ConnectionState
@@ -115,11 +119,24 @@ func (p *httpProber) probe(ctx context.Context, s *sink) (string, error) {
 	if err != nil {
 		return ReasonConfig, err
 	}
+	// Resolved first, as blackbox_exporter: the lookup is timed and the
+	// address reported on its own, and the first connection dials it.
+	host := p.url.Hostname()
+	ip, lookup, err := resolveTarget(ctx, s, host, p.cfg.IPProtocol)
+	tt.lookup = lookup
+	if err != nil {
+		return resolveReason(ctx, err), fmt.Errorf("resolving %s: %w", host, err)
+	}
 	dialer := &net.Dialer{Resolver: probeResolver}
 	// No proxy, as blackbox_exporter by default: an HTTP(S)_PROXY in the
 	// agent's environment would otherwise be timed instead of the target.
 	transport := &http.Transport{
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			// Redirects to the same host reuse the chosen address, as
+			// blackbox's URL rewritten to the IP does; others resolve anew.
+			if h, port, err := net.SplitHostPort(addr); err == nil && h == host {
+				return dialResolved(ctx, dialer, ip, port)
+			}
 			return dialIPProtocol(ctx, dialer, addr, p.cfg.IPProtocol)
 		},
 		TLSClientConfig:   tlsCfg,
@@ -152,11 +169,16 @@ func (p *httpProber) probe(ctx context.Context, s *sink) (string, error) {
 	}
 	defer resp.Body.Close()
 	out.status = resp.StatusCode
+	out.proto = resp.Proto
 	out.contentLength = resp.ContentLength
 	out.tls = resp.TLS
+	if t, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
+		out.lastModified = t
+	}
 
 	body, err := io.ReadAll(io.LimitReader(resp.Body, httpBodyLimit))
 	tt.finish()
+	out.bodyLength = int64(len(body))
 	if err != nil {
 		return httpReason(ctx, err), fmt.Errorf("reading body of %s: %w", p.url.Redacted(), err)
 	}
@@ -223,16 +245,28 @@ func httpReason(ctx context.Context, err error) string {
 }
 
 func (p *httpProber) report(s *sink, out *httpOutcome, tt *tripTracer) {
-	for phase, d := range tt.phases() {
+	phases := tt.phases()
+	phases[0] += tt.lookup // the first request's resolution, done before it
+	for phase, d := range phases {
 		s.gauge("probe_http_duration_seconds", "Duration of http request by phase, summed over all redirects.", d.Seconds(), "phase", httpPhases[phase])
 	}
 	s.gauge("probe_http_status_code", "Response HTTP status code.", float64(out.status))
 	s.gauge("probe_http_content_length", "Length of http content response.", float64(out.contentLength))
+	s.gauge("probe_http_uncompressed_body_length", "Length of uncompressed response body", float64(out.bodyLength))
+	// blackbox's float of the protocol version: HTTP/1.1 is 1.1, HTTP/2.0 is 2.
+	var version float64
+	if v, ok := strings.CutPrefix(out.proto, "HTTP/"); ok {
+		version, _ = strconv.ParseFloat(v, 64)
+	}
+	s.gauge("probe_http_version", "Returns the version of HTTP of the probe response", version)
+	if !out.lastModified.IsZero() {
+		s.gauge("probe_http_last_modified_timestamp_seconds", "Returns the Last-Modified HTTP response header in unixtime", float64(out.lastModified.Unix()))
+	}
 	s.gauge("probe_http_redirects", "The number of redirects.", float64(out.redirects))
 	s.gauge("probe_http_ssl", "Indicates if SSL was used for the final redirect.", boolToFloat(out.tls != nil))
 	s.gauge("probe_failed_due_to_regex", "Indicates if probe failed due to regex.", boolToFloat(out.failedRegex))
 	if out.tls != nil {
-		addTLSMetrics(s, out.tls)
+		addTLSMetrics(s, out.tls, true)
 	}
 }
 
@@ -248,9 +282,10 @@ type roundTrip struct {
 // redirects included, as blackbox_exporter's transport does. Hooks run on
 // the transport's dial goroutines, hence the mutex.
 type tripTracer struct {
-	next  http.RoundTripper
-	mu    sync.Mutex
-	trips []*roundTrip
+	next   http.RoundTripper
+	lookup time.Duration // resolveTarget's, before the first round trip
+	mu     sync.Mutex
+	trips  []*roundTrip
 }
 
 func (t *tripTracer) RoundTrip(req *http.Request) (*http.Response, error) {

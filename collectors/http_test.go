@@ -2,7 +2,10 @@ package collectors
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
 	"io"
 	"log"
 	"net/http"
@@ -37,6 +40,10 @@ func probeServer(t *testing.T, tlsCfg *tls.Config) (*httptest.Server, func() []s
 	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "status: ok\n") })
 	mux.HandleFunc("/error", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "status: error", http.StatusInternalServerError)
+	})
+	mux.HandleFunc("/modified", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Last-Modified", "Tue, 03 Feb 2026 04:05:06 GMT")
+		io.WriteString(w, "modified body\n")
 	})
 	mux.HandleFunc("/missing", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
 	mux.HandleFunc("/degraded", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "status: degraded, error in cache\n") })
@@ -193,8 +200,9 @@ func TestHTTPProbePhases(t *testing.T) {
 	if got := mustValue(t, mfs, "probe_http_duration_seconds", "phase", "connect"); got <= 0 {
 		t.Errorf("connect = %v, want > 0", got)
 	}
-	if got := mustValue(t, mfs, "probe_http_duration_seconds", "phase", "resolve"); got != 0 {
-		t.Errorf("resolve = %v for an IP literal, want 0", got)
+	// blackbox times the lookup of a literal too: resolve is that lookup.
+	if got, lookup := mustValue(t, mfs, "probe_http_duration_seconds", "phase", "resolve"), mustValue(t, mfs, "probe_dns_lookup_time_seconds"); got != lookup || got > 0.05 {
+		t.Errorf("resolve = %v for an IP literal, want probe_dns_lookup_time_seconds %v, near 0", got, lookup)
 	}
 
 	byName := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
@@ -222,6 +230,91 @@ func TestHTTPProbePhases(t *testing.T) {
 	}
 	if got := tt.phases()[3]; got != sum {
 		t.Errorf("processing = %v, want the sum over hops %v", got, sum)
+	}
+}
+
+// fnv1a32 is FNV-1a written out from its definition, to check
+// probe_ip_addr_hash independently of the hash/fnv the prober uses.
+func fnv1a32(b []byte) float64 {
+	h := uint32(2166136261)
+	for _, c := range b {
+		h ^= uint32(c)
+		h *= 16777619
+	}
+	return float64(h)
+}
+
+// The families blackbox_exporter's http prober adds beside status and
+// length: version, body length, Last-Modified, resolution, TLS details.
+func TestHTTPProbeBlackboxFamilies(t *testing.T) {
+	srv, _ := probeServer(t, nil)
+	pki := newTestPKI(t, time.Date(2033, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2032, 1, 1, 0, 0, 0, 0, time.UTC))
+	h2 := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "h2") }))
+	h2.EnableHTTP2 = true
+	h2.TLS = &tls.Config{Certificates: []tls.Certificate{pki.server}}
+	h2.StartTLS()
+	t.Cleanup(h2.Close)
+	localhostPort := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+
+	tests := []struct {
+		name         string
+		cfg          config.HTTPTarget
+		wantVersion  float64
+		wantBody     float64
+		wantModified float64 // 0: no probe_http_last_modified_timestamp_seconds
+		wantProto    float64
+		wantHash     float64
+		wantCipher   bool
+	}{
+		{name: "http/1.1 with Last-Modified", cfg: config.HTTPTarget{URL: srv.URL + "/modified"}, wantVersion: 1.1, wantBody: float64(len("modified body\n")),
+			wantModified: float64(time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC).Unix()), wantProto: 4, wantHash: fnv1a32([]byte{127, 0, 0, 1})},
+		{name: "by name, ip4", cfg: config.HTTPTarget{URL: localhostPort + "/ok", IPProtocol: "ip4"}, wantVersion: 1.1, wantBody: float64(len("status: ok\n")),
+			wantProto: 4, wantHash: fnv1a32([]byte{127, 0, 0, 1})},
+		{name: "http/2 over TLS", cfg: config.HTTPTarget{URL: h2.URL, TLS: config.TLSConfig{CAFile: pki.caFile, ServerName: "localhost"}}, wantVersion: 2, wantBody: 2,
+			wantProto: 4, wantHash: fnv1a32([]byte{127, 0, 0, 1}), wantCipher: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, mfs := httpProbe(t, tc.cfg, 3*time.Second)
+			if !res.Success {
+				t.Fatalf("probe failed: %s %v", res.Reason, res.Err)
+			}
+			for name, want := range map[string]float64{
+				"probe_http_version": tc.wantVersion, "probe_http_uncompressed_body_length": tc.wantBody,
+				"probe_ip_protocol": tc.wantProto, "probe_ip_addr_hash": tc.wantHash,
+			} {
+				if got := mustValue(t, mfs, name); got != want {
+					t.Errorf("%s = %v, want %v", name, got, want)
+				}
+			}
+			if got := mustValue(t, mfs, "probe_dns_lookup_time_seconds"); got <= 0 || got > 1 {
+				t.Errorf("probe_dns_lookup_time_seconds = %v", got)
+			}
+			got, ok := sampleValue(mfs, "probe_http_last_modified_timestamp_seconds")
+			if ok != (tc.wantModified != 0) || got != tc.wantModified {
+				t.Errorf("probe_http_last_modified_timestamp_seconds = %v (present %v), want %v", got, ok, tc.wantModified)
+			}
+			_, ok = mfs["probe_tls_cipher_info"]
+			if ok != tc.wantCipher {
+				t.Fatalf("probe_tls_cipher_info present %v, want %v", ok, tc.wantCipher)
+			}
+			if !tc.wantCipher {
+				return
+			}
+			leaf, err := x509.ParseCertificate(pki.server.Certificate[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(leaf.Raw)
+			if got := mustValue(t, mfs, "probe_ssl_last_chain_info", "fingerprint_sha256", hex.EncodeToString(sum[:]),
+				"subject", leaf.Subject.String(), "issuer", leaf.Issuer.String(),
+				"subjectalternative", strings.Join(leaf.DNSNames, ","), "serialnumber", "02"); got != 1 {
+				t.Errorf("probe_ssl_last_chain_info = %v", got)
+			}
+			if got := mustValue(t, mfs, "probe_tls_cipher_info", "cipher", "TLS_AES_128_GCM_SHA256"); got != 1 {
+				t.Errorf("probe_tls_cipher_info = %v", got)
+			}
+		})
 	}
 }
 

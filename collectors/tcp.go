@@ -2,12 +2,15 @@ package collectors
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/vigil-sh/vigil/internal/agent/config"
@@ -53,18 +56,25 @@ func (p *tcpProber) Probe(ctx context.Context) Result {
 }
 
 func (p *tcpProber) probe(ctx context.Context, s *sink) (string, error) {
+	// Registered by blackbox before dialing: 0 until an expect step fails.
+	s.gauge("probe_failed_due_to_regex", "Indicates if probe failed due to regex", 0)
+	host, port, _ := net.SplitHostPort(p.cfg.Address)
+	ip, _, err := resolveTarget(ctx, s, host, p.cfg.IPProtocol)
+	if err != nil {
+		return resolveReason(ctx, err), fmt.Errorf("resolving %s: %w", host, err)
+	}
+	// After resolution, as blackbox's dialTCP: a bad CA file still leaves
+	// the address reported.
 	useTLS := p.cfg.TLS || p.cfg.TLSConfig.Enabled
 	var tlsCfg *tls.Config
 	if useTLS {
-		var err error
 		if tlsCfg, err = probeTLSConfig(p.cfg.TLSConfig); err != nil {
 			return ReasonConfig, err
 		}
 	}
-	d := &net.Dialer{Resolver: probeResolver}
-	conn, err := dialIPProtocol(ctx, d, p.cfg.Address, p.cfg.IPProtocol)
+	conn, err := dialResolved(ctx, &net.Dialer{}, ip, port)
 	if err != nil {
-		return classify(err), fmt.Errorf("dialing %s: %w", p.cfg.Address, err)
+		return classify(err), fmt.Errorf("%s: %w", p.cfg.Address, err)
 	}
 	defer conn.Close()
 	if !useTLS {
@@ -76,7 +86,6 @@ func (p *tcpProber) probe(ctx context.Context, s *sink) (string, error) {
 		_ = conn.SetDeadline(dl)
 	}
 	if tlsCfg.ServerName == "" {
-		host, _, _ := net.SplitHostPort(p.cfg.Address)
 		tlsCfg.ServerName = host
 	}
 	tc := tls.Client(conn, tlsCfg)
@@ -90,7 +99,7 @@ func (p *tcpProber) probe(ctx context.Context, s *sink) (string, error) {
 		return reason, fmt.Errorf("TLS handshake with %s: %w", p.cfg.Address, err)
 	}
 	cs := tc.ConnectionState()
-	addTLSMetrics(s, &cs)
+	addTLSMetrics(s, &cs, false)
 	return "", nil
 }
 
@@ -187,7 +196,8 @@ func probeTLSConfig(c config.TLSConfig) (*tls.Config, error) {
 
 // addTLSMetrics reports the peer's certificates and protocol version with
 // blackbox_exporter's names.
-func addTLSMetrics(s *sink, cs *tls.ConnectionState) {
+// The http prober also reports the cipher; blackbox's tcp prober does not.
+func addTLSMetrics(s *sink, cs *tls.ConnectionState, withCipher bool) {
 	if len(cs.PeerCertificates) > 0 {
 		earliest := cs.PeerCertificates[0].NotAfter
 		for _, c := range cs.PeerCertificates[1:] {
@@ -215,4 +225,18 @@ func addTLSMetrics(s *sink, cs *tls.ConnectionState) {
 		s.gauge("probe_ssl_last_chain_expiry_timestamp_seconds", "Returns the last SSL chain expiry in timestamp.", float64(last.Unix()))
 	}
 	s.gauge("probe_tls_version_info", "Returns the TLS version used.", 1, "version", tls.VersionName(cs.Version))
+	if withCipher {
+		s.gauge("probe_tls_cipher_info", "Returns the TLS cipher negotiated during handshake", 1, "cipher", tls.CipherSuiteName(cs.CipherSuite))
+	}
+	if len(cs.PeerCertificates) > 0 {
+		leaf := cs.PeerCertificates[0]
+		sum := sha256.Sum256(leaf.Raw)
+		s.gauge("probe_ssl_last_chain_info", "Contains SSL leaf certificate information", 1,
+			"fingerprint_sha256", hex.EncodeToString(sum[:]),
+			"subject", leaf.Subject.String(),
+			"issuer", leaf.Issuer.String(),
+			"subjectalternative", strings.Join(leaf.DNSNames, ","),
+			// %x of the bytes keeps leading zeros, which big.Int.Text(16) drops.
+			"serialnumber", fmt.Sprintf("%x", leaf.SerialNumber.Bytes()))
+	}
 }

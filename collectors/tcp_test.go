@@ -136,6 +136,29 @@ func TestTCPProbe(t *testing.T) {
 					t.Errorf("probe_ssl_earliest_cert_expiry = %v, want %v", got, caExpiry.Unix())
 				}
 			}
+			// blackbox's tcp prober reports the leaf but not the cipher.
+			_, hasInfo := sampleValue(mfs, "probe_ssl_last_chain_info", "subject", "CN=localhost", "issuer", "CN=vigil test CA", "serialnumber", "02")
+			_, hasCipher := mfs["probe_tls_cipher_info"]
+			if hasInfo != (tc.wantTLS != "") || hasCipher {
+				t.Errorf("probe_ssl_last_chain_info present %v, probe_tls_cipher_info present %v; want %v, false", hasInfo, hasCipher, tc.wantTLS != "")
+			}
+			if got := mustValue(t, mfs, "probe_failed_due_to_regex"); got != 0 {
+				t.Errorf("probe_failed_due_to_regex = %v", got)
+			}
+			// Every probe reports its resolution, a failed one with protocol 0.
+			wantProto := 0.0
+			if tc.wantReason != ReasonDNS {
+				wantProto = 4
+			}
+			if got := mustValue(t, mfs, "probe_ip_protocol"); got != wantProto {
+				t.Errorf("probe_ip_protocol = %v, want %v", got, wantProto)
+			}
+			if got, want := mustValue(t, mfs, "probe_ip_addr_hash"), wantProto/4*fnv1a32([]byte{127, 0, 0, 1}); got != want {
+				t.Errorf("probe_ip_addr_hash = %v, want %v", got, want)
+			}
+			if _, ok := sampleValue(mfs, "probe_dns_lookup_time_seconds"); !ok {
+				t.Errorf("no probe_dns_lookup_time_seconds")
+			}
 			last, hasChain := sampleValue(mfs, "probe_ssl_last_chain_expiry_timestamp_seconds")
 			if hasChain != tc.wantChain || hasChain && last != float64(caExpiry.Unix()) {
 				t.Errorf("probe_ssl_last_chain_expiry_timestamp_seconds = %v (present %v), want present %v", last, hasChain, tc.wantChain)

@@ -55,9 +55,9 @@ var allow = map[string][]Allowed{
 var stable = map[string][]string{
 	"redis": {"redis_up", "redis_config_maxclients", "redis_config_maxmemory", "redis_instance_info", "redis_connected_slaves", "redis_cluster_enabled"},
 	"host":  {"node_memory_*", "node_filesystem_size_bytes", "node_filesystem_files", "node_filesystem_readonly", "node_filesystem_device_error"},
-	"http":  {"probe_success", "probe_http_status_code", "probe_http_ssl", "probe_http_redirects", "probe_http_version", "probe_http_content_length", "probe_ip_protocol", "probe_failed_due_to_regex"},
-	"https": {"probe_success", "probe_http_status_code", "probe_http_ssl", "probe_http_redirects", "probe_http_version", "probe_ip_protocol", "probe_ssl_earliest_cert_expiry", "probe_tls_version_info"},
-	"tcp":   {"probe_success", "probe_ip_protocol"},
+	"http":  {"probe_success", "probe_http_status_code", "probe_http_ssl", "probe_http_redirects", "probe_http_version", "probe_http_content_length", "probe_http_uncompressed_body_length", "probe_ip_protocol", "probe_ip_addr_hash", "probe_failed_due_to_regex"},
+	"https": {"probe_success", "probe_http_status_code", "probe_http_ssl", "probe_http_redirects", "probe_http_version", "probe_http_uncompressed_body_length", "probe_ip_protocol", "probe_ip_addr_hash", "probe_ssl_earliest_cert_expiry", "probe_tls_version_info", "probe_tls_cipher_info", "probe_ssl_last_chain_info"},
+	"tcp":   {"probe_success", "probe_ip_protocol", "probe_ip_addr_hash", "probe_failed_due_to_regex"},
 }
 
 // matchStable reports whether pattern (a family name, or a prefix ending
