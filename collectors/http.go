@@ -1,6 +1,8 @@
 package collectors
 
 import (
+	"compress/flate"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -18,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/andybalholm/brotli"
 
 	"github.com/vigil-sh/vigil/internal/agent/config"
 	"github.com/vigil-sh/vigil/internal/buildinfo"
@@ -46,6 +50,7 @@ type httpProber struct {
 	method     string
 	matches    []*regexp.Regexp // fail if any matches
 	notMatches []*regexp.Regexp // fail if any does not match
+	proxy      *url.URL         // nil: no proxy
 	timeout    time.Duration
 	logger     *slog.Logger
 }
@@ -68,6 +73,16 @@ func newHTTP(t config.Target, logger *slog.Logger) (Prober, error) {
 	p := &httpProber{name: t.Name, cfg: c, url: u, method: strings.ToUpper(c.Method), timeout: probeTimeout(t), logger: logger}
 	if p.method == "" {
 		p.method = http.MethodGet
+	}
+	if c.ProxyURL != "" {
+		if p.proxy, err = url.Parse(c.ProxyURL); err != nil {
+			return nil, fmt.Errorf("target %q: http proxy_url: %w", t.Name, err)
+		}
+	}
+	switch strings.ToLower(c.Compression) {
+	case "", "identity", "gzip", "deflate", "br":
+	default:
+		return nil, fmt.Errorf("target %q: http compression %q: want identity, gzip, deflate or br", t.Name, c.Compression)
 	}
 	for _, re := range c.FailIfBodyMatches {
 		if re.Regexp != nil {
@@ -148,6 +163,9 @@ func (p *httpProber) probe(ctx context.Context, s *sink) (string, error) {
 		// server declared and the regexps see the body as it was sent.
 		DisableCompression: true,
 	}
+	if p.proxy != nil {
+		transport.Proxy = http.ProxyURL(p.proxy)
+	}
 	defer transport.CloseIdleConnections()
 	tt.next = transport
 	client := &http.Client{
@@ -175,15 +193,34 @@ func (p *httpProber) probe(ctx context.Context, s *sink) (string, error) {
 	if t, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
 		out.lastModified = t
 	}
-
-	body, err := io.ReadAll(io.LimitReader(resp.Body, httpBodyLimit))
+	// The checks run in blackbox_exporter's order; the first failing one
+	// names the reason, and the body is read whatever the verdict, so its
+	// length and the transfer phase are reported for failures too.
+	reason, err := p.checkHeaders(resp)
+	if reason != "" {
+		out.failedRegex = reason == ReasonBodyMismatch
+	}
+	bodyReader, decErr := decompressor(p.cfg.Compression, resp.Body)
+	if decErr != nil && reason == "" {
+		reason, err = ReasonProtocol, fmt.Errorf("%s: %s body: %w", p.url.Redacted(), p.cfg.Compression, decErr)
+	}
+	var body []byte
+	var readErr error
+	if bodyReader != nil {
+		body, readErr = io.ReadAll(io.LimitReader(bodyReader, httpBodyLimit))
+	}
 	tt.finish()
 	out.bodyLength = int64(len(body))
-	if err != nil {
-		return httpReason(ctx, err), fmt.Errorf("reading body of %s: %w", p.url.Redacted(), err)
+	if reason != "" {
+		return reason, err
 	}
-	if !p.validStatus(resp.StatusCode) {
-		return ReasonStatus, fmt.Errorf("%s %s: unexpected status %d", p.method, p.url.Redacted(), resp.StatusCode)
+	if readErr != nil {
+		if reason := httpReason(ctx, readErr); p.cfg.Compression != "" && reason != ReasonTimeout && reason != ReasonConnect {
+			// A stream that does not decode: the server did not send the
+			// compression the target expects.
+			return ReasonProtocol, fmt.Errorf("decompressing the %s body of %s: %w", p.cfg.Compression, p.url.Redacted(), readErr)
+		}
+		return httpReason(ctx, readErr), fmt.Errorf("reading body of %s: %w", p.url.Redacted(), readErr)
 	}
 	for _, re := range p.matches {
 		if re.Match(body) {
@@ -197,7 +234,66 @@ func (p *httpProber) probe(ctx context.Context, s *sink) (string, error) {
 			return ReasonBodyMismatch, fmt.Errorf("%s: body did not match %q", p.url.Redacted(), re.String())
 		}
 	}
+	if v := p.cfg.ValidHTTPVersions; len(v) > 0 && !slices.Contains(v, resp.Proto) {
+		return ReasonProtocol, fmt.Errorf("%s: answered in %s, want one of %s", p.url.Redacted(), resp.Proto, strings.Join(v, ", "))
+	}
+	if p.cfg.FailIfSSL && resp.TLS != nil {
+		return ReasonTLS, fmt.Errorf("%s: final response over TLS (fail_if_ssl)", p.url.Redacted())
+	}
+	if p.cfg.FailIfNotSSL && resp.TLS == nil {
+		return ReasonTLS, fmt.Errorf("%s: final response not over TLS (fail_if_not_ssl)", p.url.Redacted())
+	}
 	return "", nil
+}
+
+// checkHeaders is the status code check, then blackbox_exporter's
+// matchRegularExpressionsOnHeaders (reason body_mismatch).
+func (p *httpProber) checkHeaders(resp *http.Response) (string, error) {
+	if !p.validStatus(resp.StatusCode) {
+		return ReasonStatus, fmt.Errorf("%s %s: unexpected status %d", p.method, p.url.Redacted(), resp.StatusCode)
+	}
+	for _, m := range p.cfg.FailIfHeaderMatches {
+		values := resp.Header.Values(m.Header)
+		if len(values) == 0 && !m.AllowMissing {
+			return ReasonBodyMismatch, fmt.Errorf("%s: missing header %s", p.url.Redacted(), m.Header)
+		}
+		for _, v := range values {
+			if m.Regexp.MatchString(v) {
+				return ReasonBodyMismatch, fmt.Errorf("%s: header %s matched %q", p.url.Redacted(), m.Header, m.Regexp.String())
+			}
+		}
+	}
+	for _, m := range p.cfg.FailIfHeaderNotMatches {
+		values := resp.Header.Values(m.Header)
+		if len(values) == 0 && !m.AllowMissing {
+			return ReasonBodyMismatch, fmt.Errorf("%s: missing header %s", p.url.Redacted(), m.Header)
+		}
+		if len(values) > 0 && !slices.ContainsFunc(values, m.Regexp.MatchString) {
+			return ReasonBodyMismatch, fmt.Errorf("%s: header %s did not match %q", p.url.Redacted(), m.Header, m.Regexp.String())
+		}
+	}
+	return "", nil
+}
+
+// decompressor wraps a body in blackbox_exporter's getDecompressionReader:
+// the configured compression is expected whatever Content-Encoding says. On
+// error it returns the raw body, still to be read (and so timed).
+func decompressor(algorithm string, body io.Reader) (io.Reader, error) {
+	switch strings.ToLower(algorithm) {
+	case "", "identity":
+		return body, nil
+	case "gzip":
+		r, err := gzip.NewReader(body)
+		if err != nil {
+			return body, err
+		}
+		return r, nil
+	case "deflate":
+		return flate.NewReader(body), nil
+	case "br":
+		return brotli.NewReader(body), nil
+	}
+	return body, fmt.Errorf("unsupported compression %q", algorithm)
 }
 
 func (p *httpProber) request(ctx context.Context) (*http.Request, error) {
@@ -216,6 +312,21 @@ func (p *httpProber) request(ctx context.Context) (*http.Request, error) {
 			continue
 		}
 		req.Header.Set(k, v)
+	}
+	if b := p.cfg.BasicAuth; b != nil {
+		pw := b.Password
+		if b.PasswordFile != "" {
+			// Read per probe, as the bearer token file: secrets rotate.
+			raw, err := os.ReadFile(b.PasswordFile)
+			if err != nil {
+				return nil, fmt.Errorf("reading basic_auth.password_file %s: %w", b.PasswordFile, err)
+			}
+			pw = strings.TrimSpace(string(raw))
+		}
+		req.SetBasicAuth(b.Username, pw)
+	}
+	if tok := p.cfg.BearerToken; tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	if f := p.cfg.BearerTokenFile; f != "" {
 		// Read per probe: projected service-account tokens rotate.

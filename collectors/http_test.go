@@ -1,6 +1,8 @@
 package collectors
 
 import (
+	"compress/flate"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -8,6 +10,7 @@ import (
 	"encoding/hex"
 	"io"
 	"log"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,9 +18,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/andybalholm/brotli"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/vigil-sh/vigil/internal/agent/config"
@@ -45,6 +50,29 @@ func probeServer(t *testing.T, tlsCfg *tls.Config) (*httptest.Server, func() []s
 		w.Header().Set("Last-Modified", "Tue, 03 Feb 2026 04:05:06 GMT")
 		io.WriteString(w, "modified body\n")
 	})
+	mux.HandleFunc("/basic", func(w http.ResponseWriter, r *http.Request) {
+		if u, pw, ok := r.BasicAuth(); !ok || u != "ops" || pw != "s3cret" {
+			http.Error(w, "who are you", http.StatusUnauthorized)
+			return
+		}
+		io.WriteString(w, "welcome\n")
+	})
+	for _, enc := range []string{"gzip", "deflate", "br"} {
+		mux.HandleFunc("/"+enc, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Encoding", enc)
+			var zw io.WriteCloser
+			switch enc {
+			case "gzip":
+				zw = gzip.NewWriter(w)
+			case "deflate":
+				zw, _ = flate.NewWriter(w, flate.BestSpeed)
+			case "br":
+				zw = brotli.NewWriter(w)
+			}
+			io.WriteString(zw, strings.Repeat("compressed status: ok\n", 100))
+			zw.Close()
+		})
+	}
 	mux.HandleFunc("/missing", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
 	mux.HandleFunc("/degraded", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "status: degraded, error in cache\n") })
 	mux.HandleFunc("/r1", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/r2", http.StatusFound) })
@@ -313,6 +341,109 @@ func TestHTTPProbeBlackboxFamilies(t *testing.T) {
 			}
 			if got := mustValue(t, mfs, "probe_tls_cipher_info", "cipher", "TLS_AES_128_GCM_SHA256"); got != 1 {
 				t.Errorf("probe_tls_cipher_info = %v", got)
+			}
+		})
+	}
+}
+
+// forwardProxy is an HTTP forward proxy: it relays absolute-form requests
+// and counts them.
+func forwardProxy(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		out := r.Clone(r.Context())
+		out.RequestURI = ""
+		resp, err := http.DefaultTransport.RoundTrip(out)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		maps.Copy(w.Header(), resp.Header)
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+// The http module options of blackbox_exporter, against real servers.
+func TestHTTPProbeModuleOptions(t *testing.T) {
+	srv, seen := probeServer(t, nil)
+	pki := newTestPKI(t, time.Date(2033, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2032, 1, 1, 0, 0, 0, 0, time.UTC))
+	tlsSrv, _ := probeServer(t, &tls.Config{Certificates: []tls.Certificate{pki.server}})
+	proxy, proxied := forwardProxy(t)
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hm := func(header, re string, allowMissing bool) config.HeaderMatch {
+		return config.HeaderMatch{Header: header, Regexp: mustRegexps(t, re)[0], AllowMissing: allowMissing}
+	}
+	compressed := float64(len(strings.Repeat("compressed status: ok\n", 100)))
+	tests := []struct {
+		name       string
+		cfg        config.HTTPTarget
+		wantReason string // "" for success
+		wantRegex  float64
+		wantBody   float64 // probe_http_uncompressed_body_length; -1 to skip
+		wantAuth   string  // Authorization the server saw; "-" to skip
+		wantProxy  int32
+	}{
+		{name: "basic_auth", cfg: config.HTTPTarget{URL: srv.URL + "/basic", BasicAuth: &config.BasicAuth{Username: "ops", Password: "s3cret"}}, wantBody: 8, wantAuth: "Basic b3BzOnMzY3JldA=="},
+		{name: "basic_auth password_file", cfg: config.HTTPTarget{URL: srv.URL + "/basic", BasicAuth: &config.BasicAuth{Username: "ops", PasswordFile: pwFile}}, wantBody: 8, wantAuth: "Basic b3BzOnMzY3JldA=="},
+		{name: "basic_auth wrong", cfg: config.HTTPTarget{URL: srv.URL + "/basic", BasicAuth: &config.BasicAuth{Username: "ops", Password: "nope"}}, wantReason: ReasonStatus, wantBody: -1, wantAuth: "-"},
+		{name: "bearer_token", cfg: config.HTTPTarget{URL: srv.URL + "/ok", BearerToken: "tok3n"}, wantBody: 11, wantAuth: "Bearer tok3n"},
+		{name: "proxy_url", cfg: config.HTTPTarget{URL: srv.URL + "/ok", ProxyURL: proxy.URL}, wantBody: 11, wantAuth: "", wantProxy: 1},
+		{name: "fail_if_ssl over TLS", cfg: config.HTTPTarget{URL: tlsSrv.URL + "/ok", TLS: config.TLSConfig{CAFile: pki.caFile}, FailIfSSL: true}, wantReason: ReasonTLS, wantBody: 11, wantAuth: "-"},
+		{name: "fail_if_not_ssl over TLS", cfg: config.HTTPTarget{URL: tlsSrv.URL + "/ok", TLS: config.TLSConfig{CAFile: pki.caFile}, FailIfNotSSL: true}, wantBody: 11, wantAuth: "-"},
+		{name: "fail_if_not_ssl plain", cfg: config.HTTPTarget{URL: srv.URL + "/ok", FailIfNotSSL: true}, wantReason: ReasonTLS, wantBody: 11, wantAuth: "-"},
+		{name: "header matches", cfg: config.HTTPTarget{URL: srv.URL + "/ok", FailIfHeaderMatches: []config.HeaderMatch{hm("Content-Type", "^text/plain", false)}},
+			wantReason: ReasonBodyMismatch, wantRegex: 1, wantBody: 11, wantAuth: "-"},
+		{name: "header not matches", cfg: config.HTTPTarget{URL: srv.URL + "/ok", FailIfHeaderNotMatches: []config.HeaderMatch{hm("content-type", "json", false)}},
+			wantReason: ReasonBodyMismatch, wantRegex: 1, wantBody: 11, wantAuth: "-"},
+		{name: "header missing", cfg: config.HTTPTarget{URL: srv.URL + "/ok", FailIfHeaderMatches: []config.HeaderMatch{hm("X-Nope", "x", false)}},
+			wantReason: ReasonBodyMismatch, wantRegex: 1, wantBody: 11, wantAuth: "-"},
+		{name: "header missing allowed", cfg: config.HTTPTarget{URL: srv.URL + "/ok", FailIfHeaderNotMatches: []config.HeaderMatch{hm("X-Nope", "x", true), hm("Content-Type", "^text/plain", false)}},
+			wantBody: 11, wantAuth: "-"},
+		{name: "valid_http_versions refuses 1.1", cfg: config.HTTPTarget{URL: srv.URL + "/ok", ValidHTTPVersions: []string{"HTTP/2.0"}}, wantReason: ReasonProtocol, wantBody: 11, wantAuth: "-"},
+		{name: "valid_http_versions accepts 1.1", cfg: config.HTTPTarget{URL: srv.URL + "/ok", ValidHTTPVersions: []string{"HTTP/1.0", "HTTP/1.1"}}, wantBody: 11, wantAuth: "-"},
+		{name: "gzip", cfg: config.HTTPTarget{URL: srv.URL + "/gzip", Compression: "gzip", Headers: map[string]string{"Accept-Encoding": "gzip"}, FailIfBodyNotMatches: mustRegexps(t, "compressed status: ok")},
+			wantBody: compressed, wantAuth: "-"},
+		{name: "deflate", cfg: config.HTTPTarget{URL: srv.URL + "/deflate", Compression: "deflate", FailIfBodyNotMatches: mustRegexps(t, "compressed status: ok")}, wantBody: compressed, wantAuth: "-"},
+		{name: "br", cfg: config.HTTPTarget{URL: srv.URL + "/br", Compression: "br", FailIfBodyNotMatches: mustRegexps(t, "compressed status: ok")}, wantBody: compressed, wantAuth: "-"},
+		{name: "gzip expected, plain sent", cfg: config.HTTPTarget{URL: srv.URL + "/ok", Compression: "gzip"}, wantReason: ReasonProtocol, wantBody: 0, wantAuth: "-"},
+		{name: "br expected, plain sent", cfg: config.HTTPTarget{URL: srv.URL + "/ok", Compression: "br"}, wantReason: ReasonProtocol, wantBody: -1, wantAuth: "-"},
+		{name: "compressed body without compression", cfg: config.HTTPTarget{URL: srv.URL + "/gzip", FailIfBodyNotMatches: mustRegexps(t, "compressed status: ok")},
+			wantReason: ReasonBodyMismatch, wantRegex: 1, wantBody: -1, wantAuth: "-"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(seen())
+			p0 := proxied.Load()
+			res, mfs := httpProbe(t, tc.cfg, 3*time.Second)
+			if res.Success != (tc.wantReason == "") || res.Reason != tc.wantReason {
+				t.Fatalf("success=%v reason=%q err=%v; want reason %q", res.Success, res.Reason, res.Err, tc.wantReason)
+			}
+			if got := mustValue(t, mfs, "probe_failed_due_to_regex"); got != tc.wantRegex {
+				t.Errorf("probe_failed_due_to_regex = %v, want %v", got, tc.wantRegex)
+			}
+			if got := mustValue(t, mfs, "probe_http_uncompressed_body_length"); tc.wantBody >= 0 && got != tc.wantBody {
+				t.Errorf("probe_http_uncompressed_body_length = %v, want %v", got, tc.wantBody)
+			}
+			if got := proxied.Load() - p0; got != tc.wantProxy {
+				t.Errorf("proxy relayed %d requests, want %d", got, tc.wantProxy)
+			}
+			if tc.wantAuth != "-" && !strings.HasPrefix(tc.cfg.URL, tlsSrv.URL) {
+				reqs := seen()[before:]
+				if len(reqs) != 1 || reqs[0].auth != tc.wantAuth {
+					t.Errorf("server saw %+v, want one request with Authorization %q", reqs, tc.wantAuth)
+				}
+			}
+			if res.Err != nil && (strings.Contains(res.Err.Error(), "s3cret") || strings.Contains(res.Err.Error(), "tok3n")) {
+				t.Errorf("error leaks a secret: %v", res.Err)
 			}
 		})
 	}

@@ -154,6 +154,41 @@ func TestParseErrors(t *testing.T) {
 			want: []string{"global.interval (line 2)", "targets[0].http.url (line 6)", "targets[1].name (line 7): duplicate", "targets[1].bogus (line 9)"},
 		},
 		{
+			name: "http module options",
+			yaml: "targets:\n- name: a\n  kind: http\n  http:\n    url: http://x\n    basic_auth: {password: hunter2}\n" +
+				"    bearer_token: t\n    proxy_url: ftp://p\n    fail_if_ssl: true\n    fail_if_not_ssl: true\n" +
+				"    fail_if_header_matches: [{header: 'X Bad', regexp: a}]\n    fail_if_header_not_matches: [{header: Server}]\n" +
+				"    valid_http_versions: [HTTP/3]\n    compression: zstd\n",
+			want: []string{
+				"targets[0].http (line 4): at most one of basic_auth, bearer_token, bearer_token_file and an Authorization header, got basic_auth and bearer_token",
+				"targets[0].http.basic_auth.username (line 6): missing username",
+				"targets[0].http.proxy_url (line 8): ftp://p: want http://, https:// or socks5:// with a host",
+				"targets[0].http.fail_if_not_ssl (line 10): fail_if_ssl and fail_if_not_ssl together",
+			},
+		},
+		{
+			name: "http header matchers, versions, compression",
+			yaml: "targets:\n- name: a\n  kind: http\n  http:\n    url: http://x\n" +
+				"    fail_if_header_matches: [{header: 'X Bad', regexp: a}]\n    fail_if_header_not_matches: [{header: Server}]\n" +
+				"    valid_http_versions: [HTTP/3]\n    compression: zstd\n",
+			want: []string{
+				`targets[0].http.fail_if_header_matches[0].header (line 6): invalid header name "X Bad"`,
+				"targets[0].http.fail_if_header_not_matches[0].regexp (line 7): missing regexp",
+				`targets[0].http.valid_http_versions[0] (line 8): "HTTP/3": want HTTP/1.0, HTTP/1.1 or HTTP/2.0`,
+				`targets[0].http.compression (line 9): "zstd": want identity, gzip, deflate or br`,
+			},
+		},
+		{
+			name: "compression not accepted",
+			yaml: "targets:\n- name: a\n  kind: http\n  http:\n    url: http://x\n    compression: gzip\n    headers: {Accept-Encoding: 'br, gzip;q=0'}\n",
+			want: []string{`targets[0].http.headers.Accept-Encoding (line 7): "br, gzip;q=0" does not accept compression "gzip"`},
+		},
+		{
+			name: "basic_auth password_file",
+			yaml: "targets:\n- name: a\n  kind: http\n  http:\n    url: http://x\n    basic_auth: {username: u, password: hunter2, password_file: /nonexistent/pw}\n",
+			want: []string{"targets[0].http.basic_auth (line 6): password and password_file are mutually exclusive", "targets[0].http.basic_auth.password_file (line 6): open /nonexistent/pw"},
+		},
+		{
 			name: "syntax error",
 			yaml: "targets: [\n",
 			want: []string{"line 1: did not find expected node content"},
@@ -423,6 +458,38 @@ alerting:
 			if strings.Contains(msg, "keyPwSecret13") || strings.Contains(msg, "awsSecret14") {
 				t.Errorf("Scrub with %s's secrets: %s", tg.Name, msg)
 			}
+		}
+	}
+}
+
+// The http block's inline credentials are secrets like the others.
+func TestRedactedHTTPCredentials(t *testing.T) {
+	cfg, err := Parse([]byte(`targets:
+- {name: a, kind: http, http: {url: "http://h/", basic_auth: {username: ops, password: basicSecret1}, proxy_url: "http://pu:proxySecret2@proxy:3128"}}
+- {name: b, kind: http, http: {url: "http://h/b", bearer_token: bearerSecret3}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := yaml.Marshal(cfg.Redacted())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"basicSecret1", "proxySecret2", "bearerSecret3"} {
+		if strings.Contains(string(out), secret) {
+			t.Errorf("redacted config shows %s:\n%s", secret, out)
+		}
+		var scrubbed bool
+		for _, tg := range cfg.Targets {
+			scrubbed = scrubbed || !strings.Contains(Scrub("failed: "+secret, tg.Secrets()), secret)
+		}
+		if !scrubbed {
+			t.Errorf("no target's Secrets scrub %s", secret)
+		}
+	}
+	for _, keep := range []string{"username: ops", "proxy:3128"} {
+		if !strings.Contains(string(out), keep) {
+			t.Errorf("redacted config lost %q:\n%s", keep, out)
 		}
 	}
 }

@@ -363,6 +363,9 @@ func (c *Config) resolvePaths(dir string) {
 		}
 		if t.HTTP != nil {
 			abs(&t.HTTP.BearerTokenFile)
+			if t.HTTP.BasicAuth != nil {
+				abs(&t.HTTP.BasicAuth.PasswordFile)
+			}
 			tls(&t.HTTP.TLS)
 		}
 		if t.TCP != nil {

@@ -53,6 +53,11 @@ func (t Target) Secrets() []string {
 	if t.HTTP != nil {
 		add(urlPassword(t.HTTP.URL))
 		addAll(uriSecrets(t.HTTP.URL))
+		add(t.HTTP.BearerToken)
+		if t.HTTP.BasicAuth != nil {
+			add(t.HTTP.BasicAuth.Password)
+		}
+		add(urlPassword(t.HTTP.ProxyURL))
 		for k, v := range t.HTTP.Headers {
 			if !HarmlessHeader(k) {
 				add(v)
@@ -143,6 +148,13 @@ func (c *Config) Redacted() *Config {
 				}
 			}
 			h.Body = hide(h.Body)
+			h.BearerToken = hide(h.BearerToken)
+			if h.BasicAuth != nil {
+				b := *h.BasicAuth
+				b.Password = hide(b.Password)
+				h.BasicAuth = &b
+			}
+			h.ProxyURL = RedactURI(h.ProxyURL)
 			t.HTTP = &h
 		}
 		out.Targets[i] = t

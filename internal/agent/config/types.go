@@ -102,6 +102,30 @@ type HTTPTarget struct {
 	NoFollowRedirects    bool              `yaml:"no_follow_redirects"`
 	IPProtocol           string            `yaml:"ip_protocol"` // "", ip4, ip6
 	BearerTokenFile      string            `yaml:"bearer_token_file"`
+	// The rest as blackbox_exporter's http module (v0.27.0).
+	BearerToken            string        `yaml:"bearer_token"`
+	BasicAuth              *BasicAuth    `yaml:"basic_auth,omitempty"`
+	ProxyURL               string        `yaml:"proxy_url"`
+	FailIfSSL              bool          `yaml:"fail_if_ssl"`
+	FailIfNotSSL           bool          `yaml:"fail_if_not_ssl"`
+	FailIfHeaderMatches    []HeaderMatch `yaml:"fail_if_header_matches"`
+	FailIfHeaderNotMatches []HeaderMatch `yaml:"fail_if_header_not_matches"`
+	ValidHTTPVersions      []string      `yaml:"valid_http_versions"` // HTTP/1.0, HTTP/1.1, HTTP/2.0
+	Compression            string        `yaml:"compression"`         // identity, gzip, deflate, br
+}
+
+// BasicAuth is an http target's HTTP basic authentication.
+type BasicAuth struct {
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+}
+
+// HeaderMatch checks a response header against a regexp.
+type HeaderMatch struct {
+	Header       string `yaml:"header"`
+	Regexp       Regexp `yaml:"regexp"`
+	AllowMissing bool   `yaml:"allow_missing"`
 }
 
 // TCPTarget probes a TCP port, optionally completing a TLS handshake.

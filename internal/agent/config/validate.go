@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -262,6 +263,102 @@ func (v *validator) http(p string, h *HTTPTarget) {
 		v.file(p+".bearer_token_file", h.BearerTokenFile)
 	}
 	v.tls(p+".tls", &h.TLS)
+	v.httpAuth(p, h)
+	if h.ProxyURL != "" {
+		if u, err := parseURL(h.ProxyURL); err != nil {
+			v.at(p+".proxy_url", "%v", err)
+		} else if u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "socks5" || u.Host == "" {
+			v.at(p+".proxy_url", "%s: want http://, https:// or socks5:// with a host", RedactURL(h.ProxyURL))
+		}
+	}
+	if h.FailIfSSL && h.FailIfNotSSL {
+		v.at(p+".fail_if_not_ssl", "fail_if_ssl and fail_if_not_ssl together fail every probe")
+	}
+	for name, ms := range map[string][]HeaderMatch{"fail_if_header_matches": h.FailIfHeaderMatches, "fail_if_header_not_matches": h.FailIfHeaderNotMatches} {
+		for i, m := range ms {
+			mp := fmt.Sprintf("%s.%s[%d]", p, name, i)
+			if m.Header == "" || strings.ContainsAny(m.Header, " :\r\n") {
+				v.at(mp+".header", "invalid header name %s", quote(m.Header))
+			}
+			if m.Regexp.Regexp == nil || m.Regexp.String() == "" {
+				v.at(mp+".regexp", "missing regexp")
+			}
+		}
+	}
+	for i, ver := range h.ValidHTTPVersions {
+		if !slices.Contains([]string{"HTTP/1.0", "HTTP/1.1", "HTTP/2.0"}, ver) {
+			v.at(fmt.Sprintf("%s.valid_http_versions[%d]", p, i), "%s: want HTTP/1.0, HTTP/1.1 or HTTP/2.0", quote(ver))
+		}
+	}
+	switch strings.ToLower(h.Compression) {
+	case "", "identity", "gzip", "deflate", "br":
+		for k, val := range h.Headers {
+			if strings.EqualFold(k, "Accept-Encoding") && !acceptsEncoding(val, h.Compression) {
+				v.at(joinPath(p+".headers", k), "%s does not accept compression %s", quote(val), quote(h.Compression))
+			}
+		}
+	default:
+		v.at(p+".compression", "%s: want identity, gzip, deflate or br", quote(h.Compression))
+	}
+}
+
+// httpAuth allows at most one way to authenticate, as Prometheus's HTTP
+// client configuration does.
+func (v *validator) httpAuth(p string, h *HTTPTarget) {
+	var ways []string
+	if h.BasicAuth != nil {
+		ways = append(ways, "basic_auth")
+	}
+	if h.BearerToken != "" {
+		ways = append(ways, "bearer_token")
+	}
+	if h.BearerTokenFile != "" {
+		ways = append(ways, "bearer_token_file")
+	}
+	for k := range h.Headers {
+		if strings.EqualFold(k, "Authorization") {
+			ways = append(ways, "headers.Authorization")
+		}
+	}
+	if len(ways) > 1 {
+		v.at(p, "at most one of basic_auth, bearer_token, bearer_token_file and an Authorization header, got %s", strings.Join(ways, " and "))
+	}
+	if b := h.BasicAuth; b != nil {
+		if b.Username == "" {
+			v.at(p+".basic_auth.username", "missing username")
+		}
+		if b.Password != "" && b.PasswordFile != "" {
+			v.at(p+".basic_auth", "password and password_file are mutually exclusive")
+		}
+		if b.PasswordFile != "" {
+			v.file(p+".basic_auth.password_file", b.PasswordFile)
+		}
+	}
+}
+
+// acceptsEncoding is blackbox_exporter's isCompressionAcceptEncodingValid:
+// a compression is only checkable if the request's Accept-Encoding lists it
+// (or *) with a non-zero quality.
+func acceptsEncoding(acceptEncoding, encoding string) bool {
+	if encoding == "" || acceptEncoding == "" {
+		return true
+	}
+	for part := range strings.SplitSeq(acceptEncoding, ",") {
+		name, params, _ := strings.Cut(part, ";")
+		name = strings.TrimSpace(name)
+		q := 1.0
+		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			f, err := strconv.ParseFloat(v, 32)
+			if err != nil {
+				f = 0
+			}
+			q = f
+		}
+		if q > 0 && (name == "*" || strings.EqualFold(name, encoding)) {
+			return true
+		}
+	}
+	return false
 }
 
 func (v *validator) tcp(p string, t *TCPTarget) {
