@@ -1,6 +1,7 @@
 package collectors
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -55,9 +56,12 @@ func (p *tcpProber) Probe(ctx context.Context) Result {
 	return finishBlackboxProbe(s, start, reason, err, p.logger)
 }
 
-func (p *tcpProber) probe(ctx context.Context, s *sink) (string, error) {
-	// Registered by blackbox before dialing: 0 until an expect step fails.
-	s.gauge("probe_failed_due_to_regex", "Indicates if probe failed due to regex", 0)
+func (p *tcpProber) probe(ctx context.Context, s *sink) (reason string, err error) {
+	// Registered by blackbox before dialing, whatever the outcome: 1 only
+	// when an expect step found no matching line (the only body_mismatch).
+	defer func() {
+		s.gauge("probe_failed_due_to_regex", "Indicates if probe failed due to regex", boolToFloat(reason == ReasonBodyMismatch))
+	}()
 	host, port, _ := net.SplitHostPort(p.cfg.Address)
 	ip, _, err := resolveTarget(ctx, s, host, p.cfg.IPProtocol)
 	if err != nil {
@@ -77,18 +81,27 @@ func (p *tcpProber) probe(ctx context.Context, s *sink) (string, error) {
 		return classify(err), fmt.Errorf("%s: %w", p.cfg.Address, err)
 	}
 	defer conn.Close()
-	if !useTLS {
-		return "", nil
-	}
-	// The handshake honours ctx, and the deadline also covers a peer that
-	// accepts and then never speaks.
+	// The deadline covers the handshake and every read and write of the
+	// dialogue, also with a peer that accepts and then never speaks.
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
-	if tlsCfg.ServerName == "" {
-		tlsCfg.ServerName = host
+	if useTLS {
+		if tlsCfg.ServerName == "" {
+			tlsCfg.ServerName = host
+		}
+		tc, reason, err := p.handshake(ctx, conn, tlsCfg, s)
+		if err != nil {
+			return reason, err
+		}
+		conn = tc
 	}
-	tc := tls.Client(conn, tlsCfg)
+	return p.dialogue(ctx, conn, host, s)
+}
+
+// handshake upgrades conn to TLS and reports the peer's certificates.
+func (p *tcpProber) handshake(ctx context.Context, conn net.Conn, cfg *tls.Config, s *sink) (*tls.Conn, string, error) {
+	tc := tls.Client(conn, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		// A peer that hangs up or answers in another protocol fails the
 		// handshake as surely as a bad certificate does.
@@ -96,10 +109,64 @@ func (p *tcpProber) probe(ctx context.Context, s *sink) (string, error) {
 		if ctx.Err() != nil || classify(err) == ReasonTimeout {
 			reason = ReasonTimeout
 		}
-		return reason, fmt.Errorf("TLS handshake with %s: %w", p.cfg.Address, err)
+		return nil, reason, fmt.Errorf("TLS handshake with %s: %w", p.cfg.Address, err)
 	}
 	cs := tc.ConnectionState()
 	addTLSMetrics(s, &cs, false)
+	return tc, "", nil
+}
+
+// dialogue runs the query_response steps as blackbox_exporter's tcp
+// prober: read lines until one matches expect, send the (expanded) line,
+// upgrade with starttls.
+func (p *tcpProber) dialogue(ctx context.Context, conn net.Conn, host string, s *sink) (string, error) {
+	scanner := bufio.NewScanner(conn)
+	for i, qr := range p.cfg.QueryResponse {
+		send := qr.Send
+		if re := qr.Expect.Regexp; re != nil {
+			var match []int
+			for scanner.Scan() {
+				if match = re.FindSubmatchIndex(scanner.Bytes()); match != nil {
+					break
+				}
+			}
+			if err := scanner.Err(); err != nil {
+				return httpReason(ctx, err), fmt.Errorf("%s: query_response[%d]: reading: %w", p.cfg.Address, i, err)
+			}
+			if match == nil {
+				return ReasonBodyMismatch, fmt.Errorf("%s: query_response[%d]: no line matched %q before the connection closed", p.cfg.Address, i, re.String())
+			}
+			line := scanner.Bytes()
+			send = string(re.Expand(nil, []byte(send), line, match))
+			if len(qr.Labels) > 0 {
+				kv := make([]string, 0, 2*len(qr.Labels))
+				for _, l := range qr.Labels {
+					kv = append(kv, l.Name, string(re.Expand(nil, []byte(l.Value), line, match)))
+				}
+				s.gauge("probe_expect_info", "Explicit content matched", 1, kv...)
+			}
+		}
+		if send != "" {
+			if _, err := fmt.Fprintf(conn, "%s\n", send); err != nil {
+				return httpReason(ctx, err), fmt.Errorf("%s: query_response[%d]: sending: %w", p.cfg.Address, i, err)
+			}
+		}
+		if qr.StartTLS {
+			cfg, err := probeTLSConfig(p.cfg.TLSConfig)
+			if err != nil {
+				return ReasonConfig, err
+			}
+			if cfg.ServerName == "" {
+				cfg.ServerName = host
+			}
+			tc, reason, err := p.handshake(ctx, conn, cfg, s)
+			if err != nil {
+				return reason, fmt.Errorf("query_response[%d] starttls: %w", i, err)
+			}
+			conn = tc
+			scanner = bufio.NewScanner(conn)
+		}
+	}
 	return "", nil
 }
 

@@ -1,9 +1,12 @@
 package collectors
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -314,6 +317,127 @@ func TestProbeDNSNeverAnswers(t *testing.T) {
 				t.Errorf("probe took %v, want about %v", took, timeout)
 			}
 			gatherProbe(t, res)
+		})
+	}
+}
+
+// smtpLike serves a line protocol shaped like SMTP with STARTTLS: a banner,
+// EHLO echoing its argument, STARTTLS, NOOP telling whether the session is
+// encrypted, QUIT closing. Lines end in CRLF, as SMTP's.
+func smtpLike(t *testing.T, cert tls.Certificate) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	serve := func(c net.Conn) {
+		defer func() { c.Close() }()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		say := func(lines ...string) {
+			for _, l := range lines {
+				fmt.Fprintf(c, "%s\r\n", l)
+			}
+		}
+		say("220 mail.vigil.test ESMTP v1.2.3")
+		sc := bufio.NewScanner(c)
+		secure := false
+		for sc.Scan() {
+			cmd, arg, _ := strings.Cut(sc.Text(), " ")
+			switch cmd {
+			case "EHLO":
+				say("250-hello "+arg, "250 STARTTLS")
+			case "STARTTLS":
+				say("220 ready")
+				tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{cert}})
+				if tc.Handshake() != nil {
+					return
+				}
+				c, sc, secure = tc, bufio.NewScanner(tc), true
+			case "NOOP":
+				say(fmt.Sprintf("250 ok secure=%v", secure))
+			case "QUIT":
+				say("221 bye")
+				return
+			default:
+				say("500 what")
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() { serve(c) })
+		}
+	})
+	t.Cleanup(func() { l.Close(); wg.Wait() })
+	return l.Addr().String()
+}
+
+func TestTCPProbeQueryResponse(t *testing.T) {
+	pki := newTestPKI(t, time.Date(2033, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2032, 1, 1, 0, 0, 0, 0, time.UTC))
+	addr := smtpLike(t, pki.server)
+	re := func(s string) config.Regexp { return mustRegexps(t, s)[0] }
+	banner := config.QueryResponse{Expect: re(`^220 (\S+) ESMTP v(\S+)$`), Send: "EHLO ${1}",
+		Labels: []config.ExpectLabel{{Name: "host", Value: "${1}"}, {Name: "version", Value: "v${2}"}}}
+	tests := []struct {
+		name       string
+		steps      []config.QueryResponse
+		tlsCfg     config.TLSConfig
+		timeout    time.Duration
+		wantReason string
+		wantRegex  float64
+		wantTLS    bool
+		wantInfo   bool // probe_expect_info{host="mail.vigil.test",version="v1.2.3"}
+	}{
+		{name: "banner, EHLO expanded, STARTTLS, encrypted NOOP", steps: []config.QueryResponse{
+			banner,
+			{Expect: re(`^250-hello mail\.vigil\.test$`)},
+			{Expect: re(`^250 STARTTLS$`), Send: "STARTTLS"},
+			{Expect: re(`^220 ready$`), StartTLS: true},
+			{Send: "NOOP"},
+			{Expect: re(`^250 ok secure=true$`), Send: "QUIT"},
+		}, tlsCfg: config.TLSConfig{CAFile: pki.caFile, ServerName: "localhost"}, wantTLS: true, wantInfo: true},
+		{name: "plain dialogue", steps: []config.QueryResponse{banner, {Send: "NOOP"}, {Expect: re(`^250 ok secure=false$`), Send: "QUIT"}}, wantInfo: true},
+		{name: "no line matches before close", steps: []config.QueryResponse{{Send: "QUIT"}, {Expect: re(`^250`)}},
+			wantReason: ReasonBodyMismatch, wantRegex: 1},
+		{name: "peer silent: timeout, not a regex failure", steps: []config.QueryResponse{{Expect: re(`^999`)}}, timeout: 300 * time.Millisecond,
+			wantReason: ReasonTimeout},
+		{name: "starttls untrusted", steps: []config.QueryResponse{{Expect: re(`^220 `), Send: "STARTTLS"}, {Expect: re(`^220 ready$`), StartTLS: true}},
+			wantReason: ReasonTLS},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			timeout := tc.timeout
+			if timeout == 0 {
+				timeout = 3 * time.Second
+			}
+			tg := netTarget(config.KindTCP, timeout)
+			tg.TCP = &config.TCPTarget{Address: addr, TLSConfig: tc.tlsCfg, QueryResponse: tc.steps}
+			start := time.Now()
+			res := mustProber(t, tg).Probe(t.Context())
+			if res.Success != (tc.wantReason == "") || res.Reason != tc.wantReason {
+				t.Fatalf("success=%v reason=%q err=%v; want reason %q", res.Success, res.Reason, res.Err, tc.wantReason)
+			}
+			if took := time.Since(start); took > timeout+timingSlack {
+				t.Errorf("probe took %v, timeout %v", took, timeout)
+			}
+			mfs := gatherProbe(t, res)
+			if got := mustValue(t, mfs, "probe_failed_due_to_regex"); got != tc.wantRegex {
+				t.Errorf("probe_failed_due_to_regex = %v, want %v", got, tc.wantRegex)
+			}
+			_, hasTLS := sampleValue(mfs, "probe_tls_version_info", "version", "TLS 1.3")
+			_, hasLeaf := sampleValue(mfs, "probe_ssl_last_chain_info", "subject", "CN=localhost")
+			if hasTLS != tc.wantTLS || hasLeaf != tc.wantTLS {
+				t.Errorf("TLS families present %v/%v, want %v", hasTLS, hasLeaf, tc.wantTLS)
+			}
+			_, hasInfo := sampleValue(mfs, "probe_expect_info", "host", "mail.vigil.test", "version", "v1.2.3")
+			if hasInfo != tc.wantInfo {
+				t.Errorf("probe_expect_info present %v, want %v: %v", hasInfo, tc.wantInfo, mfs["probe_expect_info"])
+			}
 		})
 	}
 }

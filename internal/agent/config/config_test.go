@@ -189,6 +189,20 @@ func TestParseErrors(t *testing.T) {
 			want: []string{"targets[0].http.basic_auth (line 6): password and password_file are mutually exclusive", "targets[0].http.basic_auth.password_file (line 6): open /nonexistent/pw"},
 		},
 		{
+			name: "tcp query_response",
+			yaml: "targets:\n- name: a\n  kind: tcp\n  tcp:\n    address: 'h:25'\n    tls: true\n    query_response:\n" +
+				"    - {}\n    - {send: x, labels: [{name: v, value: x}]}\n    - expect: '^220'\n      starttls: true\n" +
+				"    - {expect: '(.*)', labels: [{name: instance, value: x}, {name: ok, value: x}, {name: ok, value: y}]}\n    - {expect: '(x', send: y}\n",
+			want: []string{
+				"targets[0].tcp.query_response[0] (line 8): empty step",
+				"targets[0].tcp.query_response[1].labels (line 9): labels need expect",
+				"targets[0].tcp.query_response[2].starttls (line 11): the connection is already TLS",
+				"targets[0].tcp.query_response[3].labels (line 12): labels are already set on query_response[1]",
+				`targets[0].tcp.query_response[3].labels[0].name (line 12): invalid, reserved or repeated label name "instance"`,
+				`targets[0].tcp.query_response[3].labels[2].name (line 12): invalid, reserved or repeated label name "ok"`,
+			},
+		},
+		{
 			name: "syntax error",
 			yaml: "targets: [\n",
 			want: []string{"line 1: did not find expected node content"},

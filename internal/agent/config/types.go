@@ -134,6 +134,26 @@ type TCPTarget struct {
 	TLS        bool      `yaml:"tls"`
 	TLSConfig  TLSConfig `yaml:"tls_config"`
 	IPProtocol string    `yaml:"ip_protocol"`
+	// QueryResponse is blackbox_exporter's line dialogue, run in order
+	// after connecting.
+	QueryResponse []QueryResponse `yaml:"query_response"`
+}
+
+// QueryResponse is one step of a tcp target's dialogue: wait for a line
+// matching expect (if set), then send a line (expanded with expect's
+// groups, as ${1}), then upgrade to TLS if starttls.
+type QueryResponse struct {
+	Expect   Regexp        `yaml:"expect"`
+	Labels   []ExpectLabel `yaml:"labels"`
+	Send     string        `yaml:"send"`
+	StartTLS bool          `yaml:"starttls"`
+}
+
+// ExpectLabel is a label of probe_expect_info; value is expanded with the
+// expect regexp's groups of the matched line.
+type ExpectLabel struct {
+	Name  string `yaml:"name"`
+	Value string `yaml:"value"`
 }
 
 // HostTarget reports memory, filesystems and (in a cgroup v2 container) the

@@ -369,6 +369,34 @@ func (v *validator) tcp(p string, t *TCPTarget) {
 	}
 	v.ipProtocol(p+".ip_protocol", t.IPProtocol)
 	v.tls(p+".tls_config", &t.TLSConfig)
+	labelled := -1
+	for i, qr := range t.QueryResponse {
+		qp := fmt.Sprintf("%s.query_response[%d]", p, i)
+		if qr.Expect.Regexp == nil && qr.Send == "" && !qr.StartTLS {
+			v.at(qp, "empty step: set expect, send or starttls")
+		}
+		if qr.StartTLS && (t.TLS || t.TLSConfig.Enabled) {
+			v.at(qp+".starttls", "the connection is already TLS (tls: true)")
+		}
+		if len(qr.Labels) == 0 {
+			continue
+		}
+		if qr.Expect.Regexp == nil {
+			v.at(qp+".labels", "labels need expect: their values come from the matched line")
+		}
+		if labelled >= 0 {
+			// One probe_expect_info family, one label set, as blackbox.
+			v.at(qp+".labels", "labels are already set on query_response[%d]; probe_expect_info has one label set", labelled)
+		}
+		labelled = i
+		seen := map[string]bool{}
+		for j, l := range qr.Labels {
+			if !labelNameRE.MatchString(l.Name) || strings.HasPrefix(l.Name, "__") || seen[l.Name] || l.Name == "job" || l.Name == "instance" {
+				v.at(fmt.Sprintf("%s.labels[%d].name", qp, j), "invalid, reserved or repeated label name %s", quote(l.Name))
+			}
+			seen[l.Name] = true
+		}
+	}
 }
 
 func (v *validator) host(p string, h *HostTarget) {
