@@ -1,6 +1,7 @@
 package parity
 
 import (
+	"bufio"
 	"context"
 	"encoding/pem"
 	"errors"
@@ -53,11 +54,12 @@ var allow = map[string][]Allowed{
 // fixture, so all its memory values are fixed). Each entry must match a
 // family the exporter exports, so the list cannot silently rot.
 var stable = map[string][]string{
-	"redis": {"redis_up", "redis_config_maxclients", "redis_config_maxmemory", "redis_instance_info", "redis_connected_slaves", "redis_cluster_enabled"},
-	"host":  {"node_memory_*", "node_filesystem_size_bytes", "node_filesystem_files", "node_filesystem_readonly", "node_filesystem_device_error"},
-	"http":  {"probe_success", "probe_http_status_code", "probe_http_ssl", "probe_http_redirects", "probe_http_version", "probe_http_content_length", "probe_http_uncompressed_body_length", "probe_ip_protocol", "probe_ip_addr_hash", "probe_failed_due_to_regex"},
-	"https": {"probe_success", "probe_http_status_code", "probe_http_ssl", "probe_http_redirects", "probe_http_version", "probe_http_uncompressed_body_length", "probe_ip_protocol", "probe_ip_addr_hash", "probe_ssl_earliest_cert_expiry", "probe_tls_version_info", "probe_tls_cipher_info", "probe_ssl_last_chain_info"},
-	"tcp":   {"probe_success", "probe_ip_protocol", "probe_ip_addr_hash", "probe_failed_due_to_regex"},
+	"redis":      {"redis_up", "redis_config_maxclients", "redis_config_maxmemory", "redis_instance_info", "redis_connected_slaves", "redis_cluster_enabled"},
+	"host":       {"node_memory_*", "node_filesystem_size_bytes", "node_filesystem_files", "node_filesystem_readonly", "node_filesystem_device_error"},
+	"http":       {"probe_success", "probe_http_status_code", "probe_http_ssl", "probe_http_redirects", "probe_http_version", "probe_http_content_length", "probe_http_uncompressed_body_length", "probe_http_last_modified_timestamp_seconds", "probe_ip_protocol", "probe_ip_addr_hash", "probe_failed_due_to_regex"},
+	"https":      {"probe_success", "probe_http_status_code", "probe_http_ssl", "probe_http_redirects", "probe_http_version", "probe_http_uncompressed_body_length", "probe_http_last_modified_timestamp_seconds", "probe_ip_protocol", "probe_ip_addr_hash", "probe_ssl_earliest_cert_expiry", "probe_tls_version_info", "probe_tls_cipher_info", "probe_ssl_last_chain_info"},
+	"tcp":        {"probe_success", "probe_ip_protocol", "probe_ip_addr_hash", "probe_failed_due_to_regex"},
+	"tcp_banner": {"probe_success", "probe_ip_protocol", "probe_ip_addr_hash", "probe_failed_due_to_regex", "probe_expect_info"},
 }
 
 // matchStable reports whether pattern (a family name, or a prefix ending
@@ -78,7 +80,7 @@ func synthetic(name string) bool {
 
 // comparison is one target, scraped from its exporter and from the agent.
 type comparison struct {
-	name        string // redis, host, http, https, tcp: testdata/missing_<name>.txt
+	name        string // redis, host, http, https, tcp, tcp_banner: testdata/missing_<name>.txt
 	agentName   string // the agent target's name
 	exporterURL string // as Prometheus scrapes it after relabelling
 	job         string // the kind's default job (identity contract of issue 9)
@@ -244,6 +246,7 @@ func startEnv(t *testing.T, extra map[string]string) *env {
 
 	okHandler := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("Last-Modified", "Tue, 03 Feb 2026 04:05:06 GMT")
 		io.WriteString(w, "ok\n")
 	})
 	web := httptest.NewServer(okHandler)
@@ -255,6 +258,7 @@ func startEnv(t *testing.T, extra map[string]string) *env {
 		t.Fatal(err)
 	}
 	port := tcpListener(t)
+	banner := bannerListener(t)
 
 	hostname, err := os.Hostname()
 	if err != nil {
@@ -289,7 +293,13 @@ func startEnv(t *testing.T, extra map[string]string) *env {
     timeout: 5s
     tcp:
       preferred_ip_protocol: ip4
-`, caFile))
+  tcp_banner:
+    prober: tcp
+    timeout: 5s
+    tcp:
+      preferred_ip_protocol: ip4
+      query_response:
+%s`, caFile, bannerDialogue("        ")))
 
 	agent := startAgent(t, fmt.Sprintf(`global:
   interval: 2s
@@ -311,7 +321,13 @@ targets:
   - name: port
     kind: tcp
 %[1]s    tcp: {address: %[8]q, ip_protocol: ip4}
-`, labelsYAML(extra), redis.Addr, procPath, cgroupPath, web.URL, webTLS.URL, caFile, port))
+  - name: banner
+    kind: tcp
+%[1]s    tcp:
+      address: %[9]q
+      ip_protocol: ip4
+      query_response:
+%[10]s`, labelsYAML(extra), redis.Addr, procPath, cgroupPath, web.URL, webTLS.URL, caFile, port, banner, bannerDialogue("        ")))
 
 	probe := func(module, target string) string {
 		return blackbox.URL + "/probe?" + url.Values{"module": {module}, "target": {target}}.Encode()
@@ -324,6 +340,7 @@ targets:
 			{name: "http", agentName: "web", exporterURL: probe("http_2xx", web.URL), job: "blackbox", instance: web.URL, healthy: "probe_success"},
 			{name: "https", agentName: "web-tls", exporterURL: probe("http_tls", webTLS.URL), job: "blackbox", instance: webTLS.URL, healthy: "probe_success"},
 			{name: "tcp", agentName: "port", exporterURL: probe("tcp_connect", port), job: "blackbox", instance: port, healthy: "probe_success"},
+			{name: "tcp_banner", agentName: "banner", exporterURL: probe("tcp_banner", banner), job: "blackbox", instance: banner, healthy: "probe_success"},
 		},
 	}
 }
@@ -347,6 +364,48 @@ func absPath(t *testing.T, rel string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// bannerDialogue is the query_response of the tcp_banner comparison, the
+// same YAML for blackbox and the agent, indented by indent.
+func bannerDialogue(indent string) string {
+	return indent + `- expect: '^220 (\S+) ESMTP v(\S+)$'
+` + indent + `  labels: [{name: host, value: '${1}'}, {name: version, value: 'v${2}'}]
+` + indent + `  send: QUIT
+` + indent + `- expect: '^221 '
+`
+}
+
+// bannerListener speaks the start of SMTP: a banner, then 221 to QUIT.
+func bannerListener(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				io.WriteString(c, "220 parity.test ESMTP v1.2.3\r\n")
+				sc := bufio.NewScanner(c)
+				for sc.Scan() {
+					if sc.Text() == "QUIT" {
+						io.WriteString(c, "221 parity.test bye\r\n")
+						return
+					}
+					io.WriteString(c, "500 what\r\n")
+				}
+			}()
+		}
+	}()
+	return l.Addr().String()
 }
 
 // tcpListener accepts and closes connections, as a TCP service blackbox's
