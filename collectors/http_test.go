@@ -234,7 +234,9 @@ func TestHTTPProbePhases(t *testing.T) {
 	}
 
 	byName := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
-	_, mfs = httpProbe(t, config.HTTPTarget{URL: byName + "/ok"}, 3*time.Second)
+	// ip4: the default prefers ip6, and localhost may be ::1 too where the
+	// server only listens on 127.0.0.1.
+	_, mfs = httpProbe(t, config.HTTPTarget{URL: byName + "/ok", IPProtocol: "ip4"}, 3*time.Second)
 	if got := mustValue(t, mfs, "probe_http_duration_seconds", "phase", "resolve"); got <= 0 {
 		t.Errorf("resolve = %v for localhost, want > 0", got)
 	}

@@ -24,7 +24,8 @@ func init() { register(config.KindTCP, newTCP) }
 const netProbeTimeout = 5 * time.Second
 
 // tcpProber dials an address and, when configured, completes a TLS
-// handshake, as blackbox_exporter's tcp prober without query/response.
+// handshake and runs a query_response dialogue, as blackbox_exporter's tcp
+// prober.
 type tcpProber struct {
 	name    string
 	cfg     config.TCPTarget

@@ -217,6 +217,7 @@ func TestChooseIP(t *testing.T) {
 		{"ip6 falls back to ip4", []net.IPAddr{v4}, "ip6", "192.0.2.1", true},
 		{"ip4 falls back to ip6", []net.IPAddr{v6}, "ip4", "2001:db8::1", true},
 		{"none", nil, "ip4", "", false},
+		{"default prefers ip6, as blackbox", []net.IPAddr{v4, v6}, "", "2001:db8::1", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -225,6 +226,24 @@ func TestChooseIP(t *testing.T) {
 				t.Errorf("chooseIP = %v, %v; want %v, %v", ip, ok, tc.want, tc.wantOK)
 			}
 		})
+	}
+}
+
+// probe_ip_addr_hash hashes an IPv4 address in its 4-byte form, however
+// net.IP holds it, and an IPv6 address in its 16 bytes.
+func TestIPHash(t *testing.T) {
+	v6 := net.ParseIP("2001:db8::1")
+	for _, tc := range []struct {
+		ip   net.IP
+		want float64
+	}{
+		{net.ParseIP("127.0.0.1"), fnv1a32([]byte{127, 0, 0, 1})}, // ParseIP's 16-byte form
+		{net.IPv4(192, 0, 2, 1).To4(), fnv1a32([]byte{192, 0, 2, 1})},
+		{v6, fnv1a32(v6.To16())},
+	} {
+		if got := ipHash(tc.ip); got != tc.want {
+			t.Errorf("ipHash(%v) = %v, want %v", tc.ip, got, tc.want)
+		}
 	}
 }
 
