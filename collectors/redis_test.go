@@ -278,6 +278,15 @@ func TestRedisProbeInfo(t *testing.T) {
 			t.Errorf("%s%v = %v, want in [%v, %v]", c.name, c.labels, v, c.min, c.max)
 		}
 	}
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "metrics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range mfs {
+		if !strings.Contains(string(doc), "`"+name+"`") {
+			t.Errorf("%s is not in docs/metrics.md", name)
+		}
+	}
 	// The summaries and histograms of the set calls.
 	for _, name := range []string{"redis_latency_percentiles_usec", "redis_commands_latencies_usec"} {
 		var found bool
@@ -310,6 +319,21 @@ var redisExporterNames = map[string]bool{
 	"redis_total_error_replies": true, "redis_total_reads_processed": true, "redis_total_writes_processed": true,
 	"redis_unexpected_error_replies": true, "redis_memory_used_vm_total": true,
 	"redis_migrate_cached_sockets_total": true, "redis_rdb_saves_total": true,
+}
+
+// TestRedisDocsListEveryFamily: docs/metrics.md (which the rules and
+// dashboards tests read as the list of known names) names every family the
+// INFO table can produce.
+func TestRedisDocsListEveryFamily(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "metrics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for field, m := range redisInfoMetrics {
+		if !strings.Contains(string(doc), "`"+m.name+"`") {
+			t.Errorf("INFO field %s: %s is not in docs/metrics.md", field, m.name)
+		}
+	}
 }
 
 func TestParseRedisInfo(t *testing.T) {
