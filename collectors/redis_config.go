@@ -80,7 +80,7 @@ func parseRedisLatencyHistogram(reply any, cmds map[string]redisCmdStat, s *sink
 		}
 		var sum float64
 		for name, st := range cmds {
-			if strings.HasPrefix(name, cmd) && reRedisCmdName.MatchString(name) {
+			if strings.HasPrefix(name, cmd) && redisSummedCmd(name) {
 				sum += st.usec
 			}
 		}

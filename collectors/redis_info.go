@@ -207,8 +207,6 @@ var (
 	reRedisMasterLinkStatus = regexp.MustCompile(`^master(_[0-9]+)?_link_status`)
 	reRedisMasterDirect     = regexp.MustCompile(`^(master(_[0-9]+)?_(last_io_seconds_ago|sync_in_progress)|slave_repl_offset)`)
 	reRedisSlave            = regexp.MustCompile(`^slave\d+`)
-	// redis_exporter sums the usec of the commandstats lines this matches.
-	reRedisCmdName = regexp.MustCompile(`^[a-zA-Z0-9|]+$`)
 )
 
 // redisCmdStat is one commandstats line.
@@ -240,14 +238,18 @@ func parseRedisInfo(info string, dbCount int, now time.Time, s *sink) (fields ma
 			continue
 		}
 		fields[field] = value
-		if reRedisMasterHost.MatchString(field) {
-			masterHost = value
-		}
-		if reRedisMasterPort.MatchString(field) {
-			masterPort = value
-		}
 		switch section {
 		case "replication":
+			// Only replication lines start with master (the regexps cost a
+			// tenth of a probe when run on every line).
+			if strings.HasPrefix(field, "master") {
+				if reRedisMasterHost.MatchString(field) {
+					masterHost = value
+				}
+				if reRedisMasterPort.MatchString(field) {
+					masterPort = value
+				}
+			}
 			if redisReplicationLine(field, value, masterHost, masterPort, s) {
 				continue
 			}
@@ -465,6 +467,17 @@ func redisInfoValue(s string) (float64, bool) {
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	return v, err == nil
+}
+
+// redisSummedCmd reports whether redis_exporter's regexp for the usec sum
+// of its latency histograms, cmdstat_([a-zA-Z0-9|]+):, matches the command.
+func redisSummedCmd(name string) bool {
+	for _, c := range []byte(name) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '|') {
+			return false
+		}
+	}
+	return name != ""
 }
 
 var reRedisBadName = regexp.MustCompile(`[^a-zA-Z0-9_]`)

@@ -889,3 +889,52 @@ func TestRedisConnectionReuse(t *testing.T) {
 		t.Errorf("probe after Close succeeded")
 	}
 }
+
+// TestParseRedisLatencyHistogram reads both reply shapes: RESP3 maps (what
+// go-redis negotiates with Redis 6+) and RESP2 flat lists.
+func TestParseRedisLatencyHistogram(t *testing.T) {
+	cmds := map[string]redisCmdStat{
+		"set": {calls: 3, usec: 30}, "setex": {calls: 1, usec: 5}, "config|get": {calls: 2, usec: 8}, "client-x": {calls: 1, usec: 1000},
+	}
+	resp3 := map[any]any{
+		"set":        map[any]any{"calls": int64(3), "histogram_usec": map[any]any{int64(1): int64(2), int64(4): int64(3)}},
+		"config|get": map[any]any{"calls": int64(2), "histogram_usec": map[any]any{int64(8): int64(2)}},
+	}
+	resp2 := []any{
+		"set", []any{"calls", int64(3), "histogram_usec", []any{int64(1), int64(2), int64(4), int64(3)}},
+		"config|get", []any{"calls", int64(2), "histogram_usec", []any{int64(8), int64(2)}},
+	}
+	for name, reply := range map[string]any{"resp3": resp3, "resp2": resp2} {
+		t.Run(name, func(t *testing.T) {
+			s := newSink()
+			parseRedisLatencyHistogram(reply, cmds, s)
+			mfs := gatherProbe(t, Result{Families: s.families})
+			got := map[string]string{}
+			for _, m := range mfs["redis_commands_latencies_usec"].GetMetric() {
+				h := m.GetHistogram()
+				var bs []string
+				for _, b := range h.GetBucket() {
+					bs = append(bs, strconv.FormatFloat(b.GetUpperBound(), 'g', -1, 64)+":"+strconv.FormatUint(b.GetCumulativeCount(), 10))
+				}
+				got[seriesLabels(m)["cmd"]] = strconv.FormatUint(h.GetSampleCount(), 10) + " " + strconv.FormatFloat(h.GetSampleSum(), 'g', -1, 64) + " " + strings.Join(bs, ",")
+			}
+			// As redis_exporter: the sum is the usec of every command the
+			// name prefixes (set and setex), names with other characters
+			// than [a-zA-Z0-9|] left out.
+			want := map[string]string{"set": "3 35 1:2,4:3", "config|get": "2 8 8:2"}
+			if len(got) != len(want) {
+				t.Fatalf("got %v, want %v", got, want)
+			}
+			for k, v := range want {
+				if got[k] != v {
+					t.Errorf("%s: got %q, want %q", k, got[k], v)
+				}
+			}
+		})
+	}
+	s := newSink()
+	parseRedisLatencyHistogram("not a histogram", cmds, s)
+	if len(s.families) != 0 {
+		t.Errorf("a malformed reply gave %d families", len(s.families))
+	}
+}
