@@ -524,30 +524,54 @@ func TestRedisProbeReplication(t *testing.T) {
 	}
 }
 
-// TestRedisProbeConfigRefused: a user without CONFIG still gets a
-// successful probe, just without the redis_config_* series.
-func TestRedisProbeConfigRefused(t *testing.T) {
+// TestRedisProbeCommandRefused: a user refused one of the probe's commands
+// (ACL here; rename-command alike) still gets a successful probe, just
+// without that command's series.
+func TestRedisProbeCommandRefused(t *testing.T) {
 	srv := testserver.Redis(t)
 	raw := redis.NewClient(&redis.Options{Addr: srv.Addr, DisableIdentity: true})
 	t.Cleanup(func() { raw.Close() })
-	if err := raw.Do(t.Context(), "ACL", "SETUSER", "monitor", "on", ">monitor-pw", "~*", "&*", "+@all", "-config").Err(); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		deny        string
+		gone, still []string
+	}{
+		{"config", []string{"redis_config_maxclients", "redis_config_maxmemory", "redis_config_io_threads", "redis_config_client_output_buffer_limit_bytes"},
+			[]string{"redis_instance_info", "redis_slowlog_length", "redis_commands_latencies_usec"}},
+		{"info", []string{"redis_instance_info", "redis_db_keys", "redis_uptime_in_seconds", "redis_commands_total", "redis_commands_latencies_usec"},
+			[]string{"redis_config_maxclients", "redis_slowlog_length"}},
+		{"slowlog", []string{"redis_slowlog_length", "redis_slowlog_last_id", "redis_last_slow_execution_duration_seconds"},
+			[]string{"redis_instance_info", "redis_config_maxclients"}},
+		{"latency", []string{"redis_commands_latencies_usec"},
+			[]string{"redis_instance_info", "redis_latency_percentiles_usec", "redis_config_maxclients"}},
 	}
-	p := newTestProber(t, redisTarget("cache", 2*time.Second, config.RedisTarget{Address: srv.Addr, Username: "monitor", Password: "monitor-pw"}))
-	res := probeWithTimeout(t, p, 2*time.Second)
-	if !res.Success {
-		t.Fatalf("Probe failed: %s: %v", res.Reason, res.Err)
+	for _, tc := range tests {
+		t.Run(tc.deny, func(t *testing.T) {
+			user := "no-" + tc.deny
+			if err := raw.Do(t.Context(), "ACL", "SETUSER", user, "on", ">pw", "~*", "&*", "+@all", "-"+tc.deny).Err(); err != nil {
+				t.Fatal(err)
+			}
+			p := newTestProber(t, redisTarget("cache", 2*time.Second, config.RedisTarget{Address: srv.Addr, Username: user, Password: "pw"}))
+			res := probeWithTimeout(t, p, 2*time.Second)
+			if !res.Success {
+				t.Fatalf("Probe failed: %s: %v", res.Reason, res.Err)
+			}
+			mfs := gatherProbe(t, res)
+			for _, name := range tc.gone {
+				if _, ok := mfs[name]; ok {
+					t.Errorf("%s present though %s is refused", name, tc.deny)
+				}
+			}
+			for _, name := range append(tc.still, "redis_up", "redis_exporter_last_scrape_ping_time_seconds") {
+				if _, ok := mfs[name]; !ok {
+					t.Errorf("%s missing: only %s is refused", name, tc.deny)
+				}
+			}
+			if tc.deny == "config" {
+				// Without CONFIG GET databases, Redis's default of 16.
+				mustValue(t, mfs, "redis_db_keys", "db", "db15")
+			}
+		})
 	}
-	mfs := gatherProbe(t, res)
-	for _, name := range []string{"redis_config_maxclients", "redis_config_maxmemory", "redis_config_io_threads"} {
-		if _, ok := mfs[name]; ok {
-			t.Errorf("%s present though CONFIG is refused", name)
-		}
-	}
-	// Without CONFIG GET databases, Redis's default of 16 databases.
-	mustValue(t, mfs, "redis_db_keys", "db", "db15")
-	mustValue(t, mfs, "redis_instance_info", "role", "master")
-	mustValue(t, mfs, "redis_slowlog_length")
 }
 
 // TestRedisProbeOutage proves the pooled client survives a server restart:
