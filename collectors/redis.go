@@ -41,6 +41,8 @@ type redisProber struct {
 	timeout time.Duration
 	logger  *slog.Logger
 	opts    *redis.Options
+	// configCmd is CONFIG's name on the server; "" sends no CONFIG GET.
+	configCmd string
 
 	mu     sync.Mutex
 	client *redis.Client
@@ -76,7 +78,14 @@ func newRedis(t config.Target, logger *slog.Logger) (Prober, error) {
 	opts.DisableIdentity = true
 	opts.ClientName = "vigil-agent"
 	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	return &redisProber{name: t.Name, addr: addr, timeout: timeout, logger: logger, opts: opts}, nil
+	configCmd := t.Redis.ConfigCommand
+	switch configCmd {
+	case "":
+		configCmd = "CONFIG"
+	case "-":
+		configCmd = ""
+	}
+	return &redisProber{name: t.Name, addr: addr, timeout: timeout, logger: logger, opts: opts, configCmd: configCmd}, nil
 }
 
 // redisOptions turns the target's configuration into go-redis options. The
@@ -267,8 +276,12 @@ func (p *redisProber) probe(ctx context.Context, s *sink) Result {
 		hist    *redis.Cmd
 	)
 	_, _ = c.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for _, k := range redisConfigKeys {
-			configs = append(configs, pipe.ConfigGet(ctx, k))
+		if p.configCmd != "" {
+			for _, k := range redisConfigKeys {
+				cmd := redis.NewMapStringStringCmd(ctx, p.configCmd, "GET", k)
+				_ = pipe.Process(ctx, cmd)
+				configs = append(configs, cmd)
+			}
 		}
 		info = pipe.Info(ctx, "all")
 		slowLen = pipe.SlowLogLen(ctx)
@@ -289,7 +302,7 @@ func (p *redisProber) probe(ctx context.Context, s *sink) Result {
 	for i, cmd := range configs {
 		v, err := cmd.Result()
 		if err != nil {
-			refused("CONFIG GET "+redisConfigKeys[i], err)
+			refused(p.configCmd+" GET "+redisConfigKeys[i], err)
 			continue
 		}
 		maps.Copy(cfg, v)

@@ -962,3 +962,65 @@ func TestParseRedisLatencyHistogram(t *testing.T) {
 		t.Errorf("a malformed reply gave %d families", len(s.families))
 	}
 }
+
+// TestRedisProbeConfigCommand: a server whose CONFIG is renamed (as
+// hardened setups do) answers the configured name; "-" sends no CONFIG.
+func TestRedisProbeConfigCommand(t *testing.T) {
+	bin := testserver.LookBinary(t, "redis-server", "redis-server")
+	port := testserver.FreePort(t)
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", t.TempDir(),
+		"--save", "", "--appendonly", "no", "--loglevel", "warning", "--rename-command", "CONFIG", "vigil-config")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting redis-server: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	renamed := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	plain := testserver.Redis(t)
+
+	tests := []struct {
+		name, addr, configCommand string
+		wantConfig                bool
+	}{
+		{"renamed, configured", renamed, "vigil-config", true},
+		{"renamed, default name", renamed, "", false},
+		{"plain, default name", plain.Addr, "", true},
+		{"plain, skipped", plain.Addr, "-", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newTestProber(t, redisTarget("cache", 2*time.Second, config.RedisTarget{Address: tc.addr, ConfigCommand: tc.configCommand}))
+			var res Result
+			// The renamed server may still be starting.
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				if res = probeWithTimeout(t, p, 2*time.Second); res.Success || time.Now().After(deadline) {
+					break
+				}
+			}
+			if !res.Success {
+				t.Fatalf("Probe failed: %s: %v", res.Reason, res.Err)
+			}
+			mfs := gatherProbe(t, res)
+			_, got := mfs["redis_config_maxclients"]
+			if got != tc.wantConfig {
+				t.Errorf("redis_config_maxclients present %v, want %v", got, tc.wantConfig)
+			}
+			mustValue(t, mfs, "redis_instance_info", "role", "master")
+		})
+	}
+	// "-" sent no CONFIG at all: the plain server counted only the probe
+	// with the default name.
+	raw := redis.NewClient(&redis.Options{Addr: plain.Addr, DisableIdentity: true})
+	t.Cleanup(func() { raw.Close() })
+	stats, err := raw.Info(t.Context(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "cmdstat_config|get:calls=" + strconv.Itoa(len(redisConfigKeys)) + ","
+	if !strings.Contains(stats, want) {
+		t.Errorf("commandstats %q lacks %q: one probe's CONFIG GETs", stats, want)
+	}
+}
