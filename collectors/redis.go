@@ -265,7 +265,8 @@ func (p *redisProber) probe(ctx context.Context, s *sink) Result {
 	}
 	s.gauge("redis_exporter_last_scrape_ping_time_seconds", helpRedisPing, time.Since(pingStart).Seconds())
 
-	// Everything else in one pipelined round trip. Each command may be
+	// Everything else in one pipelined round trip: CONFIG GET, INFO ALL,
+	// LATENCY HISTOGRAM and LATEST, SLOWLOG LEN and GET. Each command may be
 	// refused on its own (ACL, rename-command): the server is up, we then
 	// know less about it.
 	var (
@@ -274,6 +275,7 @@ func (p *redisProber) probe(ctx context.Context, s *sink) Result {
 		slowLen *redis.IntCmd
 		slowGet *redis.SlowLogCmd
 		hist    *redis.Cmd
+		latest  *redis.Cmd
 	)
 	_, _ = c.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		if p.configCmd != "" {
@@ -287,6 +289,7 @@ func (p *redisProber) probe(ctx context.Context, s *sink) Result {
 		slowLen = pipe.SlowLogLen(ctx)
 		slowGet = pipe.SlowLogGet(ctx, 1)
 		hist = pipe.Do(ctx, "LATENCY", "HISTOGRAM")
+		latest = pipe.Do(ctx, "LATENCY", "LATEST")
 		return nil
 	})
 	if err := info.Err(); err != nil && !isRedisReply(err) {
@@ -325,6 +328,11 @@ func (p *redisProber) probe(ctx context.Context, s *sink) Result {
 		}
 	}
 
+	if v, err := latest.Result(); err != nil {
+		refused("LATENCY LATEST", err)
+	} else {
+		parseRedisLatencyLatest(v, s)
+	}
 	if n, err := slowLen.Result(); err != nil {
 		refused("SLOWLOG LEN", err)
 	} else {

@@ -129,3 +129,27 @@ func redisNumber(v any) (float64, bool) {
 	}
 	return 0, false
 }
+
+// parseRedisLatencyLatest adds the latency monitor's latest spike per event
+// from a LATENCY LATEST reply: [event, unix time, latest ms, max ms] each.
+// Empty unless latency-monitor-threshold is set on the server.
+func parseRedisLatencyLatest(reply any, s *sink) {
+	events, ok := reply.([]any)
+	if !ok {
+		return
+	}
+	for _, e := range events {
+		f, ok := e.([]any)
+		if !ok || len(f) < 3 {
+			continue
+		}
+		name, ok1 := f[0].(string)
+		last, ok2 := redisNumber(f[1])
+		dur, ok3 := redisNumber(f[2])
+		if !ok1 || !ok2 || !ok3 {
+			continue
+		}
+		s.gauge("redis_latency_spike_last", "Unix time of the latest latency spike by event.", last, "event_name", name)
+		s.gauge("redis_latency_spike_duration_seconds", "Duration of the latest latency spike by event, in seconds.", dur/1e3, "event_name", name)
+	}
+}

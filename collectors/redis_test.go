@@ -1024,3 +1024,38 @@ func TestRedisProbeConfigCommand(t *testing.T) {
 		t.Errorf("commandstats %q lacks %q: one probe's CONFIG GETs", stats, want)
 	}
 }
+
+// TestRedisProbeLatencyLatest: with the latency monitor on, a slow script
+// is a spike the probe reports.
+func TestRedisProbeLatencyLatest(t *testing.T) {
+	srv := testserver.Redis(t)
+	raw := redis.NewClient(&redis.Options{Addr: srv.Addr, DisableIdentity: true})
+	t.Cleanup(func() { raw.Close() })
+	ctx := t.Context()
+	p := newTestProber(t, redisTarget("cache", 2*time.Second, config.RedisTarget{Address: srv.Addr}))
+	if _, ok := gatherProbe(t, probeWithTimeout(t, p, 2*time.Second))["redis_latency_spike_last"]; ok {
+		t.Fatalf("redis_latency_spike_last without the latency monitor")
+	}
+	if err := raw.ConfigSet(ctx, "latency-monitor-threshold", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().Unix()
+	start := time.Now()
+	if err := raw.Eval(ctx, "local i = 0 while i < 5000000 do i = i + 1 end return i", nil).Err(); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	res := probeWithTimeout(t, p, 2*time.Second)
+	if !res.Success {
+		t.Fatalf("Probe failed: %s: %v", res.Reason, res.Err)
+	}
+	mfs := gatherProbe(t, res)
+	last := mustValue(t, mfs, "redis_latency_spike_last", "event_name", "command")
+	if last < float64(before) || last > float64(time.Now().Unix()) {
+		t.Errorf("redis_latency_spike_last = %v, want in [%d, now]", last, before)
+	}
+	dur := mustValue(t, mfs, "redis_latency_spike_duration_seconds", "event_name", "command")
+	if dur < 0.001 || dur > took.Seconds()+0.001 {
+		t.Errorf("redis_latency_spike_duration_seconds = %v, want in [1ms, %v]", dur, took)
+	}
+}
