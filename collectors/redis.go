@@ -317,6 +317,17 @@ func (p *redisProber) probe(ctx context.Context, s *sink) Result {
 	} else {
 		if strings.Contains(text, "cluster_enabled:1") {
 			dbCount = 1 // a cluster node has only db0
+			// A second round trip, on cluster nodes only: elsewhere CLUSTER
+			// INFO is an error reply, which the server would count in the
+			// error statistics its users alert on.
+			if ci, err := c.ClusterInfo(ctx).Result(); err != nil {
+				if !isRedisReply(err) {
+					return Result{Reason: redisReason(err), Err: fmt.Errorf("redis %s: CLUSTER INFO: %w", p.addr, err)}
+				}
+				refused("CLUSTER INFO", err)
+			} else {
+				parseRedisClusterInfo(ci, s)
+			}
 		} else if dbCount == 0 {
 			dbCount = 16 // Redis's default, as redis_exporter assumes
 		}

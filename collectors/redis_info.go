@@ -284,22 +284,7 @@ func parseRedisInfo(info string, dbCount int, now time.Time, s *sink) (fields ma
 				continue
 			}
 		}
-		m, ok := redisInfoMetrics[field]
-		if !ok {
-			// redis_exporter exports every cluster_* field under its own name.
-			if !strings.HasPrefix(field, "cluster_") {
-				continue
-			}
-			m = redisInfoMetric{name: "redis_" + sanitizeRedisName(field), typ: prometheus.GaugeValue}
-		}
-		v, ok := redisInfoValue(value)
-		if !ok {
-			continue
-		}
-		if m.scale != 0 {
-			v *= m.scale
-		}
-		s.add(m.typ, m.name, helpRedisInfoField, v)
+		redisPlainField(field, value, s)
 	}
 
 	// The summary needs commandstats' count and sum beside latencystats'
@@ -335,6 +320,39 @@ func parseRedisInfo(info string, dbCount int, now time.Time, s *sink) (fields ma
 			"master_host", fields["master_host"], "master_port", fields["master_port"], "read_only", fields["slave_read_only"])
 	}
 	return fields, cmds
+}
+
+// redisPlainField adds the metric of one unlabelled INFO (or CLUSTER INFO)
+// field, if redis_exporter exports it.
+func redisPlainField(field, value string, s *sink) {
+	m, ok := redisInfoMetrics[field]
+	if !ok {
+		// redis_exporter exports every cluster_* field under its own name.
+		if !strings.HasPrefix(field, "cluster_") {
+			return
+		}
+		m = redisInfoMetric{name: "redis_" + sanitizeRedisName(field), typ: prometheus.GaugeValue}
+	}
+	v, ok := redisInfoValue(value)
+	if !ok {
+		return
+	}
+	if m.scale != 0 {
+		v *= m.scale
+	}
+	s.add(m.typ, m.name, helpRedisInfoField, v)
+}
+
+// parseRedisClusterInfo adds the CLUSTER INFO fields of a cluster node:
+// cluster_state (ok 1), cluster_slots_*, cluster_known_nodes, ... and the
+// message counters redis_exporter renames.
+func parseRedisClusterInfo(info string, s *sink) {
+	for line := range strings.SplitSeq(info, "\r\n") {
+		field, value, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && !strings.Contains(value, ":") {
+			redisPlainField(field, value, s)
+		}
+	}
 }
 
 // redisReplicationLine handles the labelled replication lines; false if

@@ -319,6 +319,7 @@ var redisExporterNames = map[string]bool{
 	"redis_total_error_replies": true, "redis_total_reads_processed": true, "redis_total_writes_processed": true,
 	"redis_unexpected_error_replies": true, "redis_memory_used_vm_total": true,
 	"redis_migrate_cached_sockets_total": true, "redis_rdb_saves_total": true,
+	"redis_cluster_messages_sent_total": true, "redis_cluster_messages_received_total": true,
 }
 
 // TestRedisDocsListEveryFamily: docs/metrics.md (which the rules and
@@ -1057,5 +1058,71 @@ func TestRedisProbeLatencyLatest(t *testing.T) {
 	dur := mustValue(t, mfs, "redis_latency_spike_duration_seconds", "event_name", "command")
 	if dur < 0.001 || dur > took.Seconds()+0.001 {
 		t.Errorf("redis_latency_spike_duration_seconds = %v, want in [1ms, %v]", dur, took)
+	}
+}
+
+// TestRedisProbeCluster: a cluster node (one, without slots) adds its
+// CLUSTER INFO and has only db0, as redis_exporter reports it.
+func TestRedisProbeCluster(t *testing.T) {
+	bin := testserver.LookBinary(t, "redis-server", "redis-server")
+	port := testserver.FreePort(t)
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+		"--save", "", "--appendonly", "no", "--loglevel", "warning",
+		"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting redis-server: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	p := newTestProber(t, redisTarget("node", 2*time.Second, config.RedisTarget{Address: addr}))
+	var res Result
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if res = probeWithTimeout(t, p, 2*time.Second); res.Success || time.Now().After(deadline) {
+			break
+		}
+	}
+	if !res.Success {
+		t.Fatalf("Probe failed: %s: %v", res.Reason, res.Err)
+	}
+	mfs := gatherProbe(t, res)
+	for _, c := range []struct {
+		name string
+		want float64
+	}{
+		{"redis_cluster_enabled", 1},
+		{"redis_cluster_state", 0}, // "fail": no slot is assigned
+		{"redis_cluster_slots_assigned", 0},
+		{"redis_cluster_known_nodes", 1},
+	} {
+		if got := mustValue(t, mfs, c.name); got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, got, c.want)
+		}
+	}
+	if n := len(mfs["redis_db_keys"].GetMetric()); n != 1 {
+		t.Errorf("redis_db_keys: %d series, want 1 (db0)", n)
+	}
+	mustValue(t, mfs, "redis_instance_info", "redis_mode", "cluster")
+}
+
+func TestParseRedisClusterInfo(t *testing.T) {
+	s := newSink()
+	parseRedisClusterInfo("cluster_state:ok\r\ncluster_slots_assigned:16384\r\ncluster_stats_messages_sent:10\r\n"+
+		"cluster_stats_messages_ping_sent:4\r\ntotal_cluster_links_buffer_limit_exceeded:0\r\n", s)
+	mfs := gatherProbe(t, Result{Families: s.families})
+	for name, want := range map[string]float64{
+		"redis_cluster_state": 1, "redis_cluster_slots_assigned": 16384,
+		"redis_cluster_messages_sent_total": 10, "redis_cluster_stats_messages_ping_sent": 4,
+	} {
+		if got := mustValue(t, mfs, name); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	if len(mfs) != 4 {
+		t.Errorf("families %v, want 4", familyNames(mfs))
 	}
 }
