@@ -1,7 +1,6 @@
 package collectors
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -9,16 +8,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
@@ -27,49 +25,11 @@ import (
 
 func init() { register(config.KindRedis, newRedis) }
 
-// redisInfoMetric maps one INFO field to the metric redis_exporter exports
-// for it (exporter/metrics.go there), so dashboards and alerts written for
-// redis_exporter work unchanged.
-type redisInfoMetric struct {
-	name string
-	help string
-	typ  prometheus.ValueType
-}
-
-// redisInfoMetrics is the whole INFO → metric mapping. Parsing is driven by
-// this table: adding a field is adding a line.
-var redisInfoMetrics = map[string]redisInfoMetric{
-	// # Server
-	"uptime_in_seconds": {"redis_uptime_in_seconds", "Seconds since the Redis server started.", prometheus.GaugeValue},
-	// # Clients
-	"connected_clients": {"redis_connected_clients", "Number of client connections (excluding replicas).", prometheus.GaugeValue},
-	"blocked_clients":   {"redis_blocked_clients", "Clients pending on a blocking call.", prometheus.GaugeValue},
-	// # Memory
-	"used_memory": {"redis_memory_used_bytes", "Bytes allocated by Redis.", prometheus.GaugeValue},
-	"maxmemory":   {"redis_memory_max_bytes", "The maxmemory setting in bytes; 0 means no limit.", prometheus.GaugeValue},
-	// # Persistence
-	"rdb_last_bgsave_status": {"redis_rdb_last_bgsave_status", "1 if the last RDB save succeeded.", prometheus.GaugeValue},
-	"rdb_last_save_time":     {"redis_rdb_last_save_timestamp_seconds", "Unix time of the last successful RDB save.", prometheus.GaugeValue},
-	"aof_enabled":            {"redis_aof_enabled", "1 if AOF persistence is on.", prometheus.GaugeValue},
-	"aof_last_write_status":  {"redis_aof_last_write_status", "1 if the last AOF write succeeded.", prometheus.GaugeValue},
-	// # Stats
-	"keyspace_hits":            {"redis_keyspace_hits_total", "Successful key lookups.", prometheus.CounterValue},
-	"keyspace_misses":          {"redis_keyspace_misses_total", "Failed key lookups.", prometheus.CounterValue},
-	"evicted_keys":             {"redis_evicted_keys_total", "Keys evicted because of the maxmemory limit.", prometheus.CounterValue},
-	"rejected_connections":     {"redis_rejected_connections_total", "Connections rejected because of the maxclients limit.", prometheus.CounterValue},
-	"total_commands_processed": {"redis_commands_processed_total", "Commands processed by the server.", prometheus.CounterValue},
-	// # Replication
-	"connected_slaves":   {"redis_connected_slaves", "Number of connected replicas.", prometheus.GaugeValue},
-	"master_repl_offset": {"redis_master_repl_offset", "The server's current replication offset.", prometheus.GaugeValue},
-}
-
 const (
 	redisPoolSize = 2
 
 	helpRedisUp   = "1 if the Redis server answered PING."
 	helpRedisPing = "Round trip of the PING of the last probe, in seconds."
-	helpDBKeys    = "Number of keys by database."
-	helpDBExpire  = "Number of keys with an expiry by database."
 )
 
 // redisProber keeps one small go-redis pool per target for the life of the
@@ -81,6 +41,8 @@ type redisProber struct {
 	timeout time.Duration
 	logger  *slog.Logger
 	opts    *redis.Options
+	// configCmd is CONFIG's name on the server; "" sends no CONFIG GET.
+	configCmd string
 
 	mu     sync.Mutex
 	client *redis.Client
@@ -116,7 +78,14 @@ func newRedis(t config.Target, logger *slog.Logger) (Prober, error) {
 	opts.DisableIdentity = true
 	opts.ClientName = "vigil-agent"
 	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	return &redisProber{name: t.Name, addr: addr, timeout: timeout, logger: logger, opts: opts}, nil
+	configCmd := t.Redis.ConfigCommand
+	switch configCmd {
+	case "":
+		configCmd = "CONFIG"
+	case "-":
+		configCmd = ""
+	}
+	return &redisProber{name: t.Name, addr: addr, timeout: timeout, logger: logger, opts: opts, configCmd: configCmd}, nil
 }
 
 // redisOptions turns the target's configuration into go-redis options. The
@@ -296,87 +265,108 @@ func (p *redisProber) probe(ctx context.Context, s *sink) Result {
 	}
 	s.gauge("redis_exporter_last_scrape_ping_time_seconds", helpRedisPing, time.Since(pingStart).Seconds())
 
-	info, err := c.Info(ctx).Result()
-	if err != nil {
-		var rerr redis.Error
-		if errors.As(err, &rerr) {
-			// The server answered but refuses INFO (ACL, renamed command):
-			// it is up, we just know less about it.
-			p.logger.Debug("redis INFO refused", "err", err)
-			return Result{Success: true}
+	// Everything else in one pipelined round trip: CONFIG GET, INFO ALL,
+	// LATENCY HISTOGRAM and LATEST, SLOWLOG LEN and GET. Each command may be
+	// refused on its own (ACL, rename-command): the server is up, we then
+	// know less about it.
+	var (
+		configs []*redis.MapStringStringCmd
+		info    *redis.StringCmd
+		slowLen *redis.IntCmd
+		slowGet *redis.SlowLogCmd
+		hist    *redis.Cmd
+		latest  *redis.Cmd
+	)
+	_, _ = c.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		if p.configCmd != "" {
+			for _, k := range redisConfigKeys {
+				cmd := redis.NewMapStringStringCmd(ctx, p.configCmd, "GET", k)
+				_ = pipe.Process(ctx, cmd)
+				configs = append(configs, cmd)
+			}
 		}
+		info = pipe.Info(ctx, "all")
+		slowLen = pipe.SlowLogLen(ctx)
+		slowGet = pipe.SlowLogGet(ctx, 1)
+		hist = pipe.Do(ctx, "LATENCY", "HISTOGRAM")
+		latest = pipe.Do(ctx, "LATENCY", "LATEST")
+		return nil
+	})
+	if err := info.Err(); err != nil && !isRedisReply(err) {
 		return Result{Reason: redisReason(err), Err: fmt.Errorf("redis %s: INFO: %w", p.addr, err)}
 	}
-	parseRedisInfo(info, s)
+	// The probe's result is settled: from here on a refused command only
+	// costs its series.
+	refused := func(cmd string, err error) {
+		p.logger.Debug("redis command refused, its metrics are left out", "cmd", cmd, "err", err)
+	}
+
+	cfg := map[string]string{}
+	for i, cmd := range configs {
+		v, err := cmd.Result()
+		if err != nil {
+			refused(p.configCmd+" GET "+redisConfigKeys[i], err)
+			continue
+		}
+		maps.Copy(cfg, v)
+	}
+	dbCount := parseRedisConfig(cfg, s)
+
+	if text, err := info.Result(); err != nil {
+		refused("INFO ALL", err)
+	} else {
+		if strings.Contains(text, "cluster_enabled:1") {
+			dbCount = 1 // a cluster node has only db0
+			// A second round trip, on cluster nodes only: elsewhere CLUSTER
+			// INFO is an error reply, which the server would count in the
+			// error statistics its users alert on.
+			if ci, err := c.ClusterInfo(ctx).Result(); err != nil {
+				if !isRedisReply(err) {
+					return Result{Reason: redisReason(err), Err: fmt.Errorf("redis %s: CLUSTER INFO: %w", p.addr, err)}
+				}
+				refused("CLUSTER INFO", err)
+			} else {
+				parseRedisClusterInfo(ci, s)
+			}
+		} else if dbCount == 0 {
+			dbCount = 16 // Redis's default, as redis_exporter assumes
+		}
+		_, cmds := parseRedisInfo(text, dbCount, time.Now(), s)
+		if v, err := hist.Result(); err != nil {
+			refused("LATENCY HISTOGRAM", err)
+		} else {
+			parseRedisLatencyHistogram(v, cmds, s)
+		}
+	}
+
+	if v, err := latest.Result(); err != nil {
+		refused("LATENCY LATEST", err)
+	} else {
+		parseRedisLatencyLatest(v, s)
+	}
+	if n, err := slowLen.Result(); err != nil {
+		refused("SLOWLOG LEN", err)
+	} else {
+		s.gauge("redis_slowlog_length", "Number of entries in the slow log.", float64(n))
+	}
+	if entries, err := slowGet.Result(); err != nil {
+		refused("SLOWLOG GET", err)
+	} else {
+		var id, dur float64
+		if len(entries) > 0 {
+			id, dur = float64(entries[0].ID), entries[0].Duration.Seconds()
+		}
+		s.gauge("redis_slowlog_last_id", "ID of the newest slow log entry; 0 if none.", id)
+		s.gauge("redis_last_slow_execution_duration_seconds", "Duration of the newest slow log entry, in seconds; 0 if none.", dur)
+	}
 	return Result{Success: true}
 }
 
-// parseRedisInfo adds the metrics of redisInfoMetrics and the keyspace
-// section found in an INFO reply.
-func parseRedisInfo(info string, s *sink) {
-	section := ""
-	sc := bufio.NewScanner(strings.NewReader(info))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			continue
-		}
-		if strings.HasPrefix(line, "#") {
-			section = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(line, "#")))
-			continue
-		}
-		field, value, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		if section == "keyspace" {
-			if keys, expires, ok := parseKeyspace(value); ok && strings.HasPrefix(field, "db") {
-				s.gauge("redis_db_keys", helpDBKeys, keys, "db", field)
-				s.gauge("redis_db_keys_expiring", helpDBExpire, expires, "db", field)
-			}
-			continue
-		}
-		m, ok := redisInfoMetrics[field]
-		if !ok {
-			continue
-		}
-		v, ok := redisInfoValue(value)
-		if !ok {
-			continue
-		}
-		s.add(m.typ, m.name, m.help, v)
-	}
-}
-
-// redisInfoValue parses a number, or a status where "ok" is 1.
-func redisInfoValue(s string) (float64, bool) {
-	switch s {
-	case "ok":
-		return 1, true
-	case "err", "fail":
-		return 0, true
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	return v, err == nil
-}
-
-// parseKeyspace parses "keys=1,expires=0,avg_ttl=0".
-func parseKeyspace(s string) (keys, expires float64, ok bool) {
-	var haveKeys bool
-	for kv := range strings.SplitSeq(s, ",") {
-		k, v, _ := strings.Cut(kv, "=")
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			continue
-		}
-		switch k {
-		case "keys":
-			keys, haveKeys = f, true
-		case "expires":
-			expires = f
-		}
-	}
-	return keys, expires, haveKeys
+// isRedisReply reports whether err is the server's error reply rather than
+// a failure to talk to it.
+func isRedisReply(err error) bool {
+	var rerr redis.Error
+	return errors.As(err, &rerr)
 }
 
 // redisReason classifies a go-redis error: server replies first, then the

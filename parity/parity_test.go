@@ -37,6 +37,9 @@ var allow = map[string][]Allowed{
 		{"redis_exporter_last_scrape_duration_seconds", MissingInVigil, "the exporter's own scrape; Vigil reports vigil_probe_duration_seconds"},
 		{"redis_exporter_last_scrape_error", MissingInVigil, "the exporter's own scrape; Vigil reports vigil_probe_failures_total"},
 		{"redis_exporter_scrapes_total", MissingInVigil, "the exporter's own scrape; Vigil reports vigil_probes_total"},
+		{"redis_exporter_scrape_duration_seconds", MissingInVigil, "the exporter's own scrape; Vigil reports vigil_probe_duration_seconds"},
+		{"redis_target_scrape_request_errors_total", MissingInVigil, "the exporter's own /scrape requests; Vigil reports vigil_probe_failures_total"},
+		{"redis_last_key_groups_scrape_duration_milliseconds", MissingInVigil, "the exporter's own timing of its -check-key-groups option, which Vigil does not have"},
 		{"redis_exporter_last_scrape_ping_time_seconds", ExtraInVigil, "Vigil always PINGs, as redis_exporter does with -ping-on-connect"},
 	},
 	"host": {
@@ -54,7 +57,11 @@ var allow = map[string][]Allowed{
 // fixture, so all its memory values are fixed). Each entry must match a
 // family the exporter exports, so the list cannot silently rot.
 var stable = map[string][]string{
-	"redis":      {"redis_up", "redis_config_maxclients", "redis_config_maxmemory", "redis_instance_info", "redis_connected_slaves", "redis_cluster_enabled"},
+	"redis": {"redis_up", "redis_config_maxclients", "redis_config_maxmemory", "redis_instance_info", "redis_connected_slaves", "redis_cluster_enabled",
+		"redis_config_io_threads", "redis_config_client_output_buffer_limit_bytes", "redis_config_client_output_buffer_limit_overcome_seconds",
+		"redis_db_keys", "redis_db_keys_expiring", "redis_max_clients", "redis_memory_max_bytes", "redis_process_id", "redis_hz", "redis_configured_hz",
+		"redis_aof_enabled", "redis_rdb_last_bgsave_status", "redis_aof_last_write_status", "redis_replication_backlog_bytes",
+		"redis_loading_dump_file", "redis_cluster_connections", "redis_number_of_functions", "redis_rdb_saves_total"},
 	"host":       {"node_memory_*", "node_filesystem_size_bytes", "node_filesystem_files", "node_filesystem_readonly", "node_filesystem_device_error"},
 	"http":       {"probe_success", "probe_http_status_code", "probe_http_ssl", "probe_http_redirects", "probe_http_version", "probe_http_content_length", "probe_http_uncompressed_body_length", "probe_http_last_modified_timestamp_seconds", "probe_ip_protocol", "probe_ip_addr_hash", "probe_failed_due_to_regex"},
 	"https":      {"probe_success", "probe_http_status_code", "probe_http_ssl", "probe_http_redirects", "probe_http_version", "probe_http_uncompressed_body_length", "probe_http_last_modified_timestamp_seconds", "probe_ip_protocol", "probe_ip_addr_hash", "probe_ssl_earliest_cert_expiry", "probe_tls_version_info", "probe_tls_cipher_info", "probe_ssl_last_chain_info"},

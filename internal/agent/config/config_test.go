@@ -104,6 +104,11 @@ func TestParseErrors(t *testing.T) {
 			want: []string{"targets[0].redis.password_file (line 7): password and password_file are mutually exclusive"},
 		},
 		{
+			name: "redis config_command with a space",
+			yaml: "targets:\n- name: r\n  kind: redis\n  redis:\n    address: localhost:6379\n    config_command: 'CONFIG GET'\n",
+			want: []string{"targets[0].redis.config_command (line 6): must be one command name, got \"CONFIG GET\""},
+		},
+		{
 			name: "redis bad address",
 			yaml: "targets:\n- name: r\n  kind: redis\n  redis:\n    address: localhost\n",
 			want: []string{"targets[0].redis.address (line 5): address localhost: missing port"},

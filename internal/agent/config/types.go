@@ -87,6 +87,9 @@ type RedisTarget struct {
 	PasswordFile string    `yaml:"password_file"`
 	TLS          TLSConfig `yaml:"tls"`
 	DB           int       `yaml:"db"`
+	// ConfigCommand is CONFIG's name where rename-command changed it, as
+	// redis_exporter's -config-command; "-" sends no CONFIG GET at all.
+	ConfigCommand string `yaml:"config_command"`
 }
 
 // HTTPTarget probes an HTTP endpoint, as blackbox_exporter's http module.

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // validator checks a decoded, defaulted configuration and collects every
@@ -239,6 +240,9 @@ func (v *validator) redis(p string, r *RedisTarget) {
 	}
 	if r.DB < 0 {
 		v.at(p+".db", "must not be negative, got %d", r.DB)
+	}
+	if strings.ContainsFunc(r.ConfigCommand, unicode.IsSpace) {
+		v.at(p+".config_command", "must be one command name, got %q", r.ConfigCommand)
 	}
 	v.tls(p+".tls", &r.TLS)
 }
