@@ -10,11 +10,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/procfs"
 
 	"github.com/vigil-sh/vigil/internal/agent/config"
 )
@@ -71,6 +74,20 @@ type hostProber struct {
 	fsExclude  *regexp.Regexp
 	statfs     statfsFunc
 	logger     *slog.Logger
+	// proc reads /proc as node_exporter does; procErr is why it could not
+	// be opened, reported by every collector that needs it.
+	proc       procfs.FS
+	procErr    error
+	cpu        cpuCounters
+	collectors []hostCollector
+}
+
+// hostCollector is one of node_exporter's collectors: it reports its own
+// node_scrape_collector_success and _duration_seconds, and its failure
+// fails only itself, as in node_exporter.
+type hostCollector struct {
+	name    string
+	collect func(context.Context, *sink) error
 }
 
 func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
@@ -101,6 +118,25 @@ func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
 	if h.FSTypesExclude != nil {
 		p.fsExclude = h.FSTypesExclude.Regexp
 	}
+	p.proc, p.procErr = procfs.NewFS(p.procPath)
+	all := map[string]func(context.Context, *sink) error{
+		"cpu":        p.withProc(p.collectCPU),
+		"filesystem": p.collectFilesystems,
+		"loadavg":    p.withProc(p.collectLoadavg),
+		"meminfo":    p.collectMemory,
+		"stat":       p.withProc(p.collectStat),
+		"uname":      p.collectUname,
+	}
+	for _, name := range config.HostCollectors {
+		if slices.Contains(h.DisableCollectors, name) {
+			continue
+		}
+		fn, ok := all[name]
+		if !ok { // config lists a collector this package lacks: a bug here
+			return nil, fmt.Errorf("host collector %q is not implemented", name)
+		}
+		p.collectors = append(p.collectors, hostCollector{name, fn})
+	}
 	return p, nil
 }
 
@@ -118,25 +154,45 @@ func (p *hostProber) Probe(ctx context.Context) Result {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	s := newSink()
-	var errs []error
-	if err := p.collectMemory(s); err != nil {
-		errs = append(errs, err)
+	type outcome struct {
+		took time.Duration
+		err  error
 	}
-	if err := p.collectFilesystems(ctx, s); err != nil {
-		errs = append(errs, err)
+	outcomes := make([]outcome, len(p.collectors))
+	for i, c := range p.collectors {
+		t0 := time.Now()
+		err := c.collect(ctx, s)
+		outcomes[i] = outcome{time.Since(t0), err}
+		if err != nil {
+			p.logger.Debug("collector failed", "collector", c.name, "err", err)
+		}
+	}
+	for i, c := range p.collectors {
+		s.gauge("node_scrape_collector_duration_seconds", "node_exporter: Duration of a collector scrape.", outcomes[i].took.Seconds(), "collector", c.name)
+	}
+	for i, c := range p.collectors {
+		s.gauge("node_scrape_collector_success", "node_exporter: Whether a collector succeeded.", boolToFloat(outcomes[i].err == nil), "collector", c.name)
 	}
 	p.collectContainer(s)
-	err := errors.Join(errs...)
-	reason := ""
-	if err != nil {
-		reason = ReasonOther
+	// As node_exporter's scrape, the probe succeeds whichever collectors
+	// failed: their node_scrape_collector_success says which.
+	return finishProbe(s, start, "", nil, p.logger)
+}
+
+// withProc runs a collector that reads /proc through procfs only when
+// proc_path could be opened.
+func (p *hostProber) withProc(f func(context.Context, *sink) error) func(context.Context, *sink) error {
+	return func(ctx context.Context, s *sink) error {
+		if p.procErr != nil {
+			return p.procErr
+		}
+		return f(ctx, s)
 	}
-	return finishProbe(s, start, reason, err, p.logger)
 }
 
 // collectMemory turns every /proc/meminfo field into node_exporter's
 // node_memory_<Field>[_bytes] gauge.
-func (p *hostProber) collectMemory(s *sink) error {
+func (p *hostProber) collectMemory(_ context.Context, s *sink) error {
 	path := filepath.Join(p.procPath, "meminfo")
 	f, err := os.Open(path)
 	if err != nil {

@@ -40,8 +40,6 @@ var allow = map[string][]Allowed{
 	},
 	"host": {
 		{"node_exporter_build_info", MissingInVigil, "the exporter's own build; Vigil's is vigil_build_info on the agent's job"},
-		{"node_scrape_collector_duration_seconds", MissingInVigil, "per-collector self-metrics; Vigil reports vigil_probe_duration_seconds per kind"},
-		{"node_scrape_collector_success", MissingInVigil, "per-collector self-metrics; Vigil reports vigil_target_up"},
 		{"node_memory_*", ExtraInVigil, "Vigil names every /proc/meminfo field; node_exporter only those its procfs knows (Balloon, Hugetlb, KReclaimable, …)"},
 		{"container_*", ExtraInVigil, "cAdvisor's families: the host kind also replaces cAdvisor for the agent's own container"},
 	},
@@ -54,7 +52,10 @@ var allow = map[string][]Allowed{
 // family the exporter exports, so the list cannot silently rot.
 var stable = map[string][]string{
 	"redis": {"redis_up", "redis_config_maxclients", "redis_config_maxmemory", "redis_instance_info", "redis_connected_slaves", "redis_cluster_enabled"},
-	"host":  {"node_memory_*", "node_filesystem_size_bytes", "node_filesystem_files", "node_filesystem_readonly", "node_filesystem_device_error"},
+	"host": {"node_memory_*", "node_filesystem_size_bytes", "node_filesystem_files", "node_filesystem_readonly", "node_filesystem_device_error",
+		"node_scrape_collector_success", "node_uname_info", "node_cpu_seconds_total", "node_cpu_guest_seconds_total",
+		"node_load1", "node_load5", "node_load15", "node_intr_total", "node_context_switches_total", "node_forks_total",
+		"node_boot_time_seconds", "node_procs_running", "node_procs_blocked"},
 	"http":  {"probe_success", "probe_http_status_code", "probe_http_ssl", "probe_http_redirects", "probe_http_version", "probe_http_content_length", "probe_ip_protocol", "probe_failed_due_to_regex"},
 	"https": {"probe_success", "probe_http_status_code", "probe_http_ssl", "probe_http_redirects", "probe_http_version", "probe_ip_protocol", "probe_ssl_earliest_cert_expiry", "probe_tls_version_info"},
 	"tcp":   {"probe_success", "probe_ip_protocol"},
@@ -198,7 +199,8 @@ func compareTarget(t *testing.T, agentURL string, c comparison, extra map[string
 // every Linux has are compared, in full: labels and values.
 func TestParityRealHost(t *testing.T) {
 	families := []string{"node_memory_MemTotal_bytes", "node_memory_SwapTotal_bytes",
-		"node_filesystem_size_bytes", "node_filesystem_readonly", "node_filesystem_device_error"}
+		"node_filesystem_size_bytes", "node_filesystem_readonly", "node_filesystem_device_error",
+		"node_uname_info", "node_boot_time_seconds"}
 	only := func(fs Families) Families {
 		return fs.Without(func(n string) bool { return !slices.Contains(families, n) })
 	}
@@ -207,6 +209,7 @@ func TestParityRealHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	nodeExp := testserver.NodeExporter(t, "--collector.disable-defaults", "--collector.meminfo", "--collector.filesystem",
+		"--collector.uname", "--collector.stat",
 		"--web.disable-exporter-metrics", "--path.procfs=/proc", "--path.sysfs=/sys", "--path.rootfs=/")
 	agent := startAgent(t, `global: {interval: 2s, timeout: 1s}
 disable_default_rules: true
@@ -265,12 +268,16 @@ func startEnv(t *testing.T, extra map[string]string) *env {
 	// the agent's cgroup) so that every value is the same on every machine;
 	// the filesystems it lists (/, /tmp, /usr) exist everywhere and are
 	// statfs'ed for real by both sides.
-	procPath, cgroupPath := absPath(t, "testdata/host/proc"), absPath(t, "testdata/host/cgroup")
+	// sys holds only what makes node_exporter's cpu collector find no
+	// sysfs CPU data (no online, throttle or isolated files), as the
+	// agent's cpu collector, which reads /proc/stat only.
+	procPath, sysPath, cgroupPath := absPath(t, "testdata/host/proc"), absPath(t, "testdata/host/sys"), absPath(t, "testdata/host/cgroup")
 
 	redisExp := testserver.RedisExporter(t)
 	// Only the collectors the host kind implements, on the same /proc.
 	nodeExp := testserver.NodeExporter(t, "--collector.disable-defaults", "--collector.meminfo", "--collector.filesystem",
-		"--web.disable-exporter-metrics", "--path.procfs="+procPath, "--path.rootfs=/")
+		"--collector.uname", "--collector.cpu", "--collector.loadavg", "--collector.stat",
+		"--web.disable-exporter-metrics", "--path.procfs="+procPath, "--path.sysfs="+sysPath, "--path.rootfs=/")
 	blackbox := testserver.BlackboxExporter(t, fmt.Sprintf(`modules:
   http_2xx:
     prober: http
@@ -301,7 +308,7 @@ targets:
 %[1]s    redis: {address: %[2]q}
   - name: node
     kind: host
-%[1]s    host: {proc_path: %[3]q, cgroup_path: %[4]q}
+%[1]s    host: {proc_path: %[3]q, sys_path: %[9]q, cgroup_path: %[4]q}
   - name: web
     kind: http
 %[1]s    http: {url: %[5]q, ip_protocol: ip4}
@@ -311,7 +318,7 @@ targets:
   - name: port
     kind: tcp
 %[1]s    tcp: {address: %[8]q, ip_protocol: ip4}
-`, labelsYAML(extra), redis.Addr, procPath, cgroupPath, web.URL, webTLS.URL, caFile, port))
+`, labelsYAML(extra), redis.Addr, procPath, cgroupPath, web.URL, webTLS.URL, caFile, port, sysPath))
 
 	probe := func(module, target string) string {
 		return blackbox.URL + "/probe?" + url.Values{"module": {module}, "target": {target}}.Encode()

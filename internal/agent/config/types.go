@@ -124,7 +124,13 @@ type HostTarget struct {
 	CgroupPath string `yaml:"cgroup_path"` // default /sys/fs/cgroup
 	// FilesystemTimeout bounds one statfs; a hung mount is reported as a device error.
 	FilesystemTimeout Duration `yaml:"filesystem_timeout"` // default 1s
+	// DisableCollectors turns off node_exporter collectors by name (HostCollectors).
+	DisableCollectors []string `yaml:"disable_collectors"`
 }
+
+// HostCollectors are the node_exporter collectors a host target runs,
+// in the order it runs them; each can be named in disable_collectors.
+var HostCollectors = []string{"cpu", "filesystem", "loadavg", "meminfo", "stat", "uname"}
 
 // TLSConfig is the client TLS configuration of a target.
 type TLSConfig struct {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -283,6 +284,11 @@ func (v *validator) host(p string, h *HostTarget) {
 		}
 	}
 	v.positive(p+".filesystem_timeout", h.FilesystemTimeout)
+	for i, name := range h.DisableCollectors {
+		if !slices.Contains(HostCollectors, name) {
+			v.at(fmt.Sprintf("%s.disable_collectors[%d]", p, i), "unknown collector %s: want one of %s", quote(name), strings.Join(HostCollectors, ", "))
+		}
+	}
 }
 
 func (v *validator) tls(p string, t *TLSConfig) {
