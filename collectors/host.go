@@ -268,6 +268,7 @@ func validMetricSuffix(s string) bool {
 type mount struct {
 	device, mountPoint, fsType string
 	readOnly                   bool
+	major, minor               string // of the device, for node_filesystem_mount_info
 }
 
 // readMounts reads the agent's own mount table: its mount namespace is the
@@ -306,15 +307,23 @@ func parseMountinfo(r io.Reader) ([]mount, error) {
 		if sep < 0 || len(fields) < sep+3 {
 			return nil, fmt.Errorf("malformed mountinfo line %q", sc.Text())
 		}
+		var major, minor int
+		if _, err := fmt.Sscanf(fields[2], "%d:%d", &major, &minor); err != nil {
+			return nil, fmt.Errorf("malformed mountinfo line %q: major:minor %q", sc.Text(), fields[2])
+		}
+		// node_exporter's isFilesystemReadOnly: a filesystem the kernel
+		// remounted read-only after an error has emergency_ro.
 		ro := hasOption(fields[5], "ro")
 		if len(fields) > sep+3 {
-			ro = ro || hasOption(fields[sep+3], "ro")
+			ro = ro || hasOption(fields[sep+3], "ro") || hasOption(fields[sep+3], "emergency_ro")
 		}
 		out = append(out, mount{
 			device:     unescapeMount(fields[sep+2]),
 			mountPoint: unescapeMount(fields[4]),
 			fsType:     fields[sep+1],
 			readOnly:   ro,
+			major:      strconv.Itoa(major),
+			minor:      strconv.Itoa(minor),
 		})
 	}
 	return out, sc.Err()
@@ -334,6 +343,8 @@ func parseProcMounts(r io.Reader) ([]mount, error) {
 			mountPoint: unescapeMount(fields[1]),
 			fsType:     fields[2],
 			readOnly:   hasOption(fields[3], "ro"),
+			major:      "0", // /proc/mounts has no device numbers
+			minor:      "0",
 		})
 	}
 	return out, sc.Err()
@@ -393,8 +404,24 @@ func (p *hostProber) filesystems(mounts []mount) []mount {
 }
 
 type fsResult struct {
-	stat fsStat
-	err  error
+	stat    fsStat
+	err     error
+	timeout bool
+}
+
+// errLabel is node_exporter's device_error label: the statfs errno's text,
+// "mountpoint timeout" for a mount that does not answer, "" on success.
+func (r fsResult) errLabel() string {
+	var errno syscall.Errno
+	switch {
+	case r.err == nil:
+		return ""
+	case r.timeout:
+		return "mountpoint timeout"
+	case errors.As(r.err, &errno):
+		return errno.Error()
+	}
+	return r.err.Error()
 }
 
 // collectFilesystems stats every mount concurrently, each bounded by the
@@ -413,8 +440,10 @@ func (p *hostProber) collectFilesystems(ctx context.Context, s *sink) error {
 	}
 	wg.Wait()
 	for i, m := range mounts {
-		labels := []string{"device", m.device, "fstype", m.fsType, "mountpoint", m.mountPoint}
 		r := results[i]
+		// node_exporter 1.12 labels a failed mount's series with why
+		// (device_error, "" otherwise, which Prometheus stores as no label).
+		labels := []string{"device", m.device, "fstype", m.fsType, "mountpoint", m.mountPoint, "device_error", r.errLabel()}
 		s.gauge("node_filesystem_device_error", "Whether an error occurred while getting statistics for the given device.", boolToFloat(r.err != nil), labels...)
 		s.gauge("node_filesystem_readonly", "Filesystem read-only status.", boolToFloat(m.readOnly), labels...)
 		if r.err != nil {
@@ -426,6 +455,8 @@ func (p *hostProber) collectFilesystems(ctx context.Context, s *sink) error {
 		s.gauge("node_filesystem_avail_bytes", "Filesystem space available to non-root users in bytes.", r.stat.avail, labels...)
 		s.gauge("node_filesystem_files", "Filesystem total file nodes.", r.stat.files, labels...)
 		s.gauge("node_filesystem_files_free", "Filesystem total free file nodes.", r.stat.filesFree, labels...)
+		s.gauge("node_filesystem_mount_info", "Filesystem mount information.", 1,
+			"device", m.device, "major", m.major, "minor", m.minor, "mountpoint", m.mountPoint)
 	}
 	return nil
 }
@@ -447,7 +478,7 @@ func (p *hostProber) statMount(ctx context.Context, mountPoint string) fsResult 
 	stuckMounts.Lock()
 	if _, ok := stuckMounts.m[mountPoint]; ok {
 		stuckMounts.Unlock()
-		return fsResult{err: fmt.Errorf("mount point %s: %w", mountPoint, errMountStuck)}
+		return fsResult{err: fmt.Errorf("mount point %s: %w", mountPoint, errMountStuck), timeout: true}
 	}
 	stuckMounts.Unlock()
 
@@ -458,7 +489,7 @@ func (p *hostProber) statMount(ctx context.Context, mountPoint string) fsResult 
 		// below: either the waiter sees the result, or the mark it sets is
 		// cleared here.
 		stuckMounts.Lock()
-		done <- fsResult{st, err}
+		done <- fsResult{stat: st, err: err}
 		if _, ok := stuckMounts.m[mountPoint]; ok {
 			delete(stuckMounts.m, mountPoint)
 			p.logger.Info("mount point responds again", "mountpoint", mountPoint)
@@ -485,5 +516,5 @@ func (p *hostProber) statMount(ctx context.Context, mountPoint string) fsResult 
 	}
 	stuckMounts.m[mountPoint] = struct{}{}
 	p.logger.Warn("statfs timed out; mount point skipped until it returns", "mountpoint", mountPoint, "waited_for", waited)
-	return fsResult{err: fmt.Errorf("statfs %s: no answer within %s", mountPoint, waited)}
+	return fsResult{err: fmt.Errorf("statfs %s: no answer within %s", mountPoint, waited), timeout: true}
 }

@@ -2,6 +2,7 @@ package collectors
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -117,8 +119,14 @@ func TestHostProbeFixture(t *testing.T) {
 	if got := mustValue(t, mfs, "node_filesystem_size_bytes", "mountpoint", "/", "fstype", "overlay", "device", "overlay"); got <= 0 {
 		t.Errorf("root size = %v", got)
 	}
-	if _, ok := sampleValue(mfs, "node_filesystem_size_bytes", "mountpoint", "/mnt/nfs", "fstype", "nfs4", "device", "fileserver:/exports/shared"); !ok {
+	if _, ok := sampleValue(mfs, "node_filesystem_size_bytes", "mountpoint", "/mnt/nfs", "fstype", "nfs4", "device", "fileserver:/exports/shared", "device_error", ""); !ok {
 		t.Errorf("nfs mount lacks its device and fstype labels")
+	}
+	if got := mountPoints(mfs, "node_filesystem_mount_info"); !slices.Equal(got, want) {
+		t.Errorf("node_filesystem_mount_info mount points = %q, want %q", got, want)
+	}
+	if got := mustValue(t, mfs, "node_filesystem_mount_info", "mountpoint", "/srv/reference", "device", "/dev/sdb1", "major", "8", "minor", "17"); got != 1 {
+		t.Errorf("node_filesystem_mount_info{/srv/reference} = %v", got)
 	}
 	// The fixture is in a cgroup v2 container.
 	if got := mustValue(t, mfs, "container_memory_working_set_bytes"); got != 209715200-31457280 {
@@ -209,8 +217,15 @@ func TestHostProbeHungMount(t *testing.T) {
 		}
 		checkHung := func(mfs map[string]*dto.MetricFamily, hung bool) {
 			t.Helper()
-			if got := mustValue(t, mfs, "node_filesystem_device_error", "mountpoint", "/mnt/nfs"); got != boolToFloat(hung) {
+			label := ""
+			if hung {
+				label = "mountpoint timeout" // node_exporter 1.12's device_error label
+			}
+			if got := mustValue(t, mfs, "node_filesystem_device_error", "mountpoint", "/mnt/nfs", "device_error", label); got != boolToFloat(hung) {
 				t.Errorf("device_error{/mnt/nfs} = %v, want %v", got, boolToFloat(hung))
+			}
+			if _, ok := sampleValue(mfs, "node_filesystem_mount_info", "mountpoint", "/mnt/nfs"); ok == hung {
+				t.Errorf("mount_info of /mnt/nfs present = %v while hung = %v", ok, hung)
 			}
 			if _, ok := sampleValue(mfs, "node_filesystem_size_bytes", "mountpoint", "/mnt/nfs"); ok == hung {
 				t.Errorf("size series of /mnt/nfs present = %v while hung = %v", ok, hung)
@@ -300,6 +315,32 @@ func TestHostProbeReal(t *testing.T) {
 		if defaultMountPointsExcludeRE.MatchString(mp) {
 			t.Errorf("excluded mount point %s reported", mp)
 		}
+	}
+}
+
+// TestHostProbeStatfsError: a mount statfs refuses is a device error
+// labelled with the errno's text, as node_exporter 1.12 does.
+func TestHostProbeStatfsError(t *testing.T) {
+	p := hostFixture(t, config.HostTarget{})
+	p.statfs = func(path string) (fsStat, error) {
+		if path == "/data" {
+			return fsStat{}, fmt.Errorf("statfs %s: %w", path, syscall.EACCES)
+		}
+		return fakeStatfs(path)
+	}
+	mfs := gatherProbe(t, p.Probe(t.Context()))
+	for _, fam := range []string{"node_filesystem_device_error", "node_filesystem_readonly"} {
+		if _, ok := sampleValue(mfs, fam, "mountpoint", "/data", "device_error", "permission denied"); !ok {
+			t.Errorf("%s{mountpoint=/data} lacks device_error=\"permission denied\"", fam)
+		}
+	}
+	for _, fam := range []string{"node_filesystem_size_bytes", "node_filesystem_mount_info"} {
+		if _, ok := sampleValue(mfs, fam, "mountpoint", "/data"); ok {
+			t.Errorf("%s reported for the failed /data", fam)
+		}
+	}
+	if got := mustValue(t, mfs, "node_scrape_collector_success", "collector", "filesystem"); got != 1 {
+		t.Errorf("a device error failed the filesystem collector")
 	}
 }
 
@@ -425,10 +466,13 @@ func TestParseMountinfo(t *testing.T) {
 		wantErr bool
 	}{
 		{"optional fields and ro super options", "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 shared:2 - ext3 /dev/root ro,errors=continue\n",
-			[]mount{{device: "/dev/root", mountPoint: "/mnt2", fsType: "ext3", readOnly: true}}, false},
+			[]mount{{device: "/dev/root", mountPoint: "/mnt2", fsType: "ext3", readOnly: true, major: "98", minor: "0"}}, false},
+		{"emergency_ro", "36 35 8:17 / /data rw - ext4 /dev/sdb1 rw,emergency_ro\n",
+			[]mount{{device: "/dev/sdb1", mountPoint: "/data", fsType: "ext4", readOnly: true, major: "8", minor: "17"}}, false},
+		{"bad device numbers", "36 35 x / /data rw - ext4 /dev/sdb1 rw\n", nil, true},
 		{"escapes", `1 0 8:1 / /a\040b\011c\134d rw - ext4 /dev/my\040disk rw` + "\n",
-			[]mount{{device: "/dev/my disk", mountPoint: "/a b\tc\\d", fsType: "ext4"}}, false},
-		{"bad escape kept", `1 0 8:1 / /a\9 rw - ext4 d rw` + "\n", []mount{{device: "d", mountPoint: `/a\9`, fsType: "ext4"}}, false},
+			[]mount{{device: "/dev/my disk", mountPoint: "/a b\tc\\d", fsType: "ext4", major: "8", minor: "1"}}, false},
+		{"bad escape kept", `1 0 8:1 / /a\9 rw - ext4 d rw` + "\n", []mount{{device: "d", mountPoint: `/a\9`, fsType: "ext4", major: "8", minor: "1"}}, false},
 		{"no separator", "1 0 8:1 / / rw ext4 /dev/sda1 rw\n", nil, true},
 		{"empty", "", nil, false},
 	}
@@ -441,7 +485,7 @@ func TestParseMountinfo(t *testing.T) {
 		})
 	}
 	got, err := parseProcMounts(strings.NewReader("/dev/sda1 / ext4 ro,relatime 0 0\nnfs:/x /mnt/x\\040y nfs4 rw 0 0\n"))
-	want := []mount{{"/dev/sda1", "/", "ext4", true}, {"nfs:/x", "/mnt/x y", "nfs4", false}}
+	want := []mount{{"/dev/sda1", "/", "ext4", true, "0", "0"}, {"nfs:/x", "/mnt/x y", "nfs4", false, "0", "0"}}
 	if err != nil || !slices.Equal(got, want) {
 		t.Errorf("parseProcMounts = %+v, %v; want %+v", got, err, want)
 	}

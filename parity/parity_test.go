@@ -40,6 +40,7 @@ var allow = map[string][]Allowed{
 	},
 	"host": {
 		{"node_exporter_build_info", MissingInVigil, "the exporter's own build; Vigil's is vigil_build_info on the agent's job"},
+		{"node_filesystem_purgeable_bytes", MissingInVigil, "macOS's purgeable space; node_exporter on Linux reports a constant 0 for every filesystem"},
 		{"node_memory_*", ExtraInVigil, "Vigil names every /proc/meminfo field; node_exporter only those its procfs knows (Balloon, Hugetlb, KReclaimable, …)"},
 		{"container_*", ExtraInVigil, "cAdvisor's families: the host kind also replaces cAdvisor for the agent's own container"},
 	},
@@ -52,7 +53,7 @@ var allow = map[string][]Allowed{
 // family the exporter exports, so the list cannot silently rot.
 var stable = map[string][]string{
 	"redis": {"redis_up", "redis_config_maxclients", "redis_config_maxmemory", "redis_instance_info", "redis_connected_slaves", "redis_cluster_enabled"},
-	"host": {"node_memory_*", "node_filesystem_size_bytes", "node_filesystem_files", "node_filesystem_readonly", "node_filesystem_device_error",
+	"host": {"node_memory_*", "node_filesystem_size_bytes", "node_filesystem_files", "node_filesystem_readonly", "node_filesystem_device_error", "node_filesystem_mount_info",
 		"node_scrape_collector_success", "node_uname_info", "node_cpu_seconds_total", "node_cpu_guest_seconds_total",
 		"node_load1", "node_load5", "node_load15", "node_intr_total", "node_context_switches_total", "node_forks_total",
 		"node_boot_time_seconds", "node_procs_running", "node_procs_blocked"},
@@ -199,7 +200,7 @@ func compareTarget(t *testing.T, agentURL string, c comparison, extra map[string
 // every Linux has are compared, in full: labels and values.
 func TestParityRealHost(t *testing.T) {
 	families := []string{"node_memory_MemTotal_bytes", "node_memory_SwapTotal_bytes",
-		"node_filesystem_size_bytes", "node_filesystem_readonly", "node_filesystem_device_error",
+		"node_filesystem_size_bytes", "node_filesystem_readonly", "node_filesystem_device_error", "node_filesystem_mount_info",
 		"node_uname_info", "node_boot_time_seconds"}
 	only := func(fs Families) Families {
 		return fs.Without(func(n string) bool { return !slices.Contains(families, n) })
@@ -267,7 +268,8 @@ func startEnv(t *testing.T, extra map[string]string) *env {
 	// The host is seen through a fixture /proc (meminfo, the mount table,
 	// the agent's cgroup) so that every value is the same on every machine;
 	// the filesystems it lists (/, /tmp, /usr) exist everywhere and are
-	// statfs'ed for real by both sides.
+	// statfs'ed for real by both sides; /vigil-parity-absent exists nowhere,
+	// so both report its device error and label it with the errno.
 	// sys holds only what makes node_exporter's cpu collector find no
 	// sysfs CPU data (no online, throttle or isolated files), as the
 	// agent's cpu collector, which reads /proc/stat only.
