@@ -121,11 +121,13 @@ func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
 	p.proc, p.procErr = procfs.NewFS(p.procPath)
 	all := map[string]func(context.Context, *sink) error{
 		"cpu":        p.withProc(p.collectCPU),
+		"filefd":     p.collectFilefd,
 		"filesystem": p.collectFilesystems,
 		"loadavg":    p.withProc(p.collectLoadavg),
 		"meminfo":    p.collectMemory,
 		"stat":       p.withProc(p.collectStat),
 		"uname":      p.collectUname,
+		"vmstat":     p.collectVmstat,
 	}
 	for _, name := range config.HostCollectors {
 		if slices.Contains(h.DisableCollectors, name) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -398,11 +399,32 @@ func TestHostProbeNodeCollectors(t *testing.T) {
 		{"node_boot_time_seconds", nil, 1418183276},
 		{"node_procs_running", nil, 2},
 		{"node_procs_blocked", nil, 1},
+		{"node_vmstat_pgpgin", nil, 7344136},
+		{"node_vmstat_pswpout", nil, 932},
+		{"node_vmstat_pgmajfault", nil, 3145},
+		{"node_vmstat_oom_kill", nil, 3},
+		{"node_filefd_allocated", nil, 1024},
+		{"node_filefd_maximum", nil, 1631329},
 	}
 	for _, tt := range tests {
 		if got := mustValue(t, mfs, tt.name, tt.labels...); math.Abs(got-tt.want) > 1e-9 {
 			t.Errorf("%s%v = %v, want %v", tt.name, tt.labels, got, tt.want)
 		}
+	}
+	// node_exporter's default vmstat field filter.
+	var vmstat []string
+	for name := range mfs {
+		if strings.HasPrefix(name, "node_vmstat_") {
+			vmstat = append(vmstat, name)
+			if mfs[name].GetType() != dto.MetricType_UNTYPED {
+				t.Errorf("%s is %v; node_exporter exports vmstat fields untyped", name, mfs[name].GetType())
+			}
+		}
+	}
+	slices.Sort(vmstat)
+	if want := []string{"node_vmstat_oom_kill", "node_vmstat_pgfault", "node_vmstat_pgmajfault", "node_vmstat_pgpgin",
+		"node_vmstat_pgpgout", "node_vmstat_pswpin", "node_vmstat_pswpout"}; !slices.Equal(vmstat, want) {
+		t.Errorf("vmstat families %v, want %v", vmstat, want)
 	}
 	if n := len(mfs["node_cpu_seconds_total"].GetMetric()); n != 2*8 {
 		t.Errorf("%d node_cpu_seconds_total series, want 8 modes of 2 CPUs", n)
@@ -574,4 +596,35 @@ func BenchmarkHostProbe(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestHostMalformedProcFiles(t *testing.T) {
+	tests := []struct {
+		name, file, content, wantErr string
+		collect                      func(*hostProber) func(context.Context, *sink) error
+	}{
+		{"vmstat value", "vmstat", "pgpgin 1\npgpgout x\n", "line 2", func(p *hostProber) func(context.Context, *sink) error { return p.collectVmstat }},
+		{"vmstat fields", "vmstat", "pgpgin\n", "line 1", func(p *hostProber) func(context.Context, *sink) error { return p.collectVmstat }},
+		{"file-nr fields", "sys/fs/file-nr", "12 0\n", "unexpected number", func(p *hostProber) func(context.Context, *sink) error { return p.collectFilefd }},
+		{"file-nr value", "sys/fs/file-nr", "12\t0\tmany\n", "many", func(p *hostProber) func(context.Context, *sink) error { return p.collectFilefd }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, tt.file)
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(tt.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			tg := netTarget(config.KindHost, time.Second)
+			tg.Host = &config.HostTarget{ProcPath: dir}
+			p := mustProber(t, tg).(*hostProber)
+			err := tt.collect(p)(t.Context(), newSink())
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %v, want one mentioning %q", err, tt.wantErr)
+			}
+		})
+	}
 }
