@@ -125,6 +125,7 @@ func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
 		"filesystem": p.collectFilesystems,
 		"loadavg":    p.withProc(p.collectLoadavg),
 		"meminfo":    p.collectMemory,
+		"netdev":     p.withProc(p.collectNetdev),
 		"stat":       p.withProc(p.collectStat),
 		"uname":      p.collectUname,
 		"vmstat":     p.collectVmstat,

@@ -405,6 +405,15 @@ func TestHostProbeNodeCollectors(t *testing.T) {
 		{"node_vmstat_oom_kill", nil, 3},
 		{"node_filefd_allocated", nil, 1024},
 		{"node_filefd_maximum", nil, 1631329},
+		{"node_network_receive_bytes_total", []string{"device", "eth0"}, 68210035552},
+		{"node_network_receive_errs_total", []string{"device", "eth0"}, 1},
+		{"node_network_receive_multicast_total", []string{"device", "eth0"}, 6},
+		{"node_network_transmit_packets_total", []string{"device", "eth0"}, 43451486},
+		{"node_network_transmit_colls_total", []string{"device", "eth0"}, 10},
+		{"node_network_transmit_carrier_total", []string{"device", "eth0"}, 11},
+		{"node_network_transmit_compressed_total", []string{"device", "eth0"}, 12},
+		{"node_network_receive_bytes_total", []string{"device", "lo"}, 435303245},
+		{"node_network_receive_multicast_total", []string{"device", "docker0"}, 3},
 	}
 	for _, tt := range tests {
 		if got := mustValue(t, mfs, tt.name, tt.labels...); math.Abs(got-tt.want) > 1e-9 {

@@ -56,7 +56,8 @@ var stable = map[string][]string{
 	"host": {"node_memory_*", "node_filesystem_size_bytes", "node_filesystem_files", "node_filesystem_readonly", "node_filesystem_device_error", "node_filesystem_mount_info",
 		"node_scrape_collector_success", "node_uname_info", "node_cpu_seconds_total", "node_cpu_guest_seconds_total",
 		"node_load1", "node_load5", "node_load15", "node_intr_total", "node_context_switches_total", "node_forks_total",
-		"node_boot_time_seconds", "node_procs_running", "node_procs_blocked", "node_vmstat_*", "node_filefd_allocated", "node_filefd_maximum"},
+		"node_boot_time_seconds", "node_procs_running", "node_procs_blocked", "node_vmstat_*", "node_filefd_allocated", "node_filefd_maximum",
+		"node_network_*"},
 	"http":  {"probe_success", "probe_http_status_code", "probe_http_ssl", "probe_http_redirects", "probe_http_version", "probe_http_content_length", "probe_ip_protocol", "probe_failed_due_to_regex"},
 	"https": {"probe_success", "probe_http_status_code", "probe_http_ssl", "probe_http_redirects", "probe_http_version", "probe_ip_protocol", "probe_ssl_earliest_cert_expiry", "probe_tls_version_info"},
 	"tcp":   {"probe_success", "probe_ip_protocol"},
@@ -279,6 +280,7 @@ func startEnv(t *testing.T, extra map[string]string) *env {
 	// Only the collectors the host kind implements, on the same /proc.
 	nodeExp := testserver.NodeExporter(t, "--collector.disable-defaults", "--collector.meminfo", "--collector.filesystem",
 		"--collector.uname", "--collector.cpu", "--collector.loadavg", "--collector.stat", "--collector.vmstat", "--collector.filefd",
+		"--collector.netdev", "--no-collector.netdev.netlink",
 		"--web.disable-exporter-metrics", "--path.procfs="+procPath, "--path.sysfs="+sysPath, "--path.rootfs=/")
 	blackbox := testserver.BlackboxExporter(t, fmt.Sprintf(`modules:
   http_2xx:
