@@ -67,6 +67,7 @@ func statfs(path string) (fsStat, error) {
 type hostProber struct {
 	name       string
 	procPath   string
+	sysPath    string
 	cgroupPath string
 	fsTimeout  time.Duration
 	timeout    time.Duration
@@ -98,6 +99,7 @@ func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
 	p := &hostProber{
 		name:      t.Name,
 		procPath:  orDefault(h.ProcPath, "/proc"),
+		sysPath:   orDefault(h.SysPath, "/sys"),
 		fsTimeout: time.Duration(h.FilesystemTimeout),
 		timeout:   probeTimeout(t),
 		mpExclude: defaultMountPointsExcludeRE,
@@ -107,7 +109,7 @@ func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
 	}
 	p.cgroupPath = h.CgroupPath
 	if p.cgroupPath == "" {
-		p.cgroupPath = filepath.Join(orDefault(h.SysPath, "/sys"), "fs", "cgroup")
+		p.cgroupPath = filepath.Join(p.sysPath, "fs", "cgroup")
 	}
 	if p.fsTimeout <= 0 {
 		p.fsTimeout = defaultFilesystemTimeout
@@ -121,6 +123,7 @@ func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
 	p.proc, p.procErr = procfs.NewFS(p.procPath)
 	all := map[string]func(context.Context, *sink) error{
 		"cpu":        p.withProc(p.collectCPU),
+		"diskstats":  p.collectDiskstats,
 		"filefd":     p.collectFilefd,
 		"filesystem": p.collectFilesystems,
 		"loadavg":    p.withProc(p.collectLoadavg),

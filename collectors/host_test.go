@@ -414,6 +414,28 @@ func TestHostProbeNodeCollectors(t *testing.T) {
 		{"node_network_transmit_compressed_total", []string{"device", "eth0"}, 12},
 		{"node_network_receive_bytes_total", []string{"device", "lo"}, 435303245},
 		{"node_network_receive_multicast_total", []string{"device", "docker0"}, 3},
+		{"node_disk_info", []string{"device", "sda", "major", "8", "minor", "0", "rotational", "1", "model", ""}, 1},
+		{"node_disk_info", []string{"device", "nvme0n1", "rotational", "0"}, 1},
+		{"node_disk_info", []string{"device", "dm-0", "major", "253", "rotational", "0"}, 1},
+		{"node_disk_reads_completed_total", []string{"device", "sda"}, 25354637},
+		{"node_disk_read_bytes_total", []string{"device", "sda"}, 1003346126 * 512},
+		{"node_disk_read_time_seconds_total", []string{"device", "sda"}, 18492.372},
+		{"node_disk_written_bytes_total", []string{"device", "sda"}, 505697032 * 512},
+		{"node_disk_io_time_seconds_total", []string{"device", "sda"}, 9653.88},
+		{"node_disk_io_time_weighted_seconds_total", []string{"device", "dm-0"}, 0.1},
+		{"node_disk_discarded_sectors_total", []string{"device", "sda"}, 300},
+		{"node_disk_flush_requests_time_seconds_total", []string{"device", "sda"}, 0.06},
+		{"node_disk_io_now", []string{"device", "nvme0n1"}, 1},
+	}
+	// node_exporter's default device exclusion; dm-0's kernel has no
+	// discard or flush fields.
+	for _, dev := range []string{"loop0", "sda1"} {
+		if _, ok := sampleValue(mfs, "node_disk_info", "device", dev); ok {
+			t.Errorf("excluded device %s reported", dev)
+		}
+	}
+	if _, ok := sampleValue(mfs, "node_disk_discards_completed_total", "device", "dm-0"); ok {
+		t.Error("dm-0 reports discards its diskstats line does not have")
 	}
 	for _, tt := range tests {
 		if got := mustValue(t, mfs, tt.name, tt.labels...); math.Abs(got-tt.want) > 1e-9 {

@@ -57,7 +57,7 @@ var stable = map[string][]string{
 		"node_scrape_collector_success", "node_uname_info", "node_cpu_seconds_total", "node_cpu_guest_seconds_total",
 		"node_load1", "node_load5", "node_load15", "node_intr_total", "node_context_switches_total", "node_forks_total",
 		"node_boot_time_seconds", "node_procs_running", "node_procs_blocked", "node_vmstat_*", "node_filefd_allocated", "node_filefd_maximum",
-		"node_network_*"},
+		"node_network_*", "node_disk_*"},
 	"http":  {"probe_success", "probe_http_status_code", "probe_http_ssl", "probe_http_redirects", "probe_http_version", "probe_http_content_length", "probe_ip_protocol", "probe_failed_due_to_regex"},
 	"https": {"probe_success", "probe_http_status_code", "probe_http_ssl", "probe_http_redirects", "probe_http_version", "probe_ip_protocol", "probe_ssl_earliest_cert_expiry", "probe_tls_version_info"},
 	"tcp":   {"probe_success", "probe_ip_protocol"},
@@ -273,7 +273,8 @@ func startEnv(t *testing.T, extra map[string]string) *env {
 	// so both report its device error and label it with the errno.
 	// sys holds only what makes node_exporter's cpu collector find no
 	// sysfs CPU data (no online, throttle or isolated files), as the
-	// agent's cpu collector, which reads /proc/stat only.
+	// agent's cpu collector, which reads /proc/stat only, and the disks'
+	// rotational flags; there is no udev data, which the agent does not read.
 	procPath, sysPath, cgroupPath := absPath(t, "testdata/host/proc"), absPath(t, "testdata/host/sys"), absPath(t, "testdata/host/cgroup")
 
 	redisExp := testserver.RedisExporter(t)
@@ -281,6 +282,7 @@ func startEnv(t *testing.T, extra map[string]string) *env {
 	nodeExp := testserver.NodeExporter(t, "--collector.disable-defaults", "--collector.meminfo", "--collector.filesystem",
 		"--collector.uname", "--collector.cpu", "--collector.loadavg", "--collector.stat", "--collector.vmstat", "--collector.filefd",
 		"--collector.netdev", "--no-collector.netdev.netlink",
+		"--collector.diskstats", "--path.udev.data="+filepath.Join(sysPath, "no-udev"),
 		"--web.disable-exporter-metrics", "--path.procfs="+procPath, "--path.sysfs="+sysPath, "--path.rootfs=/")
 	blackbox := testserver.BlackboxExporter(t, fmt.Sprintf(`modules:
   http_2xx:
