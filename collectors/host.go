@@ -124,12 +124,14 @@ func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
 	all := map[string]func(context.Context, *sink) error{
 		"cpu":        p.withProc(p.collectCPU),
 		"diskstats":  p.collectDiskstats,
+		"entropy":    p.withProc(p.collectEntropy),
 		"filefd":     p.collectFilefd,
 		"filesystem": p.collectFilesystems,
 		"loadavg":    p.withProc(p.collectLoadavg),
 		"meminfo":    p.collectMemory,
 		"netdev":     p.withProc(p.collectNetdev),
 		"stat":       p.withProc(p.collectStat),
+		"time":       p.collectTime,
 		"uname":      p.collectUname,
 		"vmstat":     p.collectVmstat,
 	}

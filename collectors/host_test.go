@@ -358,7 +358,7 @@ func TestHostProbeMissingProc(t *testing.T) {
 	mfs := gatherProbe(t, res)
 	for _, c := range config.HostCollectors {
 		want := 0.0
-		if c == "uname" { // a system call, not a file under proc_path
+		if c == "uname" || c == "time" { // a system call and sys_path, not proc_path
 			want = 1
 		}
 		if got := mustValue(t, mfs, "node_scrape_collector_success", "collector", c); got != want {
@@ -378,6 +378,13 @@ func TestHostProbeNodeCollectors(t *testing.T) {
 	var u unix.Utsname
 	if err := unix.Uname(&u); err != nil {
 		t.Fatal(err)
+	}
+	zone, offset := time.Now().Zone()
+	if now := mustValue(t, mfs, "node_time_seconds"); math.Abs(now-float64(time.Now().Unix())) > 60 {
+		t.Errorf("node_time_seconds = %v, a minute or more off the clock", now)
+	}
+	if n := len(mfs["node_time_clocksource_available_info"].GetMetric()); n != 3 {
+		t.Errorf("%d available clocksources, want 3", n)
 	}
 	tests := []struct {
 		name   string
@@ -426,6 +433,11 @@ func TestHostProbeNodeCollectors(t *testing.T) {
 		{"node_disk_discarded_sectors_total", []string{"device", "sda"}, 300},
 		{"node_disk_flush_requests_time_seconds_total", []string{"device", "sda"}, 0.06},
 		{"node_disk_io_now", []string{"device", "nvme0n1"}, 1},
+		{"node_entropy_available_bits", nil, 256},
+		{"node_entropy_pool_size_bits", nil, 256},
+		{"node_time_clocksource_current_info", []string{"device", "0", "clocksource", "tsc"}, 1},
+		{"node_time_clocksource_available_info", []string{"device", "0", "clocksource", "acpi_pm"}, 1},
+		{"node_time_zone_offset_seconds", []string{"time_zone", zone}, float64(offset)},
 	}
 	// node_exporter's default device exclusion; dm-0's kernel has no
 	// discard or flush fields.
