@@ -130,6 +130,7 @@ func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
 		"loadavg":    p.withProc(p.collectLoadavg),
 		"meminfo":    p.collectMemory,
 		"netdev":     p.withProc(p.collectNetdev),
+		"pressure":   p.withProc(p.collectPressure),
 		"stat":       p.withProc(p.collectStat),
 		"time":       p.collectTime,
 		"uname":      p.collectUname,

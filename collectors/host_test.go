@@ -2,6 +2,7 @@ package collectors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -383,6 +384,9 @@ func TestHostProbeNodeCollectors(t *testing.T) {
 	if now := mustValue(t, mfs, "node_time_seconds"); math.Abs(now-float64(time.Now().Unix())) > 60 {
 		t.Errorf("node_time_seconds = %v, a minute or more off the clock", now)
 	}
+	if _, ok := mfs["node_pressure_irq_stalled_seconds_total"]; ok {
+		t.Error("irq pressure reported without /proc/pressure/irq (a kernel before 6.1)")
+	}
 	if n := len(mfs["node_time_clocksource_available_info"].GetMetric()); n != 3 {
 		t.Errorf("%d available clocksources, want 3", n)
 	}
@@ -434,6 +438,11 @@ func TestHostProbeNodeCollectors(t *testing.T) {
 		{"node_disk_flush_requests_time_seconds_total", []string{"device", "sda"}, 0.06},
 		{"node_disk_io_now", []string{"device", "nvme0n1"}, 1},
 		{"node_entropy_available_bits", nil, 256},
+		{"node_pressure_cpu_waiting_seconds_total", nil, 14.036781},
+		{"node_pressure_io_waiting_seconds_total", nil, 8.494297},
+		{"node_pressure_io_stalled_seconds_total", nil, 0.001524},
+		{"node_pressure_memory_waiting_seconds_total", nil, 1.5},
+		{"node_pressure_memory_stalled_seconds_total", nil, 0.25},
 		{"node_entropy_pool_size_bits", nil, 256},
 		{"node_time_clocksource_current_info", []string{"device", "0", "clocksource", "tsc"}, 1},
 		{"node_time_clocksource_available_info", []string{"device", "0", "clocksource", "acpi_pm"}, 1},
@@ -669,5 +678,16 @@ func TestHostMalformedProcFiles(t *testing.T) {
 				t.Errorf("error %v, want one mentioning %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestHostPressureUnavailable: a kernel without PSI is node_exporter's
+// "no data", which reports the collector's success as 0.
+func TestHostPressureUnavailable(t *testing.T) {
+	tg := netTarget(config.KindHost, time.Second)
+	tg.Host = &config.HostTarget{ProcPath: t.TempDir()}
+	p := mustProber(t, tg).(*hostProber)
+	if err := p.collectPressure(t.Context(), newSink()); !errors.Is(err, errNoData) {
+		t.Errorf("error %v, want errNoData", err)
 	}
 }
