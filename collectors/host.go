@@ -131,6 +131,7 @@ func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
 		"meminfo":    p.collectMemory,
 		"netdev":     p.withProc(p.collectNetdev),
 		"pressure":   p.withProc(p.collectPressure),
+		"sockstat":   p.withProc(p.collectSockstat),
 		"stat":       p.withProc(p.collectStat),
 		"time":       p.collectTime,
 		"uname":      p.collectUname,
