@@ -130,6 +130,7 @@ func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
 		"loadavg":    p.withProc(p.collectLoadavg),
 		"meminfo":    p.collectMemory,
 		"netdev":     p.withProc(p.collectNetdev),
+		"netstat":    p.collectNetstat,
 		"pressure":   p.withProc(p.collectPressure),
 		"sockstat":   p.withProc(p.collectSockstat),
 		"stat":       p.withProc(p.collectStat),

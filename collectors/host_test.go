@@ -387,6 +387,12 @@ func TestHostProbeNodeCollectors(t *testing.T) {
 	if _, ok := mfs["node_pressure_irq_stalled_seconds_total"]; ok {
 		t.Error("irq pressure reported without /proc/pressure/irq (a kernel before 6.1)")
 	}
+	// node_exporter's default netstat field filter.
+	for _, name := range []string{"node_netstat_TcpExt_DelayedACKs", "node_netstat_Tcp_RtoMin", "node_netstat_Ip_DefaultTTL", "node_netstat_Ip6_InReceives"} {
+		if _, ok := mfs[name]; ok {
+			t.Errorf("%s reported: not in node_exporter's default netstat fields", name)
+		}
+	}
 	if n := len(mfs["node_time_clocksource_available_info"].GetMetric()); n != 3 {
 		t.Errorf("%d available clocksources, want 3", n)
 	}
@@ -438,6 +444,17 @@ func TestHostProbeNodeCollectors(t *testing.T) {
 		{"node_disk_flush_requests_time_seconds_total", []string{"device", "sda"}, 0.06},
 		{"node_disk_io_now", []string{"device", "nvme0n1"}, 1},
 		{"node_entropy_available_bits", nil, 256},
+		{"node_netstat_Tcp_CurrEstab", nil, 11},
+		{"node_netstat_Tcp_InErrs", nil, 5},
+		{"node_netstat_Tcp_RetransSegs", nil, 227},
+		{"node_netstat_TcpExt_ListenOverflows", nil, 5},
+		{"node_netstat_TcpExt_SyncookiesFailed", nil, 2},
+		{"node_netstat_IpExt_InOctets", nil, 6286396970},
+		{"node_netstat_Ip_Forwarding", nil, 1},
+		{"node_netstat_Udp_RcvbufErrors", nil, 9},
+		{"node_netstat_Ip6_OutOctets", nil, 536},
+		{"node_netstat_Icmp6_InErrors", nil, 3},
+		{"node_netstat_Udp6_InErrors", nil, 7},
 		{"node_sockstat_sockets_used", nil, 229},
 		{"node_sockstat_TCP_inuse", nil, 4},
 		{"node_sockstat_TCP_tw", nil, 4},
@@ -665,6 +682,8 @@ func TestHostMalformedProcFiles(t *testing.T) {
 	}{
 		{"vmstat value", "vmstat", "pgpgin 1\npgpgout x\n", "line 2", func(p *hostProber) func(context.Context, *sink) error { return p.collectVmstat }},
 		{"vmstat fields", "vmstat", "pgpgin\n", "line 1", func(p *hostProber) func(context.Context, *sink) error { return p.collectVmstat }},
+		{"netstat count", "net/netstat", "TcpExt: A B\nTcpExt: 1\n", "line 1", func(p *hostProber) func(context.Context, *sink) error { return p.collectNetstat }},
+		{"netstat odd", "net/netstat", "TcpExt: A B\n", "without its values", func(p *hostProber) func(context.Context, *sink) error { return p.collectNetstat }},
 		{"file-nr fields", "sys/fs/file-nr", "12 0\n", "unexpected number", func(p *hostProber) func(context.Context, *sink) error { return p.collectFilefd }},
 		{"file-nr value", "sys/fs/file-nr", "12\t0\tmany\n", "many", func(p *hostProber) func(context.Context, *sink) error { return p.collectFilefd }},
 	}
