@@ -68,6 +68,7 @@ type hostProber struct {
 	name       string
 	procPath   string
 	sysPath    string
+	rootPath   string
 	cgroupPath string
 	fsTimeout  time.Duration
 	timeout    time.Duration
@@ -100,6 +101,7 @@ func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
 		name:      t.Name,
 		procPath:  orDefault(h.ProcPath, "/proc"),
 		sysPath:   orDefault(h.SysPath, "/sys"),
+		rootPath:  orDefault(h.RootPath, "/"),
 		fsTimeout: time.Duration(h.FilesystemTimeout),
 		timeout:   probeTimeout(t),
 		mpExclude: defaultMountPointsExcludeRE,
@@ -131,6 +133,7 @@ func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
 		"meminfo":    p.collectMemory,
 		"netdev":     p.withProc(p.collectNetdev),
 		"netstat":    p.collectNetstat,
+		"os":         p.collectOS,
 		"pressure":   p.withProc(p.collectPressure),
 		"sockstat":   p.withProc(p.collectSockstat),
 		"stat":       p.withProc(p.collectStat),

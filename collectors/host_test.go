@@ -39,6 +39,7 @@ func hostFixture(t *testing.T, h config.HostTarget) *hostProber {
 	t.Helper()
 	h.ProcPath = filepath.Join("testdata", "host", "proc")
 	h.SysPath = filepath.Join("testdata", "host", "sys")
+	h.RootPath = filepath.Join("testdata", "host", "root")
 	tg := netTarget(config.KindHost, 5*time.Second)
 	tg.Host = &h
 	p, err := newHost(tg, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -359,7 +360,7 @@ func TestHostProbeMissingProc(t *testing.T) {
 	mfs := gatherProbe(t, res)
 	for _, c := range config.HostCollectors {
 		want := 0.0
-		if c == "uname" || c == "time" { // a system call and sys_path, not proc_path
+		if c == "uname" || c == "time" || c == "os" { // a system call, sys_path and root_path, not proc_path
 			want = 1
 		}
 		if got := mustValue(t, mfs, "node_scrape_collector_success", "collector", c); got != want {
@@ -444,6 +445,9 @@ func TestHostProbeNodeCollectors(t *testing.T) {
 		{"node_disk_flush_requests_time_seconds_total", []string{"device", "sda"}, 0.06},
 		{"node_disk_io_now", []string{"device", "nvme0n1"}, 1},
 		{"node_entropy_available_bits", nil, 256},
+		{"node_os_info", []string{"id", "ubuntu", "id_like", "debian", "name", "Ubuntu", "pretty_name", "Ubuntu 24.04.1 LTS", "version", "24.04.1 LTS (Noble Numbat)", "version_codename", "noble", "version_id", "24.04", "build_id", ""}, 1},
+		{"node_os_version", []string{"id", "ubuntu", "id_like", "debian", "name", "Ubuntu"}, 24.04},
+		{"node_os_support_end_timestamp_seconds", nil, float64(time.Date(2029, 5, 31, 0, 0, 0, 0, time.UTC).Unix())},
 		{"node_netstat_Tcp_CurrEstab", nil, 11},
 		{"node_netstat_Tcp_InErrs", nil, 5},
 		{"node_netstat_Tcp_RetransSegs", nil, 227},
@@ -716,5 +720,53 @@ func TestHostPressureUnavailable(t *testing.T) {
 	p := mustProber(t, tg).(*hostProber)
 	if err := p.collectPressure(t.Context(), newSink()); !errors.Is(err, errNoData) {
 		t.Errorf("error %v, want errNoData", err)
+	}
+}
+
+func TestHostOSRelease(t *testing.T) {
+	tests := []struct {
+		name, file, content string
+		wantErr             string // "" for success
+		wantVersion         float64
+	}{
+		{"usr/lib fallback", "usr/lib/os-release", "ID=fedora\nVERSION_ID=40\n", "", 40},
+		{"no version", "etc/os-release", "ID=arch\n", "", 0},
+		{"bad support end", "etc/os-release", "ID=x\nSUPPORT_END=soon\n", "SUPPORT_END", 0},
+		{"unterminated quote", "etc/os-release", "NAME=\"x\n", "etc/os-release", 0},
+		{"none", "", "", "no data", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tt.file != "" {
+				path := filepath.Join(dir, tt.file)
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(tt.content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tg := netTarget(config.KindHost, time.Second)
+			tg.Host = &config.HostTarget{RootPath: dir}
+			p := mustProber(t, tg).(*hostProber)
+			s := newSink()
+			err := p.collectOS(t.Context(), s)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("error %v, want one mentioning %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			mfs := gatherProbe(t, Result{Families: s.families})
+			mustValue(t, mfs, "node_os_info")
+			v, ok := sampleValue(mfs, "node_os_version")
+			if ok != (tt.wantVersion > 0) || v != tt.wantVersion {
+				t.Errorf("node_os_version = %v (present %v), want %v", v, ok, tt.wantVersion)
+			}
+		})
 	}
 }

@@ -121,6 +121,7 @@ type HostTarget struct {
 	// RootFS is prefixed to /proc and /sys paths (tests, host mounts).
 	ProcPath   string `yaml:"proc_path"`   // default /proc
 	SysPath    string `yaml:"sys_path"`    // default /sys
+	RootPath   string `yaml:"root_path"`   // default /: where os-release is read
 	CgroupPath string `yaml:"cgroup_path"` // default /sys/fs/cgroup
 	// FilesystemTimeout bounds one statfs; a hung mount is reported as a device error.
 	FilesystemTimeout Duration `yaml:"filesystem_timeout"` // default 1s
@@ -130,7 +131,7 @@ type HostTarget struct {
 
 // HostCollectors are the node_exporter collectors a host target runs,
 // in the order it runs them; each can be named in disable_collectors.
-var HostCollectors = []string{"cpu", "diskstats", "entropy", "filefd", "filesystem", "loadavg", "meminfo", "netdev", "netstat", "pressure", "sockstat", "stat", "time", "uname", "vmstat"}
+var HostCollectors = []string{"cpu", "diskstats", "entropy", "filefd", "filesystem", "loadavg", "meminfo", "netdev", "netstat", "os", "pressure", "sockstat", "stat", "time", "uname", "vmstat"}
 
 // TLSConfig is the client TLS configuration of a target.
 type TLSConfig struct {
