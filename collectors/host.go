@@ -124,6 +124,7 @@ func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
 	}
 	p.proc, p.procErr = procfs.NewFS(p.procPath)
 	all := map[string]func(context.Context, *sink) error{
+		"conntrack":  p.collectConntrack,
 		"cpu":        p.withProc(p.collectCPU),
 		"diskstats":  p.collectDiskstats,
 		"entropy":    p.withProc(p.collectEntropy),
