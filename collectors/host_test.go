@@ -678,19 +678,31 @@ func BenchmarkHostProbe(b *testing.B) {
 			}
 		}
 	})
-	b.Run("probe", func(b *testing.B) {
-		tg := netTarget(config.KindHost, 10*time.Second)
-		tg.Host = &config.HostTarget{}
-		p, err := New(tg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			b.Fatal(err)
+	// Same work as the baseline (meminfo and filesystems), then every collector.
+	var others []string
+	for _, c := range config.HostCollectors {
+		if c != "meminfo" && c != "filesystem" {
+			others = append(others, c)
 		}
-		for b.Loop() {
-			if res := p.Probe(b.Context()); !res.Success {
-				b.Fatalf("probe failed: %v", res.Err)
+	}
+	for _, bc := range []struct {
+		name    string
+		disable []string
+	}{{"probe=meminfo+filesystem", others}, {"probe=all", nil}} {
+		b.Run(bc.name, func(b *testing.B) {
+			tg := netTarget(config.KindHost, 10*time.Second)
+			tg.Host = &config.HostTarget{DisableCollectors: bc.disable}
+			p, err := New(tg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
+				b.Fatal(err)
 			}
-		}
-	})
+			for b.Loop() {
+				if res := p.Probe(b.Context()); !res.Success {
+					b.Fatalf("probe failed: %v", res.Err)
+				}
+			}
+		})
+	}
 }
 
 func TestHostMalformedProcFiles(t *testing.T) {
