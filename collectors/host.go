@@ -141,6 +141,7 @@ func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
 		"softnet":    p.withProc(p.collectSoftnet),
 		"stat":       p.withProc(p.collectStat),
 		"time":       p.collectTime,
+		"timex":      p.collectTimex,
 		"uname":      p.collectUname,
 		"vmstat":     p.collectVmstat,
 	}

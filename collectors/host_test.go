@@ -360,7 +360,7 @@ func TestHostProbeMissingProc(t *testing.T) {
 	mfs := gatherProbe(t, res)
 	for _, c := range config.HostCollectors {
 		want := 0.0
-		if c == "uname" || c == "time" || c == "os" { // a system call, sys_path and root_path, not proc_path
+		if c == "uname" || c == "time" || c == "timex" || c == "os" { // system calls, sys_path and root_path, not proc_path
 			want = 1
 		}
 		if got := mustValue(t, mfs, "node_scrape_collector_success", "collector", c); got != want {
@@ -393,6 +393,16 @@ func TestHostProbeNodeCollectors(t *testing.T) {
 		if _, ok := mfs[name]; ok {
 			t.Errorf("%s reported: not in node_exporter's default netstat fields", name)
 		}
+	}
+	var tx unix.Timex
+	if _, err := unix.Adjtimex(&tx); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustValue(t, mfs, "node_timex_tick_seconds"); got != float64(tx.Tick)/1e6 {
+		t.Errorf("node_timex_tick_seconds = %v, adjtimex says %v µs", got, tx.Tick)
+	}
+	if got := mustValue(t, mfs, "node_timex_tai_offset_seconds"); got != float64(tx.Tai) {
+		t.Errorf("node_timex_tai_offset_seconds = %v, adjtimex says %v", got, tx.Tai)
 	}
 	if n := len(mfs["node_time_clocksource_available_info"].GetMetric()); n != 3 {
 		t.Errorf("%d available clocksources, want 3", n)
