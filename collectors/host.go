@@ -68,7 +68,7 @@ type hostProber struct {
 	name       string
 	procPath   string
 	sysPath    string
-	rootPath   string
+	rootFSPath string
 	cgroupPath string
 	fsTimeout  time.Duration
 	timeout    time.Duration
@@ -98,16 +98,16 @@ func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
 		h = *t.Host
 	}
 	p := &hostProber{
-		name:      t.Name,
-		procPath:  orDefault(h.ProcPath, "/proc"),
-		sysPath:   orDefault(h.SysPath, "/sys"),
-		rootPath:  orDefault(h.RootPath, "/"),
-		fsTimeout: time.Duration(h.FilesystemTimeout),
-		timeout:   probeTimeout(t),
-		mpExclude: defaultMountPointsExcludeRE,
-		fsExclude: defaultFSTypesExcludeRE,
-		statfs:    statfs,
-		logger:    logger,
+		name:       t.Name,
+		procPath:   orDefault(h.ProcPath, "/proc"),
+		sysPath:    orDefault(h.SysPath, "/sys"),
+		rootFSPath: orDefault(h.RootFSPath, "/"),
+		fsTimeout:  time.Duration(h.FilesystemTimeout),
+		timeout:    probeTimeout(t),
+		mpExclude:  defaultMountPointsExcludeRE,
+		fsExclude:  defaultFSTypesExcludeRE,
+		statfs:     statfs,
+		logger:     logger,
 	}
 	p.cgroupPath = h.CgroupPath
 	if p.cgroupPath == "" {

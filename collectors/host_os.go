@@ -15,14 +15,14 @@ import (
 
 var osVersionRE = regexp.MustCompile(`^[0-9]+\.?[0-9]*`)
 
-// collectOS is node_exporter's os collector: os-release under root_path
+// collectOS is node_exporter's os collector: os-release under rootfs_path
 // (/etc/os-release, else /usr/lib/os-release), which the dashboards show as
 // the host's distribution. The file is parsed with the same shell-subset
 // parser node_exporter uses.
 func (p *hostProber) collectOS(_ context.Context, s *sink) error {
 	var env map[string]string
 	for _, name := range []string{"etc/os-release", "usr/lib/os-release"} {
-		f, err := os.Open(filepath.Join(p.rootPath, name))
+		f, err := os.Open(filepath.Join(p.rootFSPath, name))
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
@@ -37,7 +37,7 @@ func (p *hostProber) collectOS(_ context.Context, s *sink) error {
 		break
 	}
 	if env == nil {
-		return fmt.Errorf("no os-release file under %s: %w", p.rootPath, errNoData)
+		return fmt.Errorf("no os-release file under %s: %w", p.rootFSPath, errNoData)
 	}
 	var version float64
 	if mm := osVersionRE.FindString(env["VERSION_ID"]); mm != "" {

@@ -39,7 +39,7 @@ func hostFixture(t *testing.T, h config.HostTarget) *hostProber {
 	t.Helper()
 	h.ProcPath = filepath.Join("testdata", "host", "proc")
 	h.SysPath = filepath.Join("testdata", "host", "sys")
-	h.RootPath = filepath.Join("testdata", "host", "root")
+	h.RootFSPath = filepath.Join("testdata", "host", "root")
 	tg := netTarget(config.KindHost, 5*time.Second)
 	tg.Host = &h
 	p, err := newHost(tg, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -360,7 +360,7 @@ func TestHostProbeMissingProc(t *testing.T) {
 	mfs := gatherProbe(t, res)
 	for _, c := range config.HostCollectors {
 		want := 0.0
-		if c == "uname" || c == "time" || c == "timex" || c == "os" { // system calls, sys_path and root_path, not proc_path
+		if c == "uname" || c == "time" || c == "timex" || c == "os" { // system calls, sys_path and rootfs_path, not proc_path
 			want = 1
 		}
 		if got := mustValue(t, mfs, "node_scrape_collector_success", "collector", c); got != want {
@@ -784,7 +784,7 @@ func TestHostOSRelease(t *testing.T) {
 				}
 			}
 			tg := netTarget(config.KindHost, time.Second)
-			tg.Host = &config.HostTarget{RootPath: dir}
+			tg.Host = &config.HostTarget{RootFSPath: dir}
 			p := mustProber(t, tg).(*hostProber)
 			s := newSink()
 			err := p.collectOS(t.Context(), s)

@@ -121,7 +121,7 @@ type HostTarget struct {
 	// RootFS is prefixed to /proc and /sys paths (tests, host mounts).
 	ProcPath   string `yaml:"proc_path"`   // default /proc
 	SysPath    string `yaml:"sys_path"`    // default /sys
-	RootPath   string `yaml:"root_path"`   // default /: where os-release is read
+	RootFSPath string `yaml:"rootfs_path"` // default /: where os-release is read
 	CgroupPath string `yaml:"cgroup_path"` // default /sys/fs/cgroup
 	// FilesystemTimeout bounds one statfs; a hung mount is reported as a device error.
 	FilesystemTimeout Duration `yaml:"filesystem_timeout"` // default 1s
