@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/procfs/sysfs"
@@ -50,5 +52,34 @@ func (p *hostProber) collectEntropy(_ context.Context, s *sink) error {
 		return errors.New("couldn't get entropy poolsize")
 	}
 	s.gauge("node_entropy_pool_size_bits", "Bits of entropy pool.", float64(*r.PoolSize))
+	return nil
+}
+
+// collectThermalZone is node_exporter's thermal_zone collector: each
+// zone's temperature and each cooling device's throttle state, from
+// sys_path/class/thermal.
+func (p *hostProber) collectThermalZone(_ context.Context, s *sink) error {
+	fs, err := sysfs.NewFS(p.sysPath)
+	if err != nil {
+		return fmt.Errorf("failed to open sysfs: %w", err)
+	}
+	zones, err := fs.ClassThermalZoneStats()
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) || errors.Is(err, os.ErrInvalid) || errors.Is(err, syscall.EINVAL) {
+		return fmt.Errorf("thermal zones unreadable: %w (%w)", errNoData, err)
+	}
+	if err != nil {
+		return err
+	}
+	for _, z := range zones {
+		s.gauge("node_thermal_zone_temp", "Zone temperature in Celsius", float64(z.Temp)/1000.0, "zone", z.Name, "type", z.Type)
+	}
+	devices, err := fs.ClassCoolingDeviceStats()
+	if err != nil {
+		return err
+	}
+	for _, d := range devices {
+		s.gauge("node_cooling_device_cur_state", "Current throttle state of the cooling device", float64(d.CurState), "name", d.Name, "type", d.Type)
+		s.gauge("node_cooling_device_max_state", "Maximum throttle state of the cooling device", float64(d.MaxState), "name", d.Name, "type", d.Type)
+	}
 	return nil
 }

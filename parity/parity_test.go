@@ -60,7 +60,8 @@ var stable = map[string][]string{
 		"node_network_*", "node_disk_*", "node_entropy_*", "node_time_zone_offset_seconds", "node_time_clocksource_available_info",
 		"node_time_clocksource_current_info", "node_pressure_*", "node_sockstat_*", "node_netstat_*", "node_os_*",
 		"node_softnet_*", "node_schedstat_*", "node_nf_conntrack_*",
-		"node_timex_sync_status", "node_timex_tick_seconds", "node_timex_tai_offset_seconds"},
+		"node_timex_sync_status", "node_timex_tick_seconds", "node_timex_tai_offset_seconds",
+		"node_thermal_zone_temp", "node_cooling_device_cur_state", "node_cooling_device_max_state"},
 	"http":  {"probe_success", "probe_http_status_code", "probe_http_ssl", "probe_http_redirects", "probe_http_version", "probe_http_content_length", "probe_ip_protocol", "probe_failed_due_to_regex"},
 	"https": {"probe_success", "probe_http_status_code", "probe_http_ssl", "probe_http_redirects", "probe_http_version", "probe_ip_protocol", "probe_ssl_earliest_cert_expiry", "probe_tls_version_info"},
 	"tcp":   {"probe_success", "probe_ip_protocol"},
@@ -287,7 +288,7 @@ func startEnv(t *testing.T, extra map[string]string) *env {
 		"--collector.netdev", "--no-collector.netdev.netlink",
 		"--collector.diskstats", "--path.udev.data="+filepath.Join(sysPath, "no-udev"),
 		"--collector.time", "--collector.entropy", "--collector.pressure", "--collector.sockstat", "--collector.netstat", "--collector.os",
-		"--collector.softnet", "--collector.schedstat", "--collector.conntrack", "--collector.timex",
+		"--collector.softnet", "--collector.schedstat", "--collector.conntrack", "--collector.timex", "--collector.thermal_zone",
 		"--web.disable-exporter-metrics", "--path.procfs="+procPath, "--path.sysfs="+sysPath, "--path.rootfs=/")
 	blackbox := testserver.BlackboxExporter(t, fmt.Sprintf(`modules:
   http_2xx:
