@@ -10,11 +10,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/procfs"
 
 	"github.com/vigil-sh/vigil/internal/agent/config"
 )
@@ -64,6 +67,8 @@ func statfs(path string) (fsStat, error) {
 type hostProber struct {
 	name       string
 	procPath   string
+	sysPath    string
+	rootFSPath string
 	cgroupPath string
 	fsTimeout  time.Duration
 	timeout    time.Duration
@@ -71,6 +76,20 @@ type hostProber struct {
 	fsExclude  *regexp.Regexp
 	statfs     statfsFunc
 	logger     *slog.Logger
+	// proc reads /proc as node_exporter does; procErr is why it could not
+	// be opened, reported by every collector that needs it.
+	proc       procfs.FS
+	procErr    error
+	cpu        cpuCounters
+	collectors []hostCollector
+}
+
+// hostCollector is one of node_exporter's collectors: it reports its own
+// node_scrape_collector_success and _duration_seconds, and its failure
+// fails only itself, as in node_exporter.
+type hostCollector struct {
+	name    string
+	collect func(context.Context, *sink) error
 }
 
 func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
@@ -79,18 +98,20 @@ func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
 		h = *t.Host
 	}
 	p := &hostProber{
-		name:      t.Name,
-		procPath:  orDefault(h.ProcPath, "/proc"),
-		fsTimeout: time.Duration(h.FilesystemTimeout),
-		timeout:   probeTimeout(t),
-		mpExclude: defaultMountPointsExcludeRE,
-		fsExclude: defaultFSTypesExcludeRE,
-		statfs:    statfs,
-		logger:    logger,
+		name:       t.Name,
+		procPath:   orDefault(h.ProcPath, "/proc"),
+		sysPath:    orDefault(h.SysPath, "/sys"),
+		rootFSPath: orDefault(h.RootFSPath, "/"),
+		fsTimeout:  time.Duration(h.FilesystemTimeout),
+		timeout:    probeTimeout(t),
+		mpExclude:  defaultMountPointsExcludeRE,
+		fsExclude:  defaultFSTypesExcludeRE,
+		statfs:     statfs,
+		logger:     logger,
 	}
 	p.cgroupPath = h.CgroupPath
 	if p.cgroupPath == "" {
-		p.cgroupPath = filepath.Join(orDefault(h.SysPath, "/sys"), "fs", "cgroup")
+		p.cgroupPath = filepath.Join(p.sysPath, "fs", "cgroup")
 	}
 	if p.fsTimeout <= 0 {
 		p.fsTimeout = defaultFilesystemTimeout
@@ -100,6 +121,40 @@ func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
 	}
 	if h.FSTypesExclude != nil {
 		p.fsExclude = h.FSTypesExclude.Regexp
+	}
+	p.proc, p.procErr = procfs.NewFS(p.procPath)
+	all := map[string]func(context.Context, *sink) error{
+		"conntrack":    p.collectConntrack,
+		"cpu":          p.withProc(p.collectCPU),
+		"diskstats":    p.collectDiskstats,
+		"entropy":      p.withProc(p.collectEntropy),
+		"filefd":       p.collectFilefd,
+		"filesystem":   p.collectFilesystems,
+		"loadavg":      p.withProc(p.collectLoadavg),
+		"meminfo":      p.collectMemory,
+		"netdev":       p.withProc(p.collectNetdev),
+		"netstat":      p.collectNetstat,
+		"os":           p.collectOS,
+		"pressure":     p.withProc(p.collectPressure),
+		"schedstat":    p.withProc(p.collectSchedstat),
+		"sockstat":     p.withProc(p.collectSockstat),
+		"softnet":      p.withProc(p.collectSoftnet),
+		"stat":         p.withProc(p.collectStat),
+		"thermal_zone": p.collectThermalZone,
+		"time":         p.collectTime,
+		"timex":        p.collectTimex,
+		"uname":        p.collectUname,
+		"vmstat":       p.collectVmstat,
+	}
+	for _, name := range config.HostCollectors {
+		if slices.Contains(h.DisableCollectors, name) {
+			continue
+		}
+		fn, ok := all[name]
+		if !ok { // config lists a collector this package lacks: a bug here
+			return nil, fmt.Errorf("host collector %q is not implemented", name)
+		}
+		p.collectors = append(p.collectors, hostCollector{name, fn})
 	}
 	return p, nil
 }
@@ -118,25 +173,45 @@ func (p *hostProber) Probe(ctx context.Context) Result {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	s := newSink()
-	var errs []error
-	if err := p.collectMemory(s); err != nil {
-		errs = append(errs, err)
+	type outcome struct {
+		took time.Duration
+		err  error
 	}
-	if err := p.collectFilesystems(ctx, s); err != nil {
-		errs = append(errs, err)
+	outcomes := make([]outcome, len(p.collectors))
+	for i, c := range p.collectors {
+		t0 := time.Now()
+		err := c.collect(ctx, s)
+		outcomes[i] = outcome{time.Since(t0), err}
+		if err != nil {
+			p.logger.Debug("collector failed", "collector", c.name, "err", err)
+		}
+	}
+	for i, c := range p.collectors {
+		s.gauge("node_scrape_collector_duration_seconds", "node_exporter: Duration of a collector scrape.", outcomes[i].took.Seconds(), "collector", c.name)
+	}
+	for i, c := range p.collectors {
+		s.gauge("node_scrape_collector_success", "node_exporter: Whether a collector succeeded.", boolToFloat(outcomes[i].err == nil), "collector", c.name)
 	}
 	p.collectContainer(s)
-	err := errors.Join(errs...)
-	reason := ""
-	if err != nil {
-		reason = ReasonOther
+	// As node_exporter's scrape, the probe succeeds whichever collectors
+	// failed: their node_scrape_collector_success says which.
+	return finishProbe(s, start, "", nil, p.logger)
+}
+
+// withProc runs a collector that reads /proc through procfs only when
+// proc_path could be opened.
+func (p *hostProber) withProc(f func(context.Context, *sink) error) func(context.Context, *sink) error {
+	return func(ctx context.Context, s *sink) error {
+		if p.procErr != nil {
+			return p.procErr
+		}
+		return f(ctx, s)
 	}
-	return finishProbe(s, start, reason, err, p.logger)
 }
 
 // collectMemory turns every /proc/meminfo field into node_exporter's
 // node_memory_<Field>[_bytes] gauge.
-func (p *hostProber) collectMemory(s *sink) error {
+func (p *hostProber) collectMemory(_ context.Context, s *sink) error {
 	path := filepath.Join(p.procPath, "meminfo")
 	f, err := os.Open(path)
 	if err != nil {
@@ -212,6 +287,7 @@ func validMetricSuffix(s string) bool {
 type mount struct {
 	device, mountPoint, fsType string
 	readOnly                   bool
+	major, minor               string // of the device, for node_filesystem_mount_info
 }
 
 // readMounts reads the agent's own mount table: its mount namespace is the
@@ -250,15 +326,23 @@ func parseMountinfo(r io.Reader) ([]mount, error) {
 		if sep < 0 || len(fields) < sep+3 {
 			return nil, fmt.Errorf("malformed mountinfo line %q", sc.Text())
 		}
+		var major, minor int
+		if _, err := fmt.Sscanf(fields[2], "%d:%d", &major, &minor); err != nil {
+			return nil, fmt.Errorf("malformed mountinfo line %q: major:minor %q", sc.Text(), fields[2])
+		}
+		// node_exporter's isFilesystemReadOnly: a filesystem the kernel
+		// remounted read-only after an error has emergency_ro.
 		ro := hasOption(fields[5], "ro")
 		if len(fields) > sep+3 {
-			ro = ro || hasOption(fields[sep+3], "ro")
+			ro = ro || hasOption(fields[sep+3], "ro") || hasOption(fields[sep+3], "emergency_ro")
 		}
 		out = append(out, mount{
 			device:     unescapeMount(fields[sep+2]),
 			mountPoint: unescapeMount(fields[4]),
 			fsType:     fields[sep+1],
 			readOnly:   ro,
+			major:      strconv.Itoa(major),
+			minor:      strconv.Itoa(minor),
 		})
 	}
 	return out, sc.Err()
@@ -278,6 +362,8 @@ func parseProcMounts(r io.Reader) ([]mount, error) {
 			mountPoint: unescapeMount(fields[1]),
 			fsType:     fields[2],
 			readOnly:   hasOption(fields[3], "ro"),
+			major:      "0", // /proc/mounts has no device numbers
+			minor:      "0",
 		})
 	}
 	return out, sc.Err()
@@ -337,8 +423,24 @@ func (p *hostProber) filesystems(mounts []mount) []mount {
 }
 
 type fsResult struct {
-	stat fsStat
-	err  error
+	stat    fsStat
+	err     error
+	timeout bool
+}
+
+// errLabel is node_exporter's device_error label: the statfs errno's text,
+// "mountpoint timeout" for a mount that does not answer, "" on success.
+func (r fsResult) errLabel() string {
+	var errno syscall.Errno
+	switch {
+	case r.err == nil:
+		return ""
+	case r.timeout:
+		return "mountpoint timeout"
+	case errors.As(r.err, &errno):
+		return errno.Error()
+	}
+	return r.err.Error()
 }
 
 // collectFilesystems stats every mount concurrently, each bounded by the
@@ -357,8 +459,10 @@ func (p *hostProber) collectFilesystems(ctx context.Context, s *sink) error {
 	}
 	wg.Wait()
 	for i, m := range mounts {
-		labels := []string{"device", m.device, "fstype", m.fsType, "mountpoint", m.mountPoint}
 		r := results[i]
+		// node_exporter 1.12 labels a failed mount's series with why
+		// (device_error, "" otherwise, which Prometheus stores as no label).
+		labels := []string{"device", m.device, "fstype", m.fsType, "mountpoint", m.mountPoint, "device_error", r.errLabel()}
 		s.gauge("node_filesystem_device_error", "Whether an error occurred while getting statistics for the given device.", boolToFloat(r.err != nil), labels...)
 		s.gauge("node_filesystem_readonly", "Filesystem read-only status.", boolToFloat(m.readOnly), labels...)
 		if r.err != nil {
@@ -370,6 +474,8 @@ func (p *hostProber) collectFilesystems(ctx context.Context, s *sink) error {
 		s.gauge("node_filesystem_avail_bytes", "Filesystem space available to non-root users in bytes.", r.stat.avail, labels...)
 		s.gauge("node_filesystem_files", "Filesystem total file nodes.", r.stat.files, labels...)
 		s.gauge("node_filesystem_files_free", "Filesystem total free file nodes.", r.stat.filesFree, labels...)
+		s.gauge("node_filesystem_mount_info", "Filesystem mount information.", 1,
+			"device", m.device, "major", m.major, "minor", m.minor, "mountpoint", m.mountPoint)
 	}
 	return nil
 }
@@ -391,7 +497,7 @@ func (p *hostProber) statMount(ctx context.Context, mountPoint string) fsResult 
 	stuckMounts.Lock()
 	if _, ok := stuckMounts.m[mountPoint]; ok {
 		stuckMounts.Unlock()
-		return fsResult{err: fmt.Errorf("mount point %s: %w", mountPoint, errMountStuck)}
+		return fsResult{err: fmt.Errorf("mount point %s: %w", mountPoint, errMountStuck), timeout: true}
 	}
 	stuckMounts.Unlock()
 
@@ -402,7 +508,7 @@ func (p *hostProber) statMount(ctx context.Context, mountPoint string) fsResult 
 		// below: either the waiter sees the result, or the mark it sets is
 		// cleared here.
 		stuckMounts.Lock()
-		done <- fsResult{st, err}
+		done <- fsResult{stat: st, err: err}
 		if _, ok := stuckMounts.m[mountPoint]; ok {
 			delete(stuckMounts.m, mountPoint)
 			p.logger.Info("mount point responds again", "mountpoint", mountPoint)
@@ -429,5 +535,5 @@ func (p *hostProber) statMount(ctx context.Context, mountPoint string) fsResult 
 	}
 	stuckMounts.m[mountPoint] = struct{}{}
 	p.logger.Warn("statfs timed out; mount point skipped until it returns", "mountpoint", mountPoint, "waited_for", waited)
-	return fsResult{err: fmt.Errorf("statfs %s: no answer within %s", mountPoint, waited)}
+	return fsResult{err: fmt.Errorf("statfs %s: no answer within %s", mountPoint, waited), timeout: true}
 }

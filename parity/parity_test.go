@@ -44,8 +44,7 @@ var allow = map[string][]Allowed{
 	},
 	"host": {
 		{"node_exporter_build_info", MissingInVigil, "the exporter's own build; Vigil's is vigil_build_info on the agent's job"},
-		{"node_scrape_collector_duration_seconds", MissingInVigil, "per-collector self-metrics; Vigil reports vigil_probe_duration_seconds per kind"},
-		{"node_scrape_collector_success", MissingInVigil, "per-collector self-metrics; Vigil reports vigil_target_up"},
+		{"node_filesystem_purgeable_bytes", MissingInVigil, "macOS's purgeable space; node_exporter on Linux reports a constant 0 for every filesystem"},
 		{"node_memory_*", ExtraInVigil, "Vigil names every /proc/meminfo field; node_exporter only those its procfs knows (Balloon, Hugetlb, KReclaimable, …)"},
 		{"container_*", ExtraInVigil, "cAdvisor's families: the host kind also replaces cAdvisor for the agent's own container"},
 	},
@@ -62,7 +61,15 @@ var stable = map[string][]string{
 		"redis_db_keys", "redis_db_keys_expiring", "redis_max_clients", "redis_memory_max_bytes", "redis_process_id", "redis_hz", "redis_configured_hz",
 		"redis_aof_enabled", "redis_rdb_last_bgsave_status", "redis_aof_last_write_status", "redis_replication_backlog_bytes",
 		"redis_loading_dump_file", "redis_cluster_connections", "redis_number_of_functions", "redis_rdb_saves_total"},
-	"host":       {"node_memory_*", "node_filesystem_size_bytes", "node_filesystem_files", "node_filesystem_readonly", "node_filesystem_device_error"},
+	"host": {"node_memory_*", "node_filesystem_size_bytes", "node_filesystem_files", "node_filesystem_readonly", "node_filesystem_device_error", "node_filesystem_mount_info",
+		"node_scrape_collector_success", "node_uname_info", "node_cpu_seconds_total", "node_cpu_guest_seconds_total",
+		"node_load1", "node_load5", "node_load15", "node_intr_total", "node_context_switches_total", "node_forks_total",
+		"node_boot_time_seconds", "node_procs_running", "node_procs_blocked", "node_vmstat_*", "node_filefd_allocated", "node_filefd_maximum",
+		"node_network_*", "node_disk_*", "node_entropy_*", "node_time_zone_offset_seconds", "node_time_clocksource_available_info",
+		"node_time_clocksource_current_info", "node_pressure_*", "node_sockstat_*", "node_netstat_*", "node_os_*",
+		"node_softnet_*", "node_schedstat_*", "node_nf_conntrack_*",
+		"node_timex_sync_status", "node_timex_tick_seconds", "node_timex_tai_offset_seconds",
+		"node_thermal_zone_temp", "node_cooling_device_cur_state", "node_cooling_device_max_state"},
 	"http":       {"probe_success", "probe_http_status_code", "probe_http_ssl", "probe_http_redirects", "probe_http_version", "probe_http_content_length", "probe_http_uncompressed_body_length", "probe_http_last_modified_timestamp_seconds", "probe_ip_protocol", "probe_ip_addr_hash", "probe_failed_due_to_regex"},
 	"https":      {"probe_success", "probe_http_status_code", "probe_http_ssl", "probe_http_redirects", "probe_http_version", "probe_http_uncompressed_body_length", "probe_http_last_modified_timestamp_seconds", "probe_ip_protocol", "probe_ip_addr_hash", "probe_ssl_earliest_cert_expiry", "probe_tls_version_info", "probe_tls_cipher_info", "probe_ssl_last_chain_info"},
 	"tcp":        {"probe_success", "probe_ip_protocol", "probe_ip_addr_hash", "probe_failed_due_to_regex"},
@@ -207,7 +214,8 @@ func compareTarget(t *testing.T, agentURL string, c comparison, extra map[string
 // every Linux has are compared, in full: labels and values.
 func TestParityRealHost(t *testing.T) {
 	families := []string{"node_memory_MemTotal_bytes", "node_memory_SwapTotal_bytes",
-		"node_filesystem_size_bytes", "node_filesystem_readonly", "node_filesystem_device_error"}
+		"node_filesystem_size_bytes", "node_filesystem_readonly", "node_filesystem_device_error", "node_filesystem_mount_info",
+		"node_uname_info", "node_boot_time_seconds", "node_os_info"}
 	only := func(fs Families) Families {
 		return fs.Without(func(n string) bool { return !slices.Contains(families, n) })
 	}
@@ -216,6 +224,7 @@ func TestParityRealHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	nodeExp := testserver.NodeExporter(t, "--collector.disable-defaults", "--collector.meminfo", "--collector.filesystem",
+		"--collector.uname", "--collector.stat", "--collector.os",
 		"--web.disable-exporter-metrics", "--path.procfs=/proc", "--path.sysfs=/sys", "--path.rootfs=/")
 	agent := startAgent(t, `global: {interval: 2s, timeout: 1s}
 disable_default_rules: true
@@ -275,13 +284,23 @@ func startEnv(t *testing.T, extra map[string]string) *env {
 	// The host is seen through a fixture /proc (meminfo, the mount table,
 	// the agent's cgroup) so that every value is the same on every machine;
 	// the filesystems it lists (/, /tmp, /usr) exist everywhere and are
-	// statfs'ed for real by both sides.
-	procPath, cgroupPath := absPath(t, "testdata/host/proc"), absPath(t, "testdata/host/cgroup")
+	// statfs'ed for real by both sides; /vigil-parity-absent exists nowhere,
+	// so both report its device error and label it with the errno.
+	// sys holds only what makes node_exporter's cpu collector find no
+	// sysfs CPU data (no online, throttle or isolated files), as the
+	// agent's cpu collector, which reads /proc/stat only, and the disks'
+	// rotational flags; there is no udev data, which the agent does not read.
+	procPath, sysPath, cgroupPath := absPath(t, "testdata/host/proc"), absPath(t, "testdata/host/sys"), absPath(t, "testdata/host/cgroup")
 
 	redisExp := testserver.RedisExporter(t)
 	// Only the collectors the host kind implements, on the same /proc.
 	nodeExp := testserver.NodeExporter(t, "--collector.disable-defaults", "--collector.meminfo", "--collector.filesystem",
-		"--web.disable-exporter-metrics", "--path.procfs="+procPath, "--path.rootfs=/")
+		"--collector.uname", "--collector.cpu", "--collector.loadavg", "--collector.stat", "--collector.vmstat", "--collector.filefd",
+		"--collector.netdev", "--no-collector.netdev.netlink",
+		"--collector.diskstats", "--path.udev.data="+filepath.Join(sysPath, "no-udev"),
+		"--collector.time", "--collector.entropy", "--collector.pressure", "--collector.sockstat", "--collector.netstat", "--collector.os",
+		"--collector.softnet", "--collector.schedstat", "--collector.conntrack", "--collector.timex", "--collector.thermal_zone",
+		"--web.disable-exporter-metrics", "--path.procfs="+procPath, "--path.sysfs="+sysPath, "--path.rootfs=/")
 	blackbox := testserver.BlackboxExporter(t, fmt.Sprintf(`modules:
   http_2xx:
     prober: http
@@ -318,7 +337,7 @@ targets:
 %[1]s    redis: {address: %[2]q}
   - name: node
     kind: host
-%[1]s    host: {proc_path: %[3]q, cgroup_path: %[4]q}
+%[1]s    host: {proc_path: %[3]q, sys_path: %[9]q, cgroup_path: %[4]q}
   - name: web
     kind: http
 %[1]s    http: {url: %[5]q, ip_protocol: ip4}
@@ -331,10 +350,10 @@ targets:
   - name: banner
     kind: tcp
 %[1]s    tcp:
-      address: %[9]q
+      address: %[10]q
       ip_protocol: ip4
       query_response:
-%[10]s`, labelsYAML(extra), redis.Addr, procPath, cgroupPath, web.URL, webTLS.URL, caFile, port, banner, bannerDialogue("        ")))
+%[11]s`, labelsYAML(extra), redis.Addr, procPath, cgroupPath, web.URL, webTLS.URL, caFile, port, sysPath, banner, bannerDialogue("        ")))
 
 	probe := func(module, target string) string {
 		return blackbox.URL + "/probe?" + url.Values{"module": {module}, "target": {target}}.Encode()

@@ -69,6 +69,11 @@ func TestParseErrors(t *testing.T) {
 			want: []string{"targets[0].host.fs_types_exclude (line 5): invalid regexp"},
 		},
 		{
+			name: "unknown host collector",
+			yaml: "targets:\n- name: h\n  kind: host\n  host:\n    disable_collectors:\n    - cpu\n    - cpus\n",
+			want: []string{`targets[0].host.disable_collectors[1] (line 7): unknown collector "cpus": want one of`},
+		},
+		{
 			name: "duplicate names",
 			yaml: "targets:\n- name: a\n  kind: host\n- name: a\n  kind: host\n",
 			want: []string{`targets[1].name (line 4): duplicate target name "a" (also targets[0])`},

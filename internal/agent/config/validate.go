@@ -405,13 +405,18 @@ func (v *validator) tcp(p string, t *TCPTarget) {
 
 func (v *validator) host(p string, h *HostTarget) {
 	for _, f := range []struct{ name, path string }{
-		{"proc_path", h.ProcPath}, {"sys_path", h.SysPath}, {"cgroup_path", h.CgroupPath},
+		{"proc_path", h.ProcPath}, {"sys_path", h.SysPath}, {"rootfs_path", h.RootFSPath}, {"cgroup_path", h.CgroupPath},
 	} {
 		if f.path != "" && !filepath.IsAbs(f.path) {
 			v.at(p+"."+f.name, "%s must be an absolute path", quote(f.path))
 		}
 	}
 	v.positive(p+".filesystem_timeout", h.FilesystemTimeout)
+	for i, name := range h.DisableCollectors {
+		if !slices.Contains(HostCollectors, name) {
+			v.at(fmt.Sprintf("%s.disable_collectors[%d]", p, i), "unknown collector %s: want one of %s", quote(name), strings.Join(HostCollectors, ", "))
+		}
+	}
 }
 
 func (v *validator) tls(p string, t *TLSConfig) {
