@@ -18,7 +18,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -75,7 +74,7 @@ var faultShows = []struct {
 // each panel that shows no data. The variables are resolved as Grafana
 // does: their own label_values queries, all values selected.
 func TestLiveDashboards(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testserver.LogBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelError}))
 	// The driver monitors log slow commands to the default logger.
 	prev := slog.Default()
@@ -83,7 +82,7 @@ func TestLiveDashboards(t *testing.T) {
 	t.Cleanup(func() { slog.SetDefault(prev) })
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("--- app and agent errors ---\n%s", logs.tail(12000))
+			t.Logf("--- app and agent errors ---\n%s", logs.Tail(12000))
 		}
 	})
 
@@ -489,7 +488,7 @@ func startAlertmanager(t *testing.T) string {
 		t.Fatal(err)
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(testserver.FreePort(t)))
-	out := &syncBuffer{}
+	out := &testserver.LogBuffer{}
 	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=warn")
 	cmd.Stdout, cmd.Stderr = out, out
@@ -513,14 +512,14 @@ func startAlertmanager(t *testing.T) string {
 	for {
 		select {
 		case <-exited:
-			t.Fatalf("alertmanager exited:\n%s", out.tail(4000))
+			t.Fatalf("alertmanager exited:\n%s", out.Tail(4000))
 		default:
 		}
 		if code, err := get(t.Context(), u+"/-/ready"); err == nil && code == http.StatusOK {
 			return u
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("alertmanager on %s not ready within 20s:\n%s", addr, out.tail(4000))
+			t.Fatalf("alertmanager on %s not ready within 20s:\n%s", addr, out.Tail(4000))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -624,26 +623,4 @@ func (tr *traffic) run(t *testing.T, d time.Duration) {
 		tr.do(t, http.MethodGet, "/api/no-such-route", nil)
 		tr.do(t, http.MethodGet, "/api/projects/000000000000000000000000", nil)
 	}
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) tail(n int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.String()
-	if len(s) > n {
-		s = s[len(s)-n:]
-	}
-	return s
 }

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -131,36 +130,18 @@ groups:
 	}
 }
 
-// lockedBuffer collects the agent's logs while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startAgent runs the agent's main logic until the test ends.
-func startAgent(t *testing.T, args ...string) (base string, logs *lockedBuffer) {
+func startAgent(t *testing.T, args ...string) (base string, logs *testserver.LogBuffer) {
 	t.Helper()
 	return startAgentAuth(t, "", args...)
 }
 
 // startAgentAuth is startAgent for an agent behind basic auth (user admin).
-func startAgentAuth(t *testing.T, password string, args ...string) (base string, logs *lockedBuffer) {
+func startAgentAuth(t *testing.T, password string, args ...string) (base string, logs *testserver.LogBuffer) {
 	t.Helper()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(testserver.FreePort(t)))
 	args = append(args, "--web.listen-address", addr, "--storage.path", t.TempDir(), "--log.level", "debug")
-	logs = &lockedBuffer{}
+	logs = &testserver.LogBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, args, io.Discard, logs) }()
@@ -180,7 +161,7 @@ func startAgentAuth(t *testing.T, password string, args ...string) (base string,
 	return base, logs
 }
 
-func waitHTTP(t *testing.T, url, password string, done chan int, logs *lockedBuffer) {
+func waitHTTP(t *testing.T, url, password string, done chan int, logs *testserver.LogBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -323,7 +304,7 @@ func TestRunFailsWhenThePortIsTaken(t *testing.T) {
 	}
 	defer l.Close()
 	cfg := writeFile(t, t.TempDir(), "agent.yml", "targets: []\n")
-	var stderr lockedBuffer
+	var stderr testserver.LogBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(t.Context(), []string{"--config.file", cfg, "--web.listen-address", l.Addr().String(), "--storage.path", t.TempDir()}, io.Discard, &stderr)

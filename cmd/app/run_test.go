@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,29 +19,12 @@ import (
 	"github.com/vigil-sh/vigil/internal/testserver"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // app is one run() in the background.
 type app struct {
 	addr   string
 	cancel context.CancelFunc
 	done   chan error
-	logs   *syncBuffer
+	logs   *testserver.LogBuffer
 }
 
 func start(t *testing.T, env map[string]string) *app {
@@ -51,7 +33,7 @@ func start(t *testing.T, env map[string]string) *app {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	a := &app{done: make(chan error, 1), logs: &syncBuffer{}}
+	a := &app{done: make(chan error, 1), logs: &testserver.LogBuffer{}}
 	logger := slog.New(slog.NewJSONHandler(a.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel

@@ -1,8 +1,6 @@
 package agent
 
 import (
-	"bytes"
-	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,43 +8,27 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/vigil-sh/vigil/internal/testserver"
 )
-
-// syncBuffer is a goroutine-safe log sink, so tests can search the logs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // testAgent is an agent reading its configuration from a file the test rewrites.
 type testAgent struct {
 	*Agent
 	file string
-	logs *syncBuffer
+	logs *testserver.LogBuffer
 }
 
 func newTestAgent(t testing.TB, yaml string, mod func(*Options)) *testAgent {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "agent.yml")
 	writeFile(t, file, yaml)
-	logs := &syncBuffer{}
+	logs := &testserver.LogBuffer{}
 	o := Options{
 		Logger:     slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		ConfigFile: file,

@@ -1,11 +1,9 @@
 package redislog_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,7 +14,7 @@ import (
 )
 
 func TestInstallRoutesGoRedisLogs(t *testing.T) {
-	var buf syncBuffer
+	var buf testserver.LogBuffer
 	redislog.Install(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
 
 	srv := testserver.Redis(t)
@@ -32,22 +30,4 @@ func TestInstallRoutesGoRedisLogs(t *testing.T) {
 	if !strings.Contains(buf.String(), `"component":"go-redis"`) || !strings.Contains(buf.String(), `"level":"DEBUG"`) {
 		t.Fatalf("go-redis did not log through slog at debug; got %q", buf.String())
 	}
-}
-
-// syncBuffer is written by go-redis's goroutines and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,7 +30,7 @@ type env struct {
 	store   *store.Store
 	metrics *httpmetrics.Metrics
 	srv     *httptest.Server
-	logs    *lockedWriter
+	logs    *testserver.LogBuffer
 }
 
 type envOption func(*api.Deps, *health.Checker)
@@ -54,7 +53,7 @@ func newEnvOn(t testing.TB, mongo *testserver.MongoServer, uri string, opts ...e
 // newEnvStore is newEnvOn with the store's options given.
 func newEnvStore(t testing.TB, mongo *testserver.MongoServer, so store.Options, opts ...envOption) *env {
 	t.Helper()
-	e := &env{t: t, mongo: mongo, metrics: httpmetrics.New(time.Second), logs: &lockedWriter{w: &bytes.Buffer{}}}
+	e := &env{t: t, mongo: mongo, metrics: httpmetrics.New(time.Second), logs: &testserver.LogBuffer{}}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	so.CommandMonitor, so.PoolMonitor = e.metrics.MongoMonitors()
 	if so.Logger == nil {
@@ -125,25 +124,7 @@ func (e *env) waitLog(substr string) bool {
 	return true
 }
 
-// lockedWriter lets the handler log from many goroutines into one buffer.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (lw *lockedWriter) Write(b []byte) (int, error) {
-	lw.mu.Lock()
-	defer lw.mu.Unlock()
-	return lw.w.Write(b)
-}
-
 // String returns what was logged so far.
-func (lw *lockedWriter) String() string {
-	lw.mu.Lock()
-	defer lw.mu.Unlock()
-	return lw.w.(*bytes.Buffer).String()
-}
-
 // resp is a decoded answer.
 type resp struct {
 	status int

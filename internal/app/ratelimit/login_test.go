@@ -88,7 +88,7 @@ func TestLoginThrottleBackoff(t *testing.T) {
 // in process and says so once in the given log.
 func TestLoginThrottleRedisDown(t *testing.T) {
 	srv := testserver.Redis(t, testserver.WithPassword("login-pw"))
-	var logs syncBuffer
+	var logs testserver.LogBuffer
 	lt := NewLoginThrottle(newClient(t, srv.URL()), LoginPolicy{Threshold: 2, BaseDelay: time.Minute}, nil,
 		LogTo(slog.New(slog.NewJSONHandler(&logs, nil))))
 	ctx, r := t.Context(), loginRequest("192.0.2.1")

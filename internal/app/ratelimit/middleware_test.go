@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vigil-sh/vigil/internal/app/httpmetrics"
+	"github.com/vigil-sh/vigil/internal/testserver"
 )
 
 func okHandler() http.Handler {
@@ -110,7 +111,7 @@ func (f *failingLimiter) Allow(context.Context, string) (bool, time.Duration, er
 
 func TestMiddlewareFailsOpen(t *testing.T) {
 	f := &failingLimiter{}
-	var logs syncBuffer
+	var logs testserver.LogBuffer
 	h := Middleware(nil, f, nil, okHandler(), LogTo(slog.New(slog.NewJSONHandler(&logs, nil))))
 	for range 3 {
 		rec := httptest.NewRecorder()

@@ -1,7 +1,6 @@
 package ratelimit
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strconv"
@@ -131,7 +130,7 @@ func TestRedisConcurrentExact(t *testing.T) {
 // deciding, fast, per process; it says so in the log once; when Redis is
 // back it is used again.
 func TestRedisDownFallsBackToLocal(t *testing.T) {
-	var logs syncBuffer
+	var logs testserver.LogBuffer
 	srv := testserver.Redis(t, testserver.WithPassword("s3cret-pw"))
 	const limit = 3
 	// The app's own logger, not the global default: the warning must reach
@@ -197,23 +196,6 @@ func equal(a, b []bool) bool {
 		}
 	}
 	return true
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestRedisHungDoesNotBlock: a Redis that accepts connections and never
