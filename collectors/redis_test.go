@@ -969,19 +969,7 @@ func TestParseRedisLatencyHistogram(t *testing.T) {
 // TestRedisProbeConfigCommand: a server whose CONFIG is renamed (as
 // hardened setups do) answers the configured name; "-" sends no CONFIG.
 func TestRedisProbeConfigCommand(t *testing.T) {
-	bin := testserver.LookBinary(t, "redis-server", "redis-server")
-	port := testserver.FreePort(t)
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", t.TempDir(),
-		"--save", "", "--appendonly", "no", "--loglevel", "warning", "--rename-command", "CONFIG", "vigil-config")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting redis-server: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	renamed := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	renamed := testserver.Redis(t, testserver.WithConfig("rename-command CONFIG vigil-config")).Addr
 	plain := testserver.Redis(t)
 
 	tests := []struct {
@@ -996,13 +984,7 @@ func TestRedisProbeConfigCommand(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newTestProber(t, redisTarget("cache", 2*time.Second, config.RedisTarget{Address: tc.addr, ConfigCommand: tc.configCommand}))
-			var res Result
-			// The renamed server may still be starting.
-			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-				if res = probeWithTimeout(t, p, 2*time.Second); res.Success || time.Now().After(deadline) {
-					break
-				}
-			}
+			res := probeWithTimeout(t, p, 2*time.Second)
 			if !res.Success {
 				t.Fatalf("Probe failed: %s: %v", res.Reason, res.Err)
 			}
@@ -1066,28 +1048,10 @@ func TestRedisProbeLatencyLatest(t *testing.T) {
 // TestRedisProbeCluster: a cluster node (one, without slots) adds its
 // CLUSTER INFO and has only db0, as redis_exporter reports it.
 func TestRedisProbeCluster(t *testing.T) {
-	bin := testserver.LookBinary(t, "redis-server", "redis-server")
-	port := testserver.FreePort(t)
 	dir := t.TempDir()
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-		"--save", "", "--appendonly", "no", "--loglevel", "warning",
-		"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"))
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting redis-server: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	addr := testserver.Redis(t, testserver.WithConfig("cluster-enabled yes", "cluster-config-file "+filepath.Join(dir, "nodes.conf"))).Addr
 	p := newTestProber(t, redisTarget("node", 2*time.Second, config.RedisTarget{Address: addr}))
-	var res Result
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if res = probeWithTimeout(t, p, 2*time.Second); res.Success || time.Now().After(deadline) {
-			break
-		}
-	}
+	res := probeWithTimeout(t, p, 2*time.Second)
 	if !res.Success {
 		t.Fatalf("Probe failed: %s: %v", res.Reason, res.Err)
 	}

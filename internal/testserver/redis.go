@@ -20,6 +20,8 @@ type RedisServer struct {
 	Addr     string // 127.0.0.1:port
 	Password string
 
+	extra []string // more redis.conf lines
+
 	t    testing.TB
 	bin  string
 	dir  string
@@ -34,6 +36,12 @@ type RedisOption func(*RedisServer)
 
 // WithPassword makes the server require a password (requirepass).
 func WithPassword(pw string) RedisOption { return func(s *RedisServer) { s.Password = pw } }
+
+// WithConfig adds redis.conf lines, e.g. "rename-command CONFIG x" or
+// "cluster-enabled yes".
+func WithConfig(lines ...string) RedisOption {
+	return func(s *RedisServer) { s.extra = append(s.extra, lines...) }
+}
 
 // Redis starts redis-server on an ephemeral loopback port with its data in a
 // temporary directory; it is stopped when the test ends.
@@ -85,6 +93,7 @@ func (s *RedisServer) Start() {
 	if s.Password != "" {
 		conf = append(conf, "requirepass "+s.Password)
 	}
+	conf = append(conf, s.extra...)
 	confPath := filepath.Join(s.dir, "redis.conf")
 	if err := os.WriteFile(confPath, []byte(strings.Join(conf, "\n")+"\n"), 0o600); err != nil {
 		s.t.Fatalf("writing redis config: %v", err)
