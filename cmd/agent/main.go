@@ -24,6 +24,7 @@ import (
 	"github.com/vigil-sh/vigil/internal/agent"
 	"github.com/vigil-sh/vigil/internal/agent/config"
 	"github.com/vigil-sh/vigil/internal/buildinfo"
+	"github.com/vigil-sh/vigil/internal/memlimit"
 	"github.com/vigil-sh/vigil/internal/redislog"
 )
 
@@ -50,6 +51,9 @@ type flags struct {
 	// Rule timing, as Prometheus's --rules.alert.* flags.
 	forOutageTolerance time.Duration
 	forGracePeriod     time.Duration
+	// GOMEMLIMIT from the cgroup, as Prometheus 3's --auto-gomemlimit*.
+	autoMemlimit      bool
+	autoMemlimitRatio float64
 }
 
 // listFlag is a repeatable string flag.
@@ -77,7 +81,12 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	fs.DurationVar(&f.forOutageTolerance, "rules.alert.for-outage-tolerance", alerts.DefaultOutageTolerance, "max time the agent may be down for a pending alert's 'for' state to be restored")
 	fs.DurationVar(&f.forGracePeriod, "rules.alert.for-grace-period", alerts.DefaultForGracePeriod, "minimum time between a restart and a restored alert firing; alerts whose 'for' is shorter restart it")
+	fs.BoolVar(&f.autoMemlimit, "auto-gomemlimit", true, "set GOMEMLIMIT from the container's cgroup memory limit unless the GOMEMLIMIT environment variable is set")
+	fs.Float64Var(&f.autoMemlimitRatio, "auto-gomemlimit.ratio", memlimit.DefaultRatio, "share of the cgroup memory limit given to GOMEMLIMIT, in (0, 1]")
 	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := memlimit.ValidateRatio(f.autoMemlimitRatio); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -128,6 +137,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	redislog.Install(logger)
+	if _, err := memlimit.Apply(memlimit.Options{Enabled: f.autoMemlimit, Ratio: f.autoMemlimitRatio, Logger: logger.With("component", "memlimit")}); err != nil {
+		logger.Warn("GOMEMLIMIT not set from the cgroup", "err", err)
+	}
 	if err := serve(ctx, f, logger); err != nil {
 		logger.Error("agent stopped", "err", err)
 		return 1

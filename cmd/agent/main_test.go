@@ -107,6 +107,8 @@ groups:
 		{"stray argument", []string{"agent.yml"}, 2, nil, []string{"unexpected arguments"}},
 		{"bad log level", []string{"--log.level", "loud"}, 2, nil, []string{"--log.level"}},
 		{"bad log format", []string{"--log.format", "xml"}, 2, nil, []string{"--log.format"}},
+		{"bad GOMEMLIMIT ratio", []string{"--auto-gomemlimit.ratio", "1.2"}, 2, nil, []string{"--auto-gomemlimit.ratio 1.2: want a ratio greater than 0 and at most 1"}},
+		{"GOMEMLIMIT ratio 0", []string{"--auto-gomemlimit.ratio", "0"}, 2, nil, []string{"--auto-gomemlimit.ratio 0:"}},
 		{"missing config file", []string{"--config.file", filepath.Join(dir, "nope.yml"), "--web.listen-address", "127.0.0.1:0"}, 1, nil, []string{"nope.yml"}},
 	}
 	for _, tt := range tests {
@@ -275,6 +277,17 @@ targets:
 	})
 	if !strings.Contains(logs.String(), "configuration reloaded") {
 		t.Errorf("reload not logged:\n%s", logs)
+	}
+	// Whatever the host's cgroup, the start says what became of GOMEMLIMIT.
+	if strings.Count(logs.String(), "component=memlimit") != 1 {
+		t.Errorf("want one GOMEMLIMIT line at start:\n%s", logs)
+	}
+}
+
+func TestRunWithoutAutoGOMEMLIMIT(t *testing.T) {
+	_, logs := startAgent(t, "--auto-gomemlimit=false", "--config.file", writeFile(t, t.TempDir(), "agent.yml", "targets:\n  - {name: box, kind: host}\n"))
+	if !strings.Contains(logs.String(), "GOMEMLIMIT not set from the cgroup: --auto-gomemlimit=false") {
+		t.Errorf("--auto-gomemlimit=false not logged:\n%s", logs)
 	}
 }
 
