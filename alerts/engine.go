@@ -197,6 +197,9 @@ func (e *Engine) validate(cfg *config.Config) (*validated, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	if err := validAlertRelabel(cfg.Alerting.AlertRelabelConfigs); err != nil {
+		errs = append(errs, err)
+	}
 	v.targets, err = scrapeTargets(cfg, e.opts)
 	if err != nil {
 		errs = append(errs, err)
@@ -247,7 +250,7 @@ func (e *Engine) ApplyConfig(cfg *config.Config) error {
 		dir:    e.storagePath(cmp.Or(e.cfg, cfg)),
 		resend: cmp.Or(time.Duration(cmp.Or(e.cfg, cfg).Alerting.ResendDelay), DefaultResendDelay),
 	})
-	e.notifiers.apply(v.queues, v.rules.ext)
+	e.notifiers.apply(v.queues, v.rules.ext, cfg.Alerting.AlertRelabelConfigs)
 	e.reconcileLoops(v.targets)
 	e.cfg = cfg
 	e.logger.Info("alerting config applied", "rule_files", len(v.rules.files),

@@ -17,7 +17,9 @@ import (
 	amalert "github.com/prometheus/alertmanager/api/v2/client/alert"
 	"github.com/prometheus/alertmanager/api/v2/models"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/prometheus/prometheus/notifier"
 
 	"github.com/vigil-sh/vigil/internal/agent/config"
@@ -189,6 +191,21 @@ func toPostable(alerts []*notifier.Alert) models.PostableAlerts {
 	return out
 }
 
+// validAlertRelabel checks configurations built without the config
+// package's parser (which validates them) and sets their label name scheme,
+// which relabelling needs.
+func validAlertRelabel(rcs []*relabel.Config) error {
+	for i, rc := range rcs {
+		if rc == nil {
+			return fmt.Errorf("alerting.alert_relabel_configs[%d]: empty relabel config", i)
+		}
+		if err := rc.Validate(model.UTF8Validation); err != nil {
+			return fmt.Errorf("alerting.alert_relabel_configs[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
 func labelSet(ls labels.Labels) models.LabelSet {
 	m := make(models.LabelSet, ls.Len())
 	ls.Range(func(l labels.Label) { m[l.Name] = l.Value })
@@ -345,7 +362,8 @@ type notifierSet struct {
 	mu             sync.RWMutex
 	queues         map[string]*amQueue // by URL
 	externalLabels labels.Labels
-	ctx            context.Context // nil until started
+	relabel        []*relabel.Config // validated
+	ctx            context.Context   // nil until started
 }
 
 func newNotifierSet(metrics *senderMetrics, logger *slog.Logger) *notifierSet {
@@ -354,14 +372,16 @@ func newNotifierSet(metrics *senderMetrics, logger *slog.Logger) *notifierSet {
 }
 
 // Send implements rules.Sender. External labels are added to each alert
-// unless the alert already carries the label, as Prometheus's notifier does.
+// unless the alert already carries the label, then alerting's
+// alert_relabel_configs run, as Prometheus's notifier does: an alert they
+// drop is sent nowhere.
 func (n *notifierSet) Send(alerts ...*notifier.Alert) {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	if len(n.queues) == 0 || len(alerts) == 0 {
 		return
 	}
-	if !n.externalLabels.IsEmpty() {
+	if !n.externalLabels.IsEmpty() || len(n.relabel) > 0 {
 		out := make([]*notifier.Alert, 0, len(alerts))
 		for _, a := range alerts {
 			b := labels.NewBuilder(a.Labels)
@@ -370,11 +390,17 @@ func (n *notifierSet) Send(alerts ...*notifier.Alert) {
 					b.Set(l.Name, l.Value)
 				}
 			})
+			if !relabel.ProcessBuilder(b, n.relabel...) {
+				continue
+			}
 			c := *a
 			c.Labels = b.Labels()
 			out = append(out, &c)
 		}
 		alerts = out
+	}
+	if len(alerts) == 0 {
+		return
 	}
 	for _, q := range n.queues {
 		q.enqueue(alerts)
@@ -400,10 +426,11 @@ func prepareQueues(cfgs []config.AlertmanagerConfig, metrics *senderMetrics, log
 
 // apply swaps in a prepared set: unchanged Alertmanagers keep their queue
 // (and pending alerts), removed ones are stopped and their series deleted.
-func (n *notifierSet) apply(next map[string]*amQueue, ext labels.Labels) {
+func (n *notifierSet) apply(next map[string]*amQueue, ext labels.Labels, rcs []*relabel.Config) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.externalLabels = ext
+	n.relabel = rcs
 	for u, nq := range next {
 		if old, ok := n.queues[u]; ok && old.cfg == nq.cfg {
 			next[u] = old

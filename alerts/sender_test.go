@@ -199,7 +199,7 @@ func TestHungAlertmanagerNeverBlocksSend(t *testing.T) {
 			<-ctx.Done() // hangs until the per-call timeout
 			return ctx.Err()
 		}
-		n.apply(queues, labels.FromStrings("cluster", "c1"))
+		n.apply(queues, labels.FromStrings("cluster", "c1"), nil)
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		n.start(ctx)
@@ -252,7 +252,7 @@ func TestExternalLabelsDoNotOverrideAlertLabels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.apply(queues, labels.FromStrings("cluster", "c1", "region", "eu"))
+	n.apply(queues, labels.FromStrings("cluster", "c1", "region", "eu"), nil)
 	orig := &notifier.Alert{Labels: labels.FromStrings("alertname", "A", "region", "us")}
 	n.Send(orig)
 	for u, q := range queues {
@@ -365,11 +365,11 @@ func TestApplyKeepsUnchangedQueuesAndDeletesRemovedSeries(t *testing.T) {
 		}
 		return qs
 	}
-	n.apply(prep("http://a:1", "http://b:2"), labels.EmptyLabels())
+	n.apply(prep("http://a:1", "http://b:2"), labels.EmptyLabels(), nil)
 	kept := n.queues["http://b:2"]
 	n.Send(testAlerts(0, 2)...)
 
-	n.apply(prep("http://b:2", "http://c:3"), labels.EmptyLabels())
+	n.apply(prep("http://b:2", "http://c:3"), labels.EmptyLabels(), nil)
 	if n.queues["http://b:2"] != kept || kept.length() != 2 {
 		t.Errorf("unchanged Alertmanager got a new queue or lost its alerts (%d queued)", n.queues["http://b:2"].length())
 	}
@@ -395,7 +395,7 @@ func TestApplyKeepsUnchangedQueuesAndDeletesRemovedSeries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.apply(changed, labels.EmptyLabels())
+	n.apply(changed, labels.EmptyLabels(), nil)
 	if q := n.queues["http://b:2"]; q == kept || q.length() != 2 || q.cfg.Password != "p" {
 		t.Errorf("changed Alertmanager: same queue %v, %d queued, want a new queue holding the 2 alerts", q == kept, q.length())
 	}

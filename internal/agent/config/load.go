@@ -192,6 +192,9 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 	}
 	pt := reflect.PointerTo(t)
 	if pt.Implements(unmarshalerType) || pt.Implements(obsoleteUnmarshalerType) || isScalar(t) {
+		if t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode && w.unknownFields(n, t, path) {
+			return // upstream types (relabel.Config) decode leniently from a Node
+		}
 		if err := n.Decode(reflect.New(t).Interface()); err != nil {
 			w.reject(n, path, n.Line, "%s", cleanYAMLError(err))
 		}
@@ -254,6 +257,26 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 	default:
 		w.reject(n, path, n.Line, "unsupported field type %s", t)
 	}
+}
+
+// unknownFields reports the keys of mapping n that are not fields of t,
+// with their path and line, and nulls n when there are any.
+func (w *walker) unknownFields(n *yaml.Node, t reflect.Type, path string) bool {
+	fields := yamlFields(t)
+	bad := false
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; k.Value != "<<" {
+			if _, ok := fields[k.Value]; !ok {
+				w.add(joinPath(path, k.Value), k.Line, "field %s not found in type %s (known fields: %s)", k.Value, typeName(t), strings.Join(sortedKeys(fields), ", "))
+				bad = true
+			}
+		}
+	}
+	if bad {
+		w.bad[path] = true
+		*n = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: n.Line, Column: n.Column}
+	}
+	return bad
 }
 
 func isScalar(t reflect.Type) bool {

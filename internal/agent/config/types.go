@@ -205,6 +205,8 @@ type Alerting struct {
 	Alertmanagers []AlertmanagerConfig `yaml:"alertmanagers"`
 	// ResendDelay is the minimum delay between re-sends of a firing alert (default 1m).
 	ResendDelay Duration `yaml:"resend_delay"`
+
+	AlertRelabelConfigs AlertRelabelConfigs `yaml:"alert_relabel_configs"` // alertrelabel.go
 }
 
 // AlertmanagerConfig is one Alertmanager's base URL, e.g. http://localhost:9093.

@@ -37,7 +37,7 @@ func (v *validator) validate(c *Config) {
 	if g.Timeout >= g.Interval && g.Interval > 0 {
 		v.at("global.timeout", "%s must be less than interval %s", durationString(g.Timeout), durationString(g.Interval))
 	}
-	v.labels("global.external_labels", g.ExternalLabels)
+	v.externalLabels("global.external_labels", g.ExternalLabels)
 	if g.ExternalURL != "" {
 		v.httpURL("global.external_url", g.ExternalURL)
 	}
@@ -97,6 +97,7 @@ func (v *validator) validate(c *Config) {
 		}
 	}
 	v.positive("alerting.resend_delay", c.Alerting.ResendDelay)
+	v.alertRelabel(c)
 	v.positive("storage.retention", c.Storage.Retention)
 }
 
