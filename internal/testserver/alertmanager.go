@@ -13,7 +13,8 @@ import (
 )
 
 // AlertmanagerServer is a prometheus-alertmanager process (Debian's
-// package) owned by one test, with clustering disabled.
+// package) owned by one test: alone, with clustering disabled, or one
+// member of an AlertmanagerCluster.
 type AlertmanagerServer struct {
 	URL string // http://127.0.0.1:port
 	Dir string // holds alertmanager.yml and the storage (under data/)
@@ -27,6 +28,17 @@ type AlertmanagerServer struct {
 // the test ends.
 func Alertmanager(t testing.TB, cfgYAML string) *AlertmanagerServer {
 	t.Helper()
+	// No gossip: a single, isolated instance.
+	s := newAlertmanager(t, cfgYAML, []string{"--cluster.listen-address="})
+	s.d.start(true)
+	s.URL = s.d.url()
+	return s
+}
+
+// newAlertmanager prepares a server with the given cluster flags; it is
+// stopped when the test ends.
+func newAlertmanager(t testing.TB, cfgYAML string, clusterArgs []string) *AlertmanagerServer {
+	t.Helper()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"alertmanager.yml": cfgYAML})
 	d := &daemon{
@@ -35,18 +47,16 @@ func Alertmanager(t testing.TB, cfgYAML string) *AlertmanagerServer {
 		bin:  LookBinary(t, "prometheus-alertmanager", "prometheus-alertmanager"),
 		dir:  dir,
 		args: func(addr string) []string {
-			return []string{
+			return append([]string{
 				"--config.file=" + filepath.Join(dir, "alertmanager.yml"),
 				"--storage.path=" + filepath.Join(dir, "data"),
 				"--web.listen-address=" + addr,
-				"--cluster.listen-address=", // no gossip: a single, isolated instance
 				"--log.level=warn",
-			}
+			}, clusterArgs...)
 		},
 	}
-	d.start(true)
 	t.Cleanup(d.stop)
-	return &AlertmanagerServer{URL: d.url(), Dir: dir, d: d}
+	return &AlertmanagerServer{Dir: dir, d: d}
 }
 
 // Stop stops the server, to test an outage; Start brings it back.
