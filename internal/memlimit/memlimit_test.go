@@ -125,6 +125,7 @@ func TestApplyReadsOwnCgroup(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Apply on this host: %v", err)
 	}
+	t.Logf("this host: %+v", res)
 	if res.Set && (res.CgroupLimit == 0 || res.GoMemLimit != int64(float64(res.CgroupLimit)*DefaultRatio)) {
 		t.Errorf("result %+v: GOMEMLIMIT is not %v of the cgroup limit", res, DefaultRatio)
 	}

@@ -36,6 +36,16 @@ alerting:
 		if relabel.ProcessBuilder(lb, rcs...) {
 			t.Error("severity=info kept, want it dropped")
 		}
+		// /api/v1/status/config shows them in Prometheus's form.
+		eff, err := cfg.EffectiveYAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"alert_relabel_configs:", "action: labeldrop", "regex: __replica__", "source_labels: [severity]", "__replica__: a"} {
+			if !strings.Contains(string(eff), want) {
+				t.Errorf("effective configuration lacks %q:\n%s", want, eff)
+			}
+		}
 	})
 	for _, tt := range []struct {
 		name, yaml, want string
