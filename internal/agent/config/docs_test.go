@@ -64,7 +64,7 @@ func TestDocsExamplesAreValid(t *testing.T) {
 		bodies[status] = b.String()
 	}
 	found := 0
-	for _, doc := range []string{docsPath, "../../../docs/alerting.md"} {
+	for _, doc := range []string{docsPath, "../../../docs/alerting.md", "../../../docs/ha.md"} {
 		text, err := os.ReadFile(doc)
 		if err != nil {
 			t.Fatal(err)
