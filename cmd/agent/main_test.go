@@ -251,7 +251,7 @@ targets:
 		return strings.Contains(fetch(t, base+"/metrics"), fmt.Sprintf(`probe_success{instance=%q,job="blackbox"} 1`, web.URL))
 	})
 	metrics := fetch(t, base+"/metrics")
-	for _, want := range []string{"vigil_build_info{", "vigil_config_last_reload_successful 1", "vigil_probes_total{", "go_goroutines", "process_cpu_seconds_total"} {
+	for _, want := range []string{"vigil_build_info{", "vigil_config_last_reload_successful 1", "vigil_probes_total{", "go_goroutines", "process_cpu_seconds_total", "go_gc_gomemlimit_bytes"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
