@@ -45,6 +45,7 @@ const (
 	KindHTTP    Kind = "http"
 	KindTCP     Kind = "tcp"
 	KindHost    Kind = "host"
+	KindDNS     Kind = "dns"
 )
 
 // Target is one probed thing. Exactly the block matching Kind is set.
@@ -70,6 +71,7 @@ type Target struct {
 	HTTP    *HTTPTarget    `yaml:"http,omitempty"`
 	TCP     *TCPTarget     `yaml:"tcp,omitempty"`
 	Host    *HostTarget    `yaml:"host,omitempty"`
+	DNS     *DNSTarget     `yaml:"dns,omitempty"`
 }
 
 // MongoDBTarget probes a MongoDB (or wire-compatible) server.

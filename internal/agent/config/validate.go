@@ -114,7 +114,7 @@ func (v *validator) labels(path string, m map[string]string) {
 	}
 }
 
-var kinds = []Kind{KindMongoDB, KindRedis, KindHTTP, KindTCP, KindHost}
+var kinds = []Kind{KindMongoDB, KindRedis, KindHTTP, KindTCP, KindHost, KindDNS}
 
 func (v *validator) target(p string, t *Target, names map[string]int, i int) {
 	switch {
@@ -144,6 +144,7 @@ func (v *validator) target(p string, t *Target, names map[string]int, i int) {
 	blocks := map[Kind]bool{
 		KindMongoDB: t.MongoDB != nil, KindRedis: t.Redis != nil, KindHTTP: t.HTTP != nil,
 		KindTCP: t.TCP != nil, KindHost: t.Host != nil,
+		KindDNS: t.DNS != nil,
 	}
 	known := false
 	for _, k := range kinds {
@@ -176,6 +177,8 @@ func (v *validator) target(p string, t *Target, names map[string]int, i int) {
 		v.tcp(p+".tcp", t.TCP)
 	case t.Host != nil && t.Kind == KindHost:
 		v.host(p+".host", t.Host)
+	case t.DNS != nil && t.Kind == KindDNS:
+		v.dns(p+".dns", t.DNS)
 	}
 }
 
