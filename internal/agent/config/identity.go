@@ -20,6 +20,7 @@ var DefaultJobs = map[Kind]string{
 	KindHTTP:    "blackbox",
 	KindTCP:     "blackbox",
 	KindDNS:     "blackbox",
+	KindICMP:    "blackbox",
 }
 
 // Default ports added to an instance written without one, as the drivers do.
@@ -64,6 +65,8 @@ func DefaultInstance(t Target) string {
 		return t.TCP.Address
 	case t.Kind == KindDNS && t.DNS != nil:
 		return t.DNS.Server // as written: blackbox's target parameter
+	case t.Kind == KindICMP && t.ICMP != nil:
+		return t.ICMP.Host
 	case t.Kind == KindHost:
 		name, err := hostname()
 		if err != nil {

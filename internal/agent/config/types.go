@@ -46,6 +46,7 @@ const (
 	KindTCP     Kind = "tcp"
 	KindHost    Kind = "host"
 	KindDNS     Kind = "dns"
+	KindICMP    Kind = "icmp"
 )
 
 // Target is one probed thing. Exactly the block matching Kind is set.
@@ -72,6 +73,7 @@ type Target struct {
 	TCP     *TCPTarget     `yaml:"tcp,omitempty"`
 	Host    *HostTarget    `yaml:"host,omitempty"`
 	DNS     *DNSTarget     `yaml:"dns,omitempty"`
+	ICMP    *ICMPTarget    `yaml:"icmp,omitempty"`
 }
 
 // MongoDBTarget probes a MongoDB (or wire-compatible) server.

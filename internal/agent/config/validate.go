@@ -114,7 +114,7 @@ func (v *validator) labels(path string, m map[string]string) {
 	}
 }
 
-var kinds = []Kind{KindMongoDB, KindRedis, KindHTTP, KindTCP, KindHost, KindDNS}
+var kinds = []Kind{KindMongoDB, KindRedis, KindHTTP, KindTCP, KindHost, KindDNS, KindICMP}
 
 func (v *validator) target(p string, t *Target, names map[string]int, i int) {
 	switch {
@@ -144,7 +144,7 @@ func (v *validator) target(p string, t *Target, names map[string]int, i int) {
 	blocks := map[Kind]bool{
 		KindMongoDB: t.MongoDB != nil, KindRedis: t.Redis != nil, KindHTTP: t.HTTP != nil,
 		KindTCP: t.TCP != nil, KindHost: t.Host != nil,
-		KindDNS: t.DNS != nil,
+		KindDNS: t.DNS != nil, KindICMP: t.ICMP != nil,
 	}
 	known := false
 	for _, k := range kinds {
@@ -179,6 +179,8 @@ func (v *validator) target(p string, t *Target, names map[string]int, i int) {
 		v.host(p+".host", t.Host)
 	case t.DNS != nil && t.Kind == KindDNS:
 		v.dns(p+".dns", t.DNS)
+	case t.ICMP != nil && t.Kind == KindICMP:
+		v.icmp(p+".icmp", t.ICMP)
 	}
 }
 
