@@ -164,6 +164,7 @@ func (p *icmpProber) probe(ctx context.Context, s *sink) (reason string, err err
 		}
 	}
 	rb := make([]byte, 65536)
+	readErrors := 0
 	for {
 		n, peer, hl, err := sock.read(rb)
 		if err != nil {
@@ -175,7 +176,11 @@ func (p *icmpProber) probe(ctx context.Context, s *sink) (reason string, err err
 				return ReasonTimeout, fmt.Errorf("no echo reply from %s: %w", ip, ctx.Err())
 			}
 			// An ICMP error queued on the socket (say, an unreachable) is
-			// not our reply: keep waiting, as blackbox does.
+			// not our reply: keep waiting, as blackbox does, but not
+			// spinning on a socket that only fails.
+			if readErrors++; readErrors > 100 {
+				return classify(err), fmt.Errorf("reading the ICMP socket: %w", err)
+			}
 			p.logger.Debug("reading ICMP socket", "err", err)
 			continue
 		}
