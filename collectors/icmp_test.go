@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vigil-sh/vigil/internal/agent/config"
 )
 
@@ -217,21 +219,10 @@ func TestICMPWithoutPrivilege(t *testing.T) {
 	}
 	const nobody = 65534
 	nobodyAllowed := icmpPrivilege{pingGroupRange: readICMPPrivilege().pingGroupRange, groups: []int{nobody}}.datagramAllowed()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	for _, d := range []string{dir, filepath.Dir(dir)} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bin := filepath.Join(dir, "collectors.test")
-	copyFile(t, self, bin)
+	bin := worldExecutableCopy(t)
 	cmd := exec.CommandContext(t.Context(), bin, "-test.run=^TestICMPHelperProcess$", "-test.v")
 	cmd.Env = append(os.Environ(), "VIGIL_ICMP_HELPER=1")
-	cmd.Dir = dir
+	cmd.Dir = filepath.Dir(bin)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -262,14 +253,134 @@ func icmpTestTarget() config.Target {
 // TestICMPHelperProcess is the unprivileged side of
 // TestICMPWithoutPrivilege; it does nothing in a normal run.
 func TestICMPHelperProcess(t *testing.T) {
-	if os.Getenv("VIGIL_ICMP_HELPER") != "1" {
-		return
+	switch os.Getenv("VIGIL_ICMP_HELPER") {
+	case "1":
+		if _, err := New(icmpTestTarget(), nil); err != nil {
+			fmt.Printf("NEW ERROR: %v\n", err)
+			return
+		}
+		fmt.Println("NEW OK")
+	case "netns-setup":
+		icmpNetnsSetup(t)
+	case "netns-probe":
+		icmpNetnsProbe(t)
 	}
-	if _, err := New(icmpTestTarget(), nil); err != nil {
-		fmt.Printf("NEW ERROR: %v\n", err)
-		return
+}
+
+// TestICMPUnprivilegedSocket pings through an unprivileged ICMP datagram
+// socket, whose identifier and checksum the kernel owns, without touching
+// the host's sysctl: as root, the test binary re-runs itself in a new
+// network namespace, brings its loopback up, opens ping_group_range there
+// to every group, and re-runs itself once more as nobody (no
+// capabilities), which then pings 127.0.0.1 and ::1.
+func TestICMPUnprivilegedSocket(t *testing.T) {
+	if os.Geteuid() != 0 {
+		p := readICMPPrivilege()
+		if !p.datagramAllowed() {
+			t.Fatalf("not root, and ping_group_range %q excludes groups %v: no way to open a datagram ICMP socket here", p.pingGroupRange, p.groups)
+		}
+		s, err := openICMP(false, false, nil)
+		if err != nil || s.privileged {
+			t.Fatalf("ping_group_range admits this process, yet openICMP: %v (privileged %v)", err, s != nil && s.privileged)
+		}
+		s.close()
+		return // TestICMPProbe pinged through this socket
 	}
-	fmt.Println("NEW OK")
+	hostRange, _ := os.ReadFile("/proc/sys/net/ipv4/ping_group_range")
+	bin := worldExecutableCopy(t)
+	cmd := exec.CommandContext(t.Context(), bin, "-test.run=^TestICMPHelperProcess$", "-test.v")
+	cmd.Env = append(os.Environ(), "VIGIL_ICMP_HELPER=netns-setup", "VIGIL_ICMP_BIN="+bin)
+	cmd.Dir = filepath.Dir(bin)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+	out, err := cmd.CombinedOutput()
+	t.Logf("in a new network namespace:\n%s", out)
+	if err != nil {
+		t.Fatalf("helper: %v", err)
+	}
+	got := string(out)
+	for _, want := range []string{"SOCKET privileged=false", "PING 127.0.0.1 success=true hop_limit=64"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("helper output lacks %q", want)
+		}
+	}
+	if strings.Contains(got, "PING ::1") && !strings.Contains(got, "PING ::1 success=true hop_limit=64") {
+		t.Errorf("ping ::1 over the datagram socket failed")
+	}
+	if after, _ := os.ReadFile("/proc/sys/net/ipv4/ping_group_range"); string(after) != string(hostRange) {
+		t.Errorf("the host's ping_group_range changed: %q, was %q", after, hostRange)
+	}
+}
+
+// worldExecutableCopy copies the test binary where nobody may run it.
+func worldExecutableCopy(t *testing.T) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(dir, "collectors.test")
+	copyFile(t, self, bin)
+	return bin
+}
+
+// icmpNetnsSetup runs as root in a fresh network namespace: loopback up,
+// every group admitted to ICMP datagram sockets, then the probe as nobody.
+func icmpNetnsSetup(t *testing.T) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		t.Fatal(err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("/proc/sys/net/ipv4/ping_group_range", []byte("0 2147483647"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), os.Getenv("VIGIL_ICMP_BIN"), "-test.run=^TestICMPHelperProcess$", "-test.v")
+	cmd.Env = append(os.Environ(), "VIGIL_ICMP_HELPER=netns-probe")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}}}
+	out, err := cmd.CombinedOutput()
+	fmt.Printf("%s", out)
+	if err != nil {
+		t.Fatalf("probe as nobody: %v", err)
+	}
+}
+
+// icmpNetnsProbe runs as nobody: it may open only a datagram socket.
+func icmpNetnsProbe(t *testing.T) {
+	s, err := openICMP(false, false, nil)
+	if err != nil {
+		t.Fatalf("openICMP: %v", err)
+	}
+	fmt.Printf("SOCKET privileged=%v\n", s.privileged)
+	s.close()
+	hosts := []string{"127.0.0.1"}
+	if l, err := net.ListenPacket("udp6", "[::1]:0"); err == nil {
+		l.Close()
+		hosts = append(hosts, "::1")
+	}
+	for _, h := range hosts {
+		tg := icmpTestTarget()
+		tg.ICMP.Host = h
+		res := mustProber(t, tg).Probe(t.Context())
+		hop, _ := sampleValue(gatherProbe(t, res), "probe_icmp_reply_hop_limit")
+		fmt.Printf("PING %s success=%v hop_limit=%v err=%v\n", h, res.Success, hop, res.Err)
+	}
 }
 
 func copyFile(t *testing.T, from, to string) {
