@@ -70,6 +70,8 @@ func (v *validator) dns(p string, d *DNSTarget) {
 	}
 	if d.QueryName == "" {
 		v.at(p+".query_name", "missing query_name")
+	} else if _, ok := dns.IsDomainName(d.QueryName); !ok {
+		v.at(p+".query_name", "%s is not a domain name", quote(d.QueryName))
 	}
 	if _, ok := dns.StringToType[d.QueryType]; d.QueryType != "" && !ok {
 		v.at(p+".query_type", "unknown query type %s (e.g. A, AAAA, MX, SOA, ANY)", quote(d.QueryType))

@@ -24,6 +24,7 @@ func TestDNSTargetErrors(t *testing.T) {
 - name: e
   kind: dns
   dns: {server: 'udp://ns1'}
+- {name: f, kind: dns, dns: {server: ns1, query_name: 'a..b'}}
 `
 	_, err := Parse([]byte(yml))
 	if err == nil {
@@ -41,6 +42,7 @@ func TestDNSTargetErrors(t *testing.T) {
 		`targets[0].dns.validate_answer_rrs.fail_if_matches_regexp[0] (line 13): invalid regexp`,
 		`targets[1].dns.server (line 16): "udp://ns1": want host or host:port`,
 		`targets[1].dns.query_name (line 16): missing query_name`,
+		`targets[2].dns.query_name (line 17): "a..b" is not a domain name`,
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
