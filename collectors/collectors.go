@@ -1,5 +1,6 @@
 // Package collectors probes the things the agent watches — MongoDB, Redis,
-// HTTP and TCP endpoints, the host and its container — one kind per file.
+// HTTP, TCP, DNS and ICMP endpoints, the host and its container — one kind
+// per file.
 // A probe returns its series as metric families with the exporter's own
 // labels; the agent adds the target's identity, appends them to its TSDB and
 // keeps the latest result of every target to serve, so a scrape never waits
@@ -35,8 +36,9 @@ type Result struct {
 	// Err is the failure, with secrets already redacted.
 	Err error
 	// Metrics are the probe's series with the exporter's own labels; the
-	// agent adds the target's job, instance and extra labels. The http and
-	// tcp kinds include probe_success and probe_duration_seconds.
+	// agent adds the target's job, instance and extra labels. The
+	// blackbox-style kinds (http, tcp, dns, icmp) include probe_success and
+	// probe_duration_seconds.
 	Families []*dto.MetricFamily
 }
 

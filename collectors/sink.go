@@ -127,9 +127,9 @@ func classify(err error) string {
 }
 
 // finishBlackboxProbe adds blackbox_exporter's probe_success and
-// probe_duration_seconds, which only the blackbox-style kinds (http, tcp)
-// report: Redis and MongoDB report redis_up and mongodb_up as their
-// exporters do, so blackbox "probes up" counts never include them.
+// probe_duration_seconds, which only the blackbox-style kinds (http, tcp,
+// dns, icmp) report: Redis and MongoDB report redis_up and mongodb_up as
+// their exporters do, so blackbox "probes up" counts never include them.
 func finishBlackboxProbe(s *sink, start time.Time, reason string, err error, logger *slog.Logger) Result {
 	elapsed := time.Since(start)
 	s.gauge("probe_success", "Displays whether or not the probe was a success.", boolToFloat(err == nil))

@@ -19,6 +19,8 @@ var DefaultJobs = map[Kind]string{
 	KindHost:    "node",
 	KindHTTP:    "blackbox",
 	KindTCP:     "blackbox",
+	KindDNS:     "blackbox",
+	KindICMP:    "blackbox",
 }
 
 // Default ports added to an instance written without one, as the drivers do.
@@ -61,6 +63,10 @@ func DefaultInstance(t Target) string {
 		return RedactURI(u.String())
 	case t.Kind == KindTCP && t.TCP != nil:
 		return t.TCP.Address
+	case t.Kind == KindDNS && t.DNS != nil:
+		return t.DNS.Server // as written: blackbox's target parameter
+	case t.Kind == KindICMP && t.ICMP != nil:
+		return t.ICMP.Host
 	case t.Kind == KindHost:
 		name, err := hostname()
 		if err != nil {

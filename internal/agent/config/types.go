@@ -45,6 +45,8 @@ const (
 	KindHTTP    Kind = "http"
 	KindTCP     Kind = "tcp"
 	KindHost    Kind = "host"
+	KindDNS     Kind = "dns"
+	KindICMP    Kind = "icmp"
 )
 
 // Target is one probed thing. Exactly the block matching Kind is set.
@@ -70,6 +72,8 @@ type Target struct {
 	HTTP    *HTTPTarget    `yaml:"http,omitempty"`
 	TCP     *TCPTarget     `yaml:"tcp,omitempty"`
 	Host    *HostTarget    `yaml:"host,omitempty"`
+	DNS     *DNSTarget     `yaml:"dns,omitempty"`
+	ICMP    *ICMPTarget    `yaml:"icmp,omitempty"`
 }
 
 // MongoDBTarget probes a MongoDB (or wire-compatible) server.

@@ -115,7 +115,7 @@ func (v *validator) labels(path string, m map[string]string) {
 	}
 }
 
-var kinds = []Kind{KindMongoDB, KindRedis, KindHTTP, KindTCP, KindHost}
+var kinds = []Kind{KindMongoDB, KindRedis, KindHTTP, KindTCP, KindHost, KindDNS, KindICMP}
 
 func (v *validator) target(p string, t *Target, names map[string]int, i int) {
 	switch {
@@ -145,6 +145,7 @@ func (v *validator) target(p string, t *Target, names map[string]int, i int) {
 	blocks := map[Kind]bool{
 		KindMongoDB: t.MongoDB != nil, KindRedis: t.Redis != nil, KindHTTP: t.HTTP != nil,
 		KindTCP: t.TCP != nil, KindHost: t.Host != nil,
+		KindDNS: t.DNS != nil, KindICMP: t.ICMP != nil,
 	}
 	known := false
 	for _, k := range kinds {
@@ -177,6 +178,10 @@ func (v *validator) target(p string, t *Target, names map[string]int, i int) {
 		v.tcp(p+".tcp", t.TCP)
 	case t.Host != nil && t.Kind == KindHost:
 		v.host(p+".host", t.Host)
+	case t.DNS != nil && t.Kind == KindDNS:
+		v.dns(p+".dns", t.DNS)
+	case t.ICMP != nil && t.Kind == KindICMP:
+		v.icmp(p+".icmp", t.ICMP)
 	}
 }
 
