@@ -130,6 +130,7 @@ func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
 		"entropy":      p.withProc(p.collectEntropy),
 		"filefd":       p.collectFilefd,
 		"filesystem":   p.collectFilesystems,
+		"hwmon":        p.collectHwmon,
 		"loadavg":      p.withProc(p.collectLoadavg),
 		"meminfo":      p.collectMemory,
 		"netdev":       p.withProc(p.collectNetdev),

@@ -69,7 +69,7 @@ var stable = map[string][]string{
 		"node_time_clocksource_current_info", "node_pressure_*", "node_sockstat_*", "node_netstat_*", "node_os_*",
 		"node_softnet_*", "node_schedstat_*", "node_nf_conntrack_*",
 		"node_timex_sync_status", "node_timex_tick_seconds", "node_timex_tai_offset_seconds",
-		"node_thermal_zone_temp", "node_cooling_device_cur_state", "node_cooling_device_max_state"},
+		"node_thermal_zone_temp", "node_cooling_device_cur_state", "node_cooling_device_max_state", "node_hwmon_*"},
 	"http":       {"probe_success", "probe_http_status_code", "probe_http_ssl", "probe_http_redirects", "probe_http_version", "probe_http_content_length", "probe_http_uncompressed_body_length", "probe_http_last_modified_timestamp_seconds", "probe_ip_protocol", "probe_ip_addr_hash", "probe_failed_due_to_regex"},
 	"https":      {"probe_success", "probe_http_status_code", "probe_http_ssl", "probe_http_redirects", "probe_http_version", "probe_http_uncompressed_body_length", "probe_http_last_modified_timestamp_seconds", "probe_ip_protocol", "probe_ip_addr_hash", "probe_ssl_earliest_cert_expiry", "probe_tls_version_info", "probe_tls_cipher_info", "probe_ssl_last_chain_info"},
 	"tcp":        {"probe_success", "probe_ip_protocol", "probe_ip_addr_hash", "probe_failed_due_to_regex"},
@@ -299,7 +299,7 @@ func startEnv(t *testing.T, extra map[string]string) *env {
 		"--collector.netdev", "--no-collector.netdev.netlink",
 		"--collector.diskstats", "--path.udev.data="+filepath.Join(sysPath, "no-udev"),
 		"--collector.time", "--collector.entropy", "--collector.pressure", "--collector.sockstat", "--collector.netstat", "--collector.os",
-		"--collector.softnet", "--collector.schedstat", "--collector.conntrack", "--collector.timex", "--collector.thermal_zone",
+		"--collector.softnet", "--collector.schedstat", "--collector.conntrack", "--collector.timex", "--collector.thermal_zone", "--collector.hwmon",
 		"--web.disable-exporter-metrics", "--path.procfs="+procPath, "--path.sysfs="+sysPath, "--path.rootfs=/")
 	blackbox := testserver.BlackboxExporter(t, fmt.Sprintf(`modules:
   http_2xx:

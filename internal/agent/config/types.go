@@ -178,7 +178,7 @@ type HostTarget struct {
 
 // HostCollectors are the node_exporter collectors a host target runs,
 // in the order it runs them; each can be named in disable_collectors.
-var HostCollectors = []string{"conntrack", "cpu", "diskstats", "entropy", "filefd", "filesystem", "loadavg", "meminfo", "netdev", "netstat", "os", "pressure", "schedstat", "sockstat", "softnet", "stat", "thermal_zone", "time", "timex", "uname", "vmstat"}
+var HostCollectors = []string{"conntrack", "cpu", "diskstats", "entropy", "filefd", "filesystem", "hwmon", "loadavg", "meminfo", "netdev", "netstat", "os", "pressure", "schedstat", "sockstat", "softnet", "stat", "thermal_zone", "time", "timex", "uname", "vmstat"}
 
 // TLSConfig is the client TLS configuration of a target.
 type TLSConfig struct {
