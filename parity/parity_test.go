@@ -289,15 +289,16 @@ func startEnv(t *testing.T, extra map[string]string) *env {
 	// sys holds only what makes node_exporter's cpu collector find no
 	// sysfs CPU data (no online, throttle or isolated files), as the
 	// agent's cpu collector, which reads /proc/stat only, and the disks'
-	// rotational flags; there is no udev data, which the agent does not read.
+	// rotational flags; udev holds the disks' udev database entries.
 	procPath, sysPath, cgroupPath := absPath(t, "testdata/host/proc"), absPath(t, "testdata/host/sys"), absPath(t, "testdata/host/cgroup")
+	udev := udevData(t)
 
 	redisExp := testserver.RedisExporter(t)
 	// Only the collectors the host kind implements, on the same /proc.
 	nodeExp := testserver.NodeExporter(t, "--collector.disable-defaults", "--collector.meminfo", "--collector.filesystem",
 		"--collector.uname", "--collector.cpu", "--collector.loadavg", "--collector.stat", "--collector.vmstat", "--collector.filefd",
 		"--collector.netdev", "--no-collector.netdev.netlink",
-		"--collector.diskstats", "--path.udev.data="+filepath.Join(sysPath, "no-udev"),
+		"--collector.diskstats", "--path.udev.data="+udev,
 		"--collector.time", "--collector.entropy", "--collector.pressure", "--collector.sockstat", "--collector.netstat", "--collector.os",
 		"--collector.softnet", "--collector.schedstat", "--collector.conntrack", "--collector.timex", "--collector.thermal_zone", "--collector.hwmon",
 		"--web.disable-exporter-metrics", "--path.procfs="+procPath, "--path.sysfs="+sysPath, "--path.rootfs=/")
@@ -337,7 +338,7 @@ targets:
 %[1]s    redis: {address: %[2]q}
   - name: node
     kind: host
-%[1]s    host: {proc_path: %[3]q, sys_path: %[9]q, cgroup_path: %[4]q}
+%[1]s    host: {proc_path: %[3]q, sys_path: %[9]q, cgroup_path: %[4]q, udev_data_path: %[12]q}
   - name: web
     kind: http
 %[1]s    http: {url: %[5]q, ip_protocol: ip4}
@@ -353,7 +354,7 @@ targets:
       address: %[10]q
       ip_protocol: ip4
       query_response:
-%[11]s`, labelsYAML(extra), redis.Addr, procPath, cgroupPath, web.URL, webTLS.URL, caFile, port, sysPath, banner, bannerDialogue("        ")))
+%[11]s`, labelsYAML(extra), redis.Addr, procPath, cgroupPath, web.URL, webTLS.URL, caFile, port, sysPath, banner, bannerDialogue("        "), udev))
 
 	probe := func(module, target string) string {
 		return blackbox.URL + "/probe?" + url.Values{"module": {module}, "target": {target}}.Encode()
@@ -369,6 +370,29 @@ targets:
 			{name: "tcp_banner", agentName: "banner", exporterURL: probe("tcp_banner", banner), job: "blackbox", instance: banner, healthy: "probe_success"},
 		},
 	}
+}
+
+// udevData writes udev's database entries (/run/udev/data/b<major>:<minor>)
+// of the fixture's disks sda, nvme0n1 and dm-0 into a temporary directory:
+// ':' is not allowed in a Go module's file names, so they cannot be testdata.
+func udevData(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"b8:0": "S:disk/by-id/ata-WDC_WD40EFRX-68N32N0_WD-WCC7K1234567\nW:8\nI:4321123\nE:ID_ATA=1\nE:ID_TYPE=disk\n" +
+			"E:ID_MODEL=WDC_WD40EFRX-68N32N0\nE:ID_REVISION=82.00A82\nE:ID_SERIAL=WDC_WD40EFRX-68N32N0_WD-WCC7K1234567\n" +
+			"E:ID_SERIAL_SHORT=WD-WCC7K1234567\nE:ID_ATA_WRITE_CACHE=1\nE:ID_ATA_WRITE_CACHE_ENABLED=0\n" +
+			"E:ID_ATA_ROTATION_RATE_RPM=5400\nE:ID_WWN=0x50014ee2b5e8a1b2\nE:ID_PATH=pci-0000:00:17.0-ata-1\nG:systemd\n",
+		"b259:0": "E:ID_TYPE=disk\nE:ID_MODEL=Samsung SSD 970 EVO Plus 1TB\nE:ID_REVISION=2B2QEXM7\n" +
+			"E:ID_SERIAL=Samsung SSD 970 EVO Plus 1TB_S4EWNX0R123456\nE:ID_WWN=eui.0025385b91234567\nE:ID_PATH=pci-0000:01:00.0-nvme-1\n",
+		"b253:0": "S:mapper/vg0-root\nE:DM_NAME=vg0-root\nE:DM_UUID=LVM-abcdef0123456789\nE:DM_VG_NAME=vg0\nE:DM_LV_NAME=root\n" +
+			"E:ID_FS_TYPE=ext4\nE:ID_FS_USAGE=filesystem\nE:ID_FS_UUID=0c1f7f1e-2d7e-4b7a-9b1d-8f2a3c4d5e6f\nE:ID_FS_VERSION=1.0\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 // labelsYAML is the `labels:` line of an agent target ("" for none).

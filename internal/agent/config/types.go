@@ -166,10 +166,11 @@ type HostTarget struct {
 	MountPointsExclude *Regexp `yaml:"mount_points_exclude"`
 	FSTypesExclude     *Regexp `yaml:"fs_types_exclude"`
 	// RootFS is prefixed to /proc and /sys paths (tests, host mounts).
-	ProcPath   string `yaml:"proc_path"`   // default /proc
-	SysPath    string `yaml:"sys_path"`    // default /sys
-	RootFSPath string `yaml:"rootfs_path"` // default /: where os-release is read
-	CgroupPath string `yaml:"cgroup_path"` // default /sys/fs/cgroup
+	ProcPath     string `yaml:"proc_path"`      // default /proc
+	SysPath      string `yaml:"sys_path"`       // default /sys
+	RootFSPath   string `yaml:"rootfs_path"`    // default /: where os-release is read
+	CgroupPath   string `yaml:"cgroup_path"`    // default /sys/fs/cgroup
+	UdevDataPath string `yaml:"udev_data_path"` // default <rootfs_path>/run/udev/data
 	// FilesystemTimeout bounds one statfs; a hung mount is reported as a device error.
 	FilesystemTimeout Duration `yaml:"filesystem_timeout"` // default 1s
 	// DisableCollectors turns off node_exporter collectors by name (HostCollectors).
