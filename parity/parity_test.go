@@ -50,12 +50,16 @@ var allow = map[string][]Allowed{
 	},
 }
 
+// The sentinel comparison is the same exporter, pointed at a Redis Sentinel.
+func init() { allow["sentinel"] = allow["redis"] }
+
 // stable are the families whose every series (labels and value) must be
 // equal: values that do not move between the exporter's scrape and the
 // agent's probe. A trailing * matches a prefix (the host's /proc is a
 // fixture, so all its memory values are fixed). Each entry must match a
 // family the exporter exports, so the list cannot silently rot.
 var stable = map[string][]string{
+	"sentinel": {"redis_up", "redis_instance_info", "redis_sentinel_*"},
 	"redis": {"redis_up", "redis_config_maxclients", "redis_config_maxmemory", "redis_instance_info", "redis_connected_slaves", "redis_cluster_enabled",
 		"redis_config_io_threads", "redis_config_client_output_buffer_limit_bytes", "redis_config_client_output_buffer_limit_overcome_seconds",
 		"redis_db_keys", "redis_db_keys_expiring", "redis_max_clients", "redis_memory_max_bytes", "redis_process_id", "redis_hz", "redis_configured_hz",
@@ -259,6 +263,7 @@ func startEnv(t *testing.T, extra map[string]string) *env {
 	dir := t.TempDir()
 
 	redis := testserver.Redis(t)
+	sentinel := startSentinel(t)
 
 	okHandler := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -336,6 +341,9 @@ targets:
   - name: cache
     kind: redis
 %[1]s    redis: {address: %[2]q}
+  - name: sentinel
+    kind: redis
+%[1]s    redis: {address: %[13]q}
   - name: node
     kind: host
 %[1]s    host: {proc_path: %[3]q, sys_path: %[9]q, cgroup_path: %[4]q, udev_data_path: %[12]q}
@@ -354,7 +362,7 @@ targets:
       address: %[10]q
       ip_protocol: ip4
       query_response:
-%[11]s`, labelsYAML(extra), redis.Addr, procPath, cgroupPath, web.URL, webTLS.URL, caFile, port, sysPath, banner, bannerDialogue("        "), udev))
+%[11]s`, labelsYAML(extra), redis.Addr, procPath, cgroupPath, web.URL, webTLS.URL, caFile, port, sysPath, banner, bannerDialogue("        "), udev, sentinel))
 
 	probe := func(module, target string) string {
 		return blackbox.URL + "/probe?" + url.Values{"module": {module}, "target": {target}}.Encode()
@@ -363,6 +371,7 @@ targets:
 		agent: agent,
 		comparisons: []comparison{
 			{name: "redis", agentName: "cache", exporterURL: redisExp.URL + "/scrape?target=" + url.QueryEscape(redis.Addr), job: "redis", instance: redis.Addr, healthy: "redis_up"},
+			{name: "sentinel", agentName: "sentinel", exporterURL: redisExp.URL + "/scrape?target=" + url.QueryEscape(sentinel), job: "redis", instance: sentinel, healthy: "redis_up"},
 			{name: "host", agentName: "node", exporterURL: nodeExp.URL + "/metrics", job: "node", instance: hostname, healthy: "node_scrape_collector_success"},
 			{name: "http", agentName: "web", exporterURL: probe("http_2xx", web.URL), job: "blackbox", instance: web.URL, healthy: "probe_success"},
 			{name: "https", agentName: "web-tls", exporterURL: probe("http_tls", webTLS.URL), job: "blackbox", instance: webTLS.URL, healthy: "probe_success"},
@@ -370,6 +379,55 @@ targets:
 			{name: "tcp_banner", agentName: "banner", exporterURL: probe("tcp_banner", banner), job: "blackbox", instance: banner, healthy: "probe_success"},
 		},
 	}
+}
+
+// startSentinel starts a master with one replica and a Redis Sentinel
+// monitoring it, and waits until the sentinel knows the replica, so that
+// its counts do not change between the exporter's scrape and the agent's
+// probe. It returns the sentinel's address.
+func startSentinel(t *testing.T) string {
+	t.Helper()
+	master := testserver.Redis(t)
+	host, port, _ := net.SplitHostPort(master.Addr)
+	testserver.Redis(t, testserver.WithConfig("replicaof "+host+" "+port))
+	s := testserver.Redis(t, testserver.WithSentinel("cache", master))
+	want := "master0:name=cache,status=ok,address=" + master.Addr + ",slaves=1,sentinels=1"
+	var last string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if last = redisInfo(t, s.Addr, "sentinel"); strings.Contains(last, want) {
+			return s.Addr
+		}
+	}
+	t.Fatalf("the sentinel never reported %q; last INFO sentinel:\n%s", want, last)
+	return ""
+}
+
+// redisInfo is INFO section of the Redis at addr, over a plain connection
+// (the parity test speaks to servers only through the exporters and agent
+// otherwise); "" on any error.
+func redisInfo(t *testing.T, addr, section string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return ""
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	fmt.Fprintf(c, "INFO %s\r\n", section)
+	r := bufio.NewReader(c)
+	head, err := r.ReadString('\n')
+	if err != nil || !strings.HasPrefix(head, "$") {
+		return ""
+	}
+	var n int
+	if _, err := fmt.Sscanf(head, "$%d", &n); err != nil {
+		return ""
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return ""
+	}
+	return string(b)
 }
 
 // udevData writes udev's database entries (/run/udev/data/b<major>:<minor>)
