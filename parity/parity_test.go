@@ -582,6 +582,9 @@ func startAgent(t *testing.T, cfg string) *testserver.ExporterServer {
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	if *serveWeb != "" { // the benchmarks' web server, in a process of its own
+		serveWebPage(*serveWeb)
+	}
 	code := m.Run()
 	if agentBin != "" {
 		os.RemoveAll(filepath.Dir(agentBin))
