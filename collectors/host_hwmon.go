@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -218,7 +219,9 @@ func hwmonChipSeries(s *sink, dir, chip string) error {
 			s.gauge("node_hwmon_chip_names", "Annotation metric for human-readable chip names", 1, "chip", chip, "chip_name", name)
 		}
 	}
-	for sensor, props := range data {
+	// Sorted, so that every probe lists the series in the same order.
+	for _, sensor := range slices.Sorted(maps.Keys(data)) {
+		props := data[sensor]
 		typ, _, _, _ := splitHwmonFilename(sensor)
 		if label, ok := props["label"]; ok {
 			s.gauge("node_hwmon_sensor_label", "Label for given chip and sensor", 1, "chip", chip, "sensor", sensor, "label", strings.ToValidUTF8(label, "�"))
@@ -239,7 +242,8 @@ func hwmonChipSeries(s *sink, dir, chip string) error {
 			continue
 		}
 		_, bare := props[""]
-		for element, raw := range props {
+		for _, element := range slices.Sorted(maps.Keys(props)) {
+			raw := props[element]
 			if element == "label" {
 				continue
 			}
