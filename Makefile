@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/vigil-sh/vigil/internal/buildinfo.Version=$(VERSION) \
            -X github.com/vigil-sh/vigil/internal/buildinfo.Revision=$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-.PHONY: all build run test test-deps lint unit fuzz fuzz-short bench fault-bench load footprint generate clean
+.PHONY: all build run test test-deps lint unit fuzz fuzz-short bench fault-bench load footprint footprint-vs-exporters generate clean
 
 all: build
 
@@ -57,6 +57,10 @@ load: build
 ## footprint: the agent's RSS and CPU with 10 targets at 15 s over 5 minutes.
 footprint: build
 	./scripts/footprint.sh 300
+
+## footprint-vs-exporters: the agent's RSS against redis_exporter + node_exporter + blackbox_exporter on the same targets.
+footprint-vs-exporters: build
+	./scripts/footprint-vs-exporters.sh 120
 
 # Kubernetes manifests are derived from the rule files and dashboards: last.
 generate:

@@ -70,6 +70,7 @@ type hostProber struct {
 	sysPath    string
 	rootFSPath string
 	cgroupPath string
+	udevPath   string
 	fsTimeout  time.Duration
 	timeout    time.Duration
 	mpExclude  *regexp.Regexp
@@ -110,6 +111,9 @@ func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
 		logger:     logger,
 	}
 	p.cgroupPath = h.CgroupPath
+	// As node_exporter's --path.udev.data, but under rootfs_path by
+	// default, so that a container mounting the host's root finds it.
+	p.udevPath = orDefault(h.UdevDataPath, filepath.Join(p.rootFSPath, "run", "udev", "data"))
 	if p.cgroupPath == "" {
 		p.cgroupPath = filepath.Join(p.sysPath, "fs", "cgroup")
 	}
@@ -130,6 +134,7 @@ func newHost(t config.Target, logger *slog.Logger) (Prober, error) {
 		"entropy":      p.withProc(p.collectEntropy),
 		"filefd":       p.collectFilefd,
 		"filesystem":   p.collectFilesystems,
+		"hwmon":        p.collectHwmon,
 		"loadavg":      p.withProc(p.collectLoadavg),
 		"meminfo":      p.collectMemory,
 		"netdev":       p.withProc(p.collectNetdev),

@@ -337,6 +337,13 @@ func (p *redisProber) probe(ctx context.Context, s *sink) Result {
 		} else {
 			parseRedisLatencyHistogram(v, cmds, s)
 		}
+		// As CLUSTER INFO, SENTINEL only where INFO shows a sentinel:
+		// elsewhere it is an error reply the server counts.
+		if strings.Contains(text, "# Sentinel") {
+			if err := p.probeSentinel(ctx, c, s, refused); err != nil {
+				return Result{Reason: redisReason(err), Err: fmt.Errorf("redis %s: %w", p.addr, err)}
+			}
+		}
 	}
 
 	if v, err := latest.Result(); err != nil {

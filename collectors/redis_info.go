@@ -278,6 +278,9 @@ func parseRedisInfo(info string, dbCount int, now time.Time, s *sink) (fields ma
 				}
 			}
 			continue
+		case "sentinel":
+			redisSentinelLine(field, value, s)
+			continue
 		case "keyspace":
 			if strings.HasPrefix(field, "db") && redisKeyspaceLine(field, value, s) {
 				seenDB[field] = true

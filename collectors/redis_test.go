@@ -322,6 +322,7 @@ var redisExporterNames = map[string]bool{
 	"redis_unexpected_error_replies": true, "redis_memory_used_vm_total": true,
 	"redis_migrate_cached_sockets_total": true, "redis_rdb_saves_total": true,
 	"redis_cluster_messages_sent_total": true, "redis_cluster_messages_received_total": true,
+	"redis_sentinel_master_setting_down_after_milliseconds": true,
 }
 
 // TestRedisDocsListEveryFamily: docs/metrics.md (which the rules and

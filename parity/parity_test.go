@@ -50,12 +50,16 @@ var allow = map[string][]Allowed{
 	},
 }
 
+// The sentinel comparison is the same exporter, pointed at a Redis Sentinel.
+func init() { allow["sentinel"] = allow["redis"] }
+
 // stable are the families whose every series (labels and value) must be
 // equal: values that do not move between the exporter's scrape and the
 // agent's probe. A trailing * matches a prefix (the host's /proc is a
 // fixture, so all its memory values are fixed). Each entry must match a
 // family the exporter exports, so the list cannot silently rot.
 var stable = map[string][]string{
+	"sentinel": {"redis_up", "redis_instance_info", "redis_sentinel_*"},
 	"redis": {"redis_up", "redis_config_maxclients", "redis_config_maxmemory", "redis_instance_info", "redis_connected_slaves", "redis_cluster_enabled",
 		"redis_config_io_threads", "redis_config_client_output_buffer_limit_bytes", "redis_config_client_output_buffer_limit_overcome_seconds",
 		"redis_db_keys", "redis_db_keys_expiring", "redis_max_clients", "redis_memory_max_bytes", "redis_process_id", "redis_hz", "redis_configured_hz",
@@ -69,7 +73,7 @@ var stable = map[string][]string{
 		"node_time_clocksource_current_info", "node_pressure_*", "node_sockstat_*", "node_netstat_*", "node_os_*",
 		"node_softnet_*", "node_schedstat_*", "node_nf_conntrack_*",
 		"node_timex_sync_status", "node_timex_tick_seconds", "node_timex_tai_offset_seconds",
-		"node_thermal_zone_temp", "node_cooling_device_cur_state", "node_cooling_device_max_state"},
+		"node_thermal_zone_temp", "node_cooling_device_cur_state", "node_cooling_device_max_state", "node_hwmon_*"},
 	"http":       {"probe_success", "probe_http_status_code", "probe_http_ssl", "probe_http_redirects", "probe_http_version", "probe_http_content_length", "probe_http_uncompressed_body_length", "probe_http_last_modified_timestamp_seconds", "probe_ip_protocol", "probe_ip_addr_hash", "probe_failed_due_to_regex"},
 	"https":      {"probe_success", "probe_http_status_code", "probe_http_ssl", "probe_http_redirects", "probe_http_version", "probe_http_uncompressed_body_length", "probe_http_last_modified_timestamp_seconds", "probe_ip_protocol", "probe_ip_addr_hash", "probe_ssl_earliest_cert_expiry", "probe_tls_version_info", "probe_tls_cipher_info", "probe_ssl_last_chain_info"},
 	"tcp":        {"probe_success", "probe_ip_protocol", "probe_ip_addr_hash", "probe_failed_due_to_regex"},
@@ -259,6 +263,7 @@ func startEnv(t *testing.T, extra map[string]string) *env {
 	dir := t.TempDir()
 
 	redis := testserver.Redis(t)
+	sentinel := startSentinel(t)
 
 	okHandler := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -289,17 +294,18 @@ func startEnv(t *testing.T, extra map[string]string) *env {
 	// sys holds only what makes node_exporter's cpu collector find no
 	// sysfs CPU data (no online, throttle or isolated files), as the
 	// agent's cpu collector, which reads /proc/stat only, and the disks'
-	// rotational flags; there is no udev data, which the agent does not read.
+	// rotational flags; udev holds the disks' udev database entries.
 	procPath, sysPath, cgroupPath := absPath(t, "testdata/host/proc"), absPath(t, "testdata/host/sys"), absPath(t, "testdata/host/cgroup")
+	udev := udevData(t)
 
 	redisExp := testserver.RedisExporter(t)
 	// Only the collectors the host kind implements, on the same /proc.
 	nodeExp := testserver.NodeExporter(t, "--collector.disable-defaults", "--collector.meminfo", "--collector.filesystem",
 		"--collector.uname", "--collector.cpu", "--collector.loadavg", "--collector.stat", "--collector.vmstat", "--collector.filefd",
 		"--collector.netdev", "--no-collector.netdev.netlink",
-		"--collector.diskstats", "--path.udev.data="+filepath.Join(sysPath, "no-udev"),
+		"--collector.diskstats", "--path.udev.data="+udev,
 		"--collector.time", "--collector.entropy", "--collector.pressure", "--collector.sockstat", "--collector.netstat", "--collector.os",
-		"--collector.softnet", "--collector.schedstat", "--collector.conntrack", "--collector.timex", "--collector.thermal_zone",
+		"--collector.softnet", "--collector.schedstat", "--collector.conntrack", "--collector.timex", "--collector.thermal_zone", "--collector.hwmon",
 		"--web.disable-exporter-metrics", "--path.procfs="+procPath, "--path.sysfs="+sysPath, "--path.rootfs=/")
 	blackbox := testserver.BlackboxExporter(t, fmt.Sprintf(`modules:
   http_2xx:
@@ -335,9 +341,12 @@ targets:
   - name: cache
     kind: redis
 %[1]s    redis: {address: %[2]q}
+  - name: sentinel
+    kind: redis
+%[1]s    redis: {address: %[13]q}
   - name: node
     kind: host
-%[1]s    host: {proc_path: %[3]q, sys_path: %[9]q, cgroup_path: %[4]q}
+%[1]s    host: {proc_path: %[3]q, sys_path: %[9]q, cgroup_path: %[4]q, udev_data_path: %[12]q}
   - name: web
     kind: http
 %[1]s    http: {url: %[5]q, ip_protocol: ip4}
@@ -353,7 +362,7 @@ targets:
       address: %[10]q
       ip_protocol: ip4
       query_response:
-%[11]s`, labelsYAML(extra), redis.Addr, procPath, cgroupPath, web.URL, webTLS.URL, caFile, port, sysPath, banner, bannerDialogue("        ")))
+%[11]s`, labelsYAML(extra), redis.Addr, procPath, cgroupPath, web.URL, webTLS.URL, caFile, port, sysPath, banner, bannerDialogue("        "), udev, sentinel))
 
 	probe := func(module, target string) string {
 		return blackbox.URL + "/probe?" + url.Values{"module": {module}, "target": {target}}.Encode()
@@ -362,6 +371,7 @@ targets:
 		agent: agent,
 		comparisons: []comparison{
 			{name: "redis", agentName: "cache", exporterURL: redisExp.URL + "/scrape?target=" + url.QueryEscape(redis.Addr), job: "redis", instance: redis.Addr, healthy: "redis_up"},
+			{name: "sentinel", agentName: "sentinel", exporterURL: redisExp.URL + "/scrape?target=" + url.QueryEscape(sentinel), job: "redis", instance: sentinel, healthy: "redis_up"},
 			{name: "host", agentName: "node", exporterURL: nodeExp.URL + "/metrics", job: "node", instance: hostname, healthy: "node_scrape_collector_success"},
 			{name: "http", agentName: "web", exporterURL: probe("http_2xx", web.URL), job: "blackbox", instance: web.URL, healthy: "probe_success"},
 			{name: "https", agentName: "web-tls", exporterURL: probe("http_tls", webTLS.URL), job: "blackbox", instance: webTLS.URL, healthy: "probe_success"},
@@ -369,6 +379,78 @@ targets:
 			{name: "tcp_banner", agentName: "banner", exporterURL: probe("tcp_banner", banner), job: "blackbox", instance: banner, healthy: "probe_success"},
 		},
 	}
+}
+
+// startSentinel starts a master with one replica and a Redis Sentinel
+// monitoring it, and waits until the sentinel knows the replica, so that
+// its counts do not change between the exporter's scrape and the agent's
+// probe. It returns the sentinel's address.
+func startSentinel(t *testing.T) string {
+	t.Helper()
+	master := testserver.Redis(t)
+	host, port, _ := net.SplitHostPort(master.Addr)
+	testserver.Redis(t, testserver.WithConfig("replicaof "+host+" "+port))
+	s := testserver.Redis(t, testserver.WithSentinel("cache", master))
+	want := "master0:name=cache,status=ok,address=" + master.Addr + ",slaves=1,sentinels=1"
+	var last string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if last = redisInfo(t, s.Addr, "sentinel"); strings.Contains(last, want) {
+			return s.Addr
+		}
+	}
+	t.Fatalf("the sentinel never reported %q; last INFO sentinel:\n%s", want, last)
+	return ""
+}
+
+// redisInfo is INFO section of the Redis at addr, over a plain connection
+// (the parity test speaks to servers only through the exporters and agent
+// otherwise); "" on any error.
+func redisInfo(t *testing.T, addr, section string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return ""
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	fmt.Fprintf(c, "INFO %s\r\n", section)
+	r := bufio.NewReader(c)
+	head, err := r.ReadString('\n')
+	if err != nil || !strings.HasPrefix(head, "$") {
+		return ""
+	}
+	var n int
+	if _, err := fmt.Sscanf(head, "$%d", &n); err != nil {
+		return ""
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// udevData writes udev's database entries (/run/udev/data/b<major>:<minor>)
+// of the fixture's disks sda, nvme0n1 and dm-0 into a temporary directory:
+// ':' is not allowed in a Go module's file names, so they cannot be testdata.
+func udevData(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"b8:0": "S:disk/by-id/ata-WDC_WD40EFRX-68N32N0_WD-WCC7K1234567\nW:8\nI:4321123\nE:ID_ATA=1\nE:ID_TYPE=disk\n" +
+			"E:ID_MODEL=WDC_WD40EFRX-68N32N0\nE:ID_REVISION=82.00A82\nE:ID_SERIAL=WDC_WD40EFRX-68N32N0_WD-WCC7K1234567\n" +
+			"E:ID_SERIAL_SHORT=WD-WCC7K1234567\nE:ID_ATA_WRITE_CACHE=1\nE:ID_ATA_WRITE_CACHE_ENABLED=0\n" +
+			"E:ID_ATA_ROTATION_RATE_RPM=5400\nE:ID_WWN=0x50014ee2b5e8a1b2\nE:ID_PATH=pci-0000:00:17.0-ata-1\nG:systemd\n",
+		"b259:0": "E:ID_TYPE=disk\nE:ID_MODEL=Samsung SSD 970 EVO Plus 1TB\nE:ID_REVISION=2B2QEXM7\n" +
+			"E:ID_SERIAL=Samsung SSD 970 EVO Plus 1TB_S4EWNX0R123456\nE:ID_WWN=eui.0025385b91234567\nE:ID_PATH=pci-0000:01:00.0-nvme-1\n",
+		"b253:0": "S:mapper/vg0-root\nE:DM_NAME=vg0-root\nE:DM_UUID=LVM-abcdef0123456789\nE:DM_VG_NAME=vg0\nE:DM_LV_NAME=root\n" +
+			"E:ID_FS_TYPE=ext4\nE:ID_FS_USAGE=filesystem\nE:ID_FS_UUID=0c1f7f1e-2d7e-4b7a-9b1d-8f2a3c4d5e6f\nE:ID_FS_VERSION=1.0\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 // labelsYAML is the `labels:` line of an agent target ("" for none).
@@ -500,6 +582,9 @@ func startAgent(t *testing.T, cfg string) *testserver.ExporterServer {
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	if *serveWeb != "" { // the benchmarks' web server, in a process of its own
+		serveWebPage(*serveWeb)
+	}
 	code := m.Run()
 	if agentBin != "" {
 		os.RemoveAll(filepath.Dir(agentBin))

@@ -99,6 +99,17 @@ type ExporterServer struct {
 	d *daemon
 }
 
+// PID is the exporter's process id (0 while stopped), e.g. to read its CPU
+// time under /proc.
+func (s *ExporterServer) PID() int {
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	if s.d.proc == nil {
+		return 0
+	}
+	return s.d.proc.cmd.Process.Pid
+}
+
 // Stop stops the exporter (it is also stopped when the test ends).
 func (s *ExporterServer) Stop() { s.d.stop() }
 

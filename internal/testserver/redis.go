@@ -20,7 +20,8 @@ type RedisServer struct {
 	Addr     string // 127.0.0.1:port
 	Password string
 
-	extra []string // more redis.conf lines
+	extra    []string // more redis.conf lines
+	sentinel bool     // run as Redis Sentinel (redis-server --sentinel)
 
 	t    testing.TB
 	bin  string
@@ -41,6 +42,20 @@ func WithPassword(pw string) RedisOption { return func(s *RedisServer) { s.Passw
 // "cluster-enabled yes".
 func WithConfig(lines ...string) RedisOption {
 	return func(s *RedisServer) { s.extra = append(s.extra, lines...) }
+}
+
+// WithSentinel runs the server as a Redis Sentinel (redis-server
+// --sentinel) monitoring master under name, with a quorum of 1 so that
+// this one sentinel can reach it.
+func WithSentinel(name string, master *RedisServer) RedisOption {
+	return func(s *RedisServer) {
+		s.sentinel = true
+		host, port, _ := net.SplitHostPort(master.Addr)
+		s.extra = append(s.extra, fmt.Sprintf("sentinel monitor %s %s %s 1", name, host, port))
+		if master.Password != "" {
+			s.extra = append(s.extra, fmt.Sprintf("sentinel auth-pass %s %s", name, master.Password))
+		}
+	}
 }
 
 // Redis starts redis-server on an ephemeral loopback port with its data in a
@@ -83,12 +98,13 @@ func (s *RedisServer) Start() {
 		"port " + strconv.Itoa(s.port),
 		"bind 127.0.0.1",
 		"dir " + s.dir,
-		"save \"\"",
-		"appendonly no",
 		"daemonize no",
 		"protected-mode no",
 		"loglevel warning",
 		"logfile " + filepath.Join(s.dir, "redis.log"),
+	}
+	if !s.sentinel { // a sentinel keeps no data
+		conf = append(conf, "save \"\"", "appendonly no")
 	}
 	if s.Password != "" {
 		conf = append(conf, "requirepass "+s.Password)
@@ -98,9 +114,13 @@ func (s *RedisServer) Start() {
 	if err := os.WriteFile(confPath, []byte(strings.Join(conf, "\n")+"\n"), 0o600); err != nil {
 		s.t.Fatalf("writing redis config: %v", err)
 	}
+	args := []string{confPath}
+	if s.sentinel { // it rewrites confPath with what it learns
+		args = append(args, "--sentinel")
+	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		proc, err := StartProcess(s.bin, []string{confPath}, nil, s.dir, filepath.Join(s.dir, "redis-server.out"))
+		proc, err := StartProcess(s.bin, args, nil, s.dir, filepath.Join(s.dir, "redis-server.out"))
 		if err != nil {
 			s.t.Fatal(err)
 		}

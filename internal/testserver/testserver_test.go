@@ -3,6 +3,7 @@ package testserver_test
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +46,26 @@ func TestRedisStopStart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRedisSentinel: WithSentinel starts a sentinel that monitors the
+// master (and, through it, finds its replica).
+func TestRedisSentinel(t *testing.T) {
+	master := testserver.Redis(t)
+	host, port, _ := net.SplitHostPort(master.Addr)
+	testserver.Redis(t, testserver.WithConfig("replicaof "+host+" "+port))
+	sentinel := testserver.Redis(t, testserver.WithSentinel("cache", master))
+	rdb := redis.NewClient(&redis.Options{Addr: sentinel.Addr, DialTimeout: time.Second, ReadTimeout: time.Second})
+	defer rdb.Close()
+	want := "master0:name=cache,status=ok,address=" + master.Addr + ",slaves=1,sentinels=1"
+	var info string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		var err error
+		if info, err = rdb.Info(t.Context(), "sentinel").Result(); err == nil && strings.Contains(info, want) {
+			return
+		}
+	}
+	t.Fatalf("the sentinel's INFO sentinel never said %q; last:\n%s", want, info)
 }
 
 func TestMongoStopStartKeepsData(t *testing.T) {

@@ -170,10 +170,11 @@ type HostTarget struct {
 	MountPointsExclude *Regexp `yaml:"mount_points_exclude"`
 	FSTypesExclude     *Regexp `yaml:"fs_types_exclude"`
 	// RootFS is prefixed to /proc and /sys paths (tests, host mounts).
-	ProcPath   string `yaml:"proc_path"`   // default /proc
-	SysPath    string `yaml:"sys_path"`    // default /sys
-	RootFSPath string `yaml:"rootfs_path"` // default /: where os-release is read
-	CgroupPath string `yaml:"cgroup_path"` // default /sys/fs/cgroup
+	ProcPath     string `yaml:"proc_path"`      // default /proc
+	SysPath      string `yaml:"sys_path"`       // default /sys
+	RootFSPath   string `yaml:"rootfs_path"`    // default /: where os-release is read
+	CgroupPath   string `yaml:"cgroup_path"`    // default /sys/fs/cgroup
+	UdevDataPath string `yaml:"udev_data_path"` // default <rootfs_path>/run/udev/data
 	// FilesystemTimeout bounds one statfs; a hung mount is reported as a device error.
 	FilesystemTimeout Duration `yaml:"filesystem_timeout"` // default 1s
 	// DisableCollectors turns off node_exporter collectors by name (HostCollectors).
@@ -182,7 +183,7 @@ type HostTarget struct {
 
 // HostCollectors are the node_exporter collectors a host target runs,
 // in the order it runs them; each can be named in disable_collectors.
-var HostCollectors = []string{"conntrack", "cpu", "diskstats", "entropy", "filefd", "filesystem", "loadavg", "meminfo", "netdev", "netstat", "os", "pressure", "schedstat", "sockstat", "softnet", "stat", "thermal_zone", "time", "timex", "uname", "vmstat"}
+var HostCollectors = []string{"conntrack", "cpu", "diskstats", "entropy", "filefd", "filesystem", "hwmon", "loadavg", "meminfo", "netdev", "netstat", "os", "pressure", "schedstat", "sockstat", "softnet", "stat", "thermal_zone", "time", "timex", "uname", "vmstat"}
 
 // TLSConfig is the client TLS configuration of a target.
 type TLSConfig struct {

@@ -412,6 +412,7 @@ func (v *validator) tcp(p string, t *TCPTarget) {
 func (v *validator) host(p string, h *HostTarget) {
 	for _, f := range []struct{ name, path string }{
 		{"proc_path", h.ProcPath}, {"sys_path", h.SysPath}, {"rootfs_path", h.RootFSPath}, {"cgroup_path", h.CgroupPath},
+		{"udev_data_path", h.UdevDataPath},
 	} {
 		if f.path != "" && !filepath.IsAbs(f.path) {
 			v.at(p+"."+f.name, "%s must be an absolute path", quote(f.path))

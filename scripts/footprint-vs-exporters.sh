@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The agent's memory against the exporters it replaces, in one run on the
+# same targets (issue 10's target: the agent alone below half of their sum).
+# The agent probes four targets, one per kind: redis, mongodb, host (every
+# collector) and http. Beside it run redis_exporter, node_exporter (its
+# default collectors) and blackbox_exporter (http_2xx), pinned by
+# tools/exporters and built as the parity tests build them (`go -C
+# tools/exporters tool -n`), each scraped every 15 s as Prometheus would. The
+# Percona MongoDB exporter is not built here (not in tools/exporters), so the
+# sum is of three exporters: the comparison flatters them.
+# Usage: scripts/footprint-vs-exporters.sh [seconds]   (default 120, after 20 s of start-up)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=${1:-120}
+[[ -x bin/app && -x bin/agent ]] || make build >/dev/null
+exporter() { go -C tools/exporters tool -n "$1"; }
+redis_exporter=$(exporter redis_exporter)
+node_exporter=$(exporter node_exporter)
+blackbox_exporter=$(exporter blackbox_exporter)
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+app_port=$(free_port); mongo_port=$(free_port); redis_port=$(free_port); agent_port=$(free_port)
+rexp_port=$(free_port); nexp_port=$(free_port); bexp_port=$(free_port)
+
+redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$tmp" --save '' --daemonize no >/dev/null &
+pids+=($!)
+APP_ENV=development PORT=$app_port DATA_DIR=$tmp/mongo MONGODB_EMBEDDED_ADDR=127.0.0.1:$mongo_port \
+  REDIS_URL=redis://127.0.0.1:$redis_port/0 LOG_LEVEL=warn ./bin/app 2>"$tmp/app.log" &
+pids+=($!)
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$app_port/api/health" >/dev/null && break; sleep 0.2; done
+health="http://127.0.0.1:$app_port/api/health"
+
+cat >"$tmp/agent.yml" <<YAML
+global: {interval: 15s, timeout: 5s}
+targets:
+  - {name: redis, kind: redis, redis: {address: "127.0.0.1:$redis_port"}}
+  - {name: mongodb, kind: mongodb, mongodb: {uri: "mongodb://127.0.0.1:$mongo_port/"}}
+  - {name: host, kind: host, host: {}}
+  - {name: app, kind: http, http: {url: "$health"}}
+storage: {path: "$tmp/agent"}
+YAML
+"${AGENT_BIN:-./bin/agent}" --config.file="$tmp/agent.yml" --web.listen-address="127.0.0.1:$agent_port" --log.level=warn 2>"$tmp/agent.log" &
+agent=$!; pids+=($agent)
+
+"$redis_exporter" -web.listen-address="127.0.0.1:$rexp_port" 2>"$tmp/redis_exporter.log" &
+rexp=$!; pids+=($rexp)
+"$node_exporter" --web.listen-address="127.0.0.1:$nexp_port" --log.level=warn 2>"$tmp/node_exporter.log" &
+nexp=$!; pids+=($nexp)
+printf 'modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n' >"$tmp/blackbox.yml"
+"$blackbox_exporter" --config.file="$tmp/blackbox.yml" --web.listen-address="127.0.0.1:$bexp_port" --log.level=warn 2>"$tmp/blackbox.log" &
+bexp=$!; pids+=($bexp)
+
+for u in "http://127.0.0.1:$rexp_port/health" "http://127.0.0.1:$nexp_port/" "http://127.0.0.1:$bexp_port/-/ready"; do
+  for _ in $(seq 100); do curl -fs -o /dev/null "$u" && break; sleep 0.1; done
+done
+
+# Prometheus's part for the exporters: a scrape of each every 15 s.
+scrapes=(
+  "http://127.0.0.1:$rexp_port/scrape?target=127.0.0.1:$redis_port"
+  "http://127.0.0.1:$nexp_port/metrics"
+  "http://127.0.0.1:$bexp_port/probe?module=http_2xx&target=$health"
+)
+scraper() { while true; do for u in "${scrapes[@]}"; do curl -fs -o /dev/null "$u" || echo "scrape failed: $u" >&2; done; sleep 15; done; }
+scraper &
+pids+=($!)
+
+sleep 20 # start-up (WAL, first probes and scrapes) is not the steady state
+kib() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+declare -A peak=()
+end=$(( $(date +%s) + duration ))
+while (( $(date +%s) < end )); do
+  for p in $agent $rexp $nexp $bexp; do
+    r=$(kib "$p" VmRSS); (( r > ${peak[$p]:-0} )) && peak[$p]=$r
+  done
+  sleep 5
+done
+for p in agent:$agent redis_exporter:$rexp node_exporter:$nexp blackbox_exporter:$bexp; do
+  pid=${p#*:}; r=$(kib "$pid" VmRSS); (( r > ${peak[$pid]:-0} )) && peak[$pid]=$r
+  echo "${p%%:*} $r $(kib "$pid" RssAnon) ${peak[$pid]}"
+done >"$tmp/rss"
+python3 - "$tmp/rss" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1])]
+mib = lambda kib: int(kib) / 1024
+print("%-20s%9s%13s%14s" % ("process", "RSS MiB", "RssAnon MiB", "peak RSS MiB"))
+for name, rss, anon, peak in rows:
+    print("%-20s%9.1f%13.1f%14.1f" % (name, mib(rss), mib(anon), mib(peak)))
+agent, ex = rows[0], rows[1:]
+s = [sum(int(r[i]) for r in ex) for i in (1, 2, 3)]
+print("%-20s%9.1f%13.1f%14.1f" % ("exporters (sum)", mib(s[0]), mib(s[1]), mib(s[2])))
+print("agent / exporters: RSS %.2f, RssAnon %.2f, peak RSS %.2f (target < 0.5; the Percona MongoDB exporter is not in the sum)"
+      % (int(agent[1]) / s[0], int(agent[2]) / s[1], int(agent[3]) / s[2]))
+PY
