@@ -228,15 +228,7 @@ func (a *Agent) serveStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	if cfg := a.Config(); cfg != nil {
 		p.NoAlertmanager = len(cfg.Alerting.Alertmanagers) == 0
-		for _, s := range cfg.ScrapeConfigs {
-			s.BearerToken = "" // never rendered
-			targets := make([]string, len(s.Targets))
-			for i, u := range s.Targets {
-				targets[i] = config.RedactURI(u)
-			}
-			s.Targets = targets
-			p.Scrapes = append(p.Scrapes, s)
-		}
+		p.Scrapes = cfg.ScrapeConfigs
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := statusTemplate.Execute(w, p); err != nil {
