@@ -86,3 +86,7 @@ func redactProxy(u commoncfg.URL) commoncfg.URL {
 	}
 	return commoncfg.URL{URL: r}
 }
+
+// URISecrets lists the values of a URI's secret-bearing query options
+// (a scrape URL's params), for Scrub.
+func URISecrets(s string) []string { return uriSecrets(s) }
