@@ -156,9 +156,16 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "scrape config old form shows the new one",
 			yaml: "scrape_configs:\n- job_name: app\n  interval: 10s\n  targets: ['https://app:8443/api/metrics', 'https://app2:8443/api/metrics']\n  labels: {env: prod}\n  bearer_token: hunter2\n",
-			want: []string{"scrape_configs[0].interval (line 3): the agent now reads Prometheus's scrape_config format",
+			want: []string{"scrape_configs[0].targets (line 4): the agent now reads Prometheus's scrape_config format",
 				"- job_name: app\n    scrape_interval: 10s\n    scheme: https\n    metrics_path: /api/metrics\n    authorization:\n",
 				"static_configs:\n      - targets: [app:8443, app2:8443]\n        labels:\n          env: prod"},
+		},
+		{
+			name: "scrape config old form with credentials and parameters in the URL",
+			yaml: "scrape_configs:\n- job_name: box\n  targets: ['http://ops:hunter2@h:9115/probe?module=http_2xx&token=t0ps3cret']\n",
+			want: []string{"scrape_configs[0].targets (line 3): ",
+				"metrics_path: /probe\n    params:\n      module: [http_2xx]\n      token: [<secret>]\n    basic_auth:\n      username: ops\n      password_file: /path/to/password",
+				"targets: [h:9115]"},
 		},
 		{
 			name: "scrape config unknown discovery",
@@ -710,4 +717,21 @@ func dumpStrings(v reflect.Value) string {
 	}
 	walk(v, 0)
 	return b.String()
+}
+
+// TestOldScrapeFormErrorHidesSecrets: the suggested new form names where a
+// secret goes, never the secret of the old URL or bearer token.
+func TestOldScrapeFormErrorHidesSecrets(t *testing.T) {
+	_, err := Parse([]byte("scrape_configs:\n- job_name: box\n  bearer_token: tokenS3cret\n  targets: ['http://ops:passS3cret@h:9115/probe?module=http_2xx&api_key=keyS3cret']\n"))
+	if err == nil {
+		t.Fatal("the old form was accepted")
+	}
+	for _, secret := range []string{"tokenS3cret", "passS3cret", "keyS3cret"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("the error shows %s:\n%v", secret, err)
+		}
+	}
+	if !strings.Contains(err.Error(), "static_configs:") {
+		t.Errorf("the error does not show the new form:\n%v", err)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -90,13 +91,17 @@ func (s *ScrapeConfig) parseNode(n *yaml.Node, path string) Errors {
 	if n.Kind != yaml.MappingNode {
 		return Errors{{Path: path, Line: n.Line, Msg: "expected a mapping of scrape_config fields, got " + nodeKind(n)}}
 	}
+	// The former form is told by its keys; the error points at targets
+	// when it is there, else at the first former key.
+	var oldKey *yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := n.Content[i]
-		for _, old := range oldScrapeFields {
-			if k.Value == old {
-				return Errors{{Path: joinPath(path, k.Value), Line: k.Line, Msg: oldFormMessage(n)}}
-			}
+		if slices.Contains(oldScrapeFields, k.Value) && (oldKey == nil || k.Value == "targets") {
+			oldKey = k
 		}
+	}
+	if oldKey != nil {
+		return Errors{{Path: joinPath(path, oldKey.Value), Line: oldKey.Line, Msg: oldFormMessage(n)}}
 	}
 	// Re-encode the subtree in block style and map the encoded lines back
 	// to the file's: yaml.v2 numbers lines in what it was given.
@@ -257,8 +262,9 @@ func oldFormMessage(n *yaml.Node) string {
 // the further ones keep the job label through relabelling).
 func migrateScrape(job string, urls []string, interval, timeout string, labels map[string]string, bearer bool) []string {
 	type group struct {
-		scheme, path string
-		hosts        []string
+		scheme, path, user string
+		query              url.Values
+		hosts              []string
 	}
 	var groups []*group
 	for _, raw := range urls {
@@ -270,14 +276,15 @@ func migrateScrape(job string, urls []string, interval, timeout string, labels m
 		if path == "" {
 			path = "/"
 		}
+		user := u.User.Username()
 		var g *group
 		for _, x := range groups {
-			if x.scheme == u.Scheme && x.path == path {
+			if x.scheme == u.Scheme && x.path == path && x.user == user && x.query.Encode() == u.Query().Encode() {
 				g = x
 			}
 		}
 		if g == nil {
-			g = &group{scheme: u.Scheme, path: path}
+			g = &group{scheme: u.Scheme, path: path, user: user, query: u.Query()}
 			groups = append(groups, g)
 		}
 		g.hosts = append(g.hosts, u.Host)
@@ -305,7 +312,27 @@ func migrateScrape(job string, urls []string, interval, timeout string, labels m
 		if g.path != "/metrics" {
 			fmt.Fprintf(&b, "    metrics_path: %s\n", g.path)
 		}
-		if bearer {
+		if len(g.query) > 0 {
+			b.WriteString("    params:\n")
+			for _, k := range sortedKeys(g.query) {
+				vs := g.query[k]
+				if secretOption(k) {
+					vs = []string{"<secret>"}
+				}
+				fmt.Fprintf(&b, "      %s: [", quoteYAML(k))
+				for j, v := range vs {
+					if j > 0 {
+						b.WriteString(", ")
+					}
+					b.WriteString(quoteYAML(v))
+				}
+				b.WriteString("]\n")
+			}
+		}
+		switch {
+		case g.user != "":
+			fmt.Fprintf(&b, "    basic_auth:\n      username: %s\n      password_file: /path/to/password  # or password: <the password>\n", quoteYAML(g.user))
+		case bearer:
 			b.WriteString("    authorization:\n      credentials_file: /path/to/token  # or credentials: <the token>\n")
 		}
 		b.WriteString("    static_configs:\n      - targets: [")
