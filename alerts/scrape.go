@@ -53,9 +53,15 @@ func scrapeConfig(cfg *config.Config) (*promconfig.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scrape configs: %w", err)
 	}
-	pc.GlobalConfig.ScrapeInterval = model.Duration(cmp.Or(time.Duration(cfg.Global.Interval), DefaultScrapeInterval))
-	pc.GlobalConfig.ScrapeTimeout = model.Duration(min(cmp.Or(time.Duration(cfg.Global.Timeout), DefaultScrapeTimeout), time.Duration(pc.GlobalConfig.ScrapeInterval)))
-	pc.GlobalConfig.ExternalLabels = labels.FromMap(cfg.Global.ExternalLabels)
+	g := cfg.Global
+	g.Interval = model.Duration(cmp.Or(time.Duration(g.Interval), DefaultScrapeInterval))
+	g.Timeout = model.Duration(min(cmp.Or(time.Duration(g.Timeout), DefaultScrapeTimeout), time.Duration(g.Interval)))
+	ext := pc.GlobalConfig.ExternalLabels
+	pc.GlobalConfig = config.ScrapeGlobal(g)
+	pc.GlobalConfig.ExternalLabels = ext
+	if len(cfg.Global.ExternalLabels) > 0 {
+		pc.GlobalConfig.ExternalLabels = labels.FromMap(cfg.Global.ExternalLabels)
+	}
 	var errs []error
 	jobs := map[string]bool{}
 	for i := range cfg.ScrapeConfigs {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -341,4 +342,53 @@ func TestScrapeBadReloadKeepsLastGoodConfig(t *testing.T) {
 	if _, ok := e.ScrapeTargets().TargetsActive()["other"]; ok {
 		t.Error("the refused job's pool exists")
 	}
+}
+
+// TestScrapeProtocolsNegotiated: scrape_protocols decides what the scrape
+// offers, and body_size_limit (64MiB unless set) fails an oversized body.
+func TestScrapeProtocolsNegotiated(t *testing.T) {
+	var accept atomicString
+	a := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/text" {
+			accept.set(r.Header.Get("Accept"))
+		}
+		fmt.Fprintln(w, "# TYPE big gauge")
+		for i := range 50 {
+			fmt.Fprintf(w, "big{i=\"%d\"} 1\n", i)
+		}
+	}))
+	t.Cleanup(a.Close)
+	host := strings.TrimPrefix(a.URL, "http://")
+	cfg := withScrapeYAML(t, fmt.Sprintf(`- job_name: text
+  metrics_path: /text
+  scrape_protocols: [PrometheusText0.0.4]
+  static_configs: [{targets: [%q]}]
+- job_name: small
+  body_size_limit: 100B
+  static_configs: [{targets: [%q]}]
+`, host, host))
+	if got := cfg.ScrapeConfigs[0].BodySizeLimit; got != config.DefaultScrapeBodySizeLimit {
+		t.Errorf("default body_size_limit = %d, want %d", got, config.DefaultScrapeBodySizeLimit)
+	}
+	e := startEngine(t, t.TempDir(), cfg, nil)
+	eventually(t, 10*time.Second, "job text up, job small down for its body size", func() bool {
+		up, ok := upOf(t, e, "text", host)
+		small, oks := upOf(t, e, "small", host)
+		return ok && up == 1 && oks && small == 0
+	})
+	for _, h := range strings.Split(accept.get(), ",") {
+		if strings.Contains(h, "openmetrics") || strings.Contains(h, "protobuf") {
+			t.Errorf("Accept %q offers %q; scrape_protocols allows the text format only", accept.get(), h)
+		}
+	}
+}
+
+type atomicString struct{ v atomic.Pointer[string] }
+
+func (a *atomicString) set(s string) { a.v.Store(&s) }
+func (a *atomicString) get() string {
+	if p := a.v.Load(); p != nil {
+		return *p
+	}
+	return ""
 }

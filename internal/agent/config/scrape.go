@@ -30,12 +30,19 @@ type ScrapeConfig struct {
 	promconfig.ScrapeConfig `yaml:"-"`
 }
 
-// scrapeGlobal is the upstream global section a scrape config inherits
-// from: the agent's interval and timeout, Prometheus's defaults otherwise.
-func scrapeGlobal(g Global) promconfig.GlobalConfig {
+// DefaultScrapeBodySizeLimit bounds a scrape's uncompressed body when its
+// config sets no body_size_limit (Prometheus has no bound): a runaway
+// target must not exhaust a sidecar's memory.
+const DefaultScrapeBodySizeLimit = 64 << 20
+
+// ScrapeGlobal is the upstream global section a scrape config inherits
+// from: the agent's interval and timeout and body size bound, Prometheus's
+// defaults otherwise.
+func ScrapeGlobal(g Global) promconfig.GlobalConfig {
 	pg := promconfig.DefaultGlobalConfig
 	pg.ScrapeInterval = g.Interval
 	pg.ScrapeTimeout = g.Timeout
+	pg.BodySizeLimit = DefaultScrapeBodySizeLimit
 	return pg
 }
 
@@ -401,7 +408,7 @@ func StaticScrapeConfig(job string, urls []string, labels map[string]string) (Sc
 // scrape checks one defaulted scrape config with upstream's
 // validation, against the agent's global interval and timeout.
 func (v *validator) scrape(p string, s *ScrapeConfig, g Global) {
-	if err := s.Validate(scrapeGlobal(g)); err != nil {
+	if err := s.Validate(ScrapeGlobal(g)); err != nil {
 		// The path names the scrape config already.
 		v.at(p, "%s", jobSuffixRE.ReplaceAllString(err.Error(), ""))
 	}
