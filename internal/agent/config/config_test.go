@@ -735,3 +735,31 @@ func TestOldScrapeFormErrorHidesSecrets(t *testing.T) {
 		t.Errorf("the error does not show the new form:\n%v", err)
 	}
 }
+
+// TestScrapeConfigAliasBomb: nested aliases in a scrape config are refused
+// quickly, not expanded exponentially.
+func TestScrapeConfigAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("x0: &a0 [v, v, v, v, v, v, v, v, v, v]\n")
+	for i := 1; i < 12; i++ {
+		fmt.Fprintf(&b, "x%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	yml := "scrape_configs:\n- job_name: a\n  params: {p: *a11}\n"
+	// The anchors must come first: put them under a field the loader rejects.
+	start := time.Now()
+	_, err := Parse([]byte("global:\n  external_labels: {}\nbomb:\n" + indent(b.String()) + yml))
+	if err == nil || !strings.Contains(err.Error(), "scrape_configs[0] (line 17): more than 100000 YAML nodes once aliases are expanded") {
+		t.Fatalf("Parse(alias bomb) = %v, want the expansion refused", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("refusing the alias bomb took %v", d)
+	}
+}
+
+func indent(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = "  " + l
+	}
+	return strings.Join(lines, "\n") + "\n"
+}

@@ -112,7 +112,11 @@ func (s *ScrapeConfig) parseNode(n *yaml.Node, path string) Errors {
 	}
 	// Re-encode the subtree in block style and map the encoded lines back
 	// to the file's: yaml.v2 numbers lines in what it was given.
-	c := resolveCopy(n)
+	budget := maxScrapeNodes
+	c := resolveCopy(n, &budget)
+	if budget < 0 {
+		return Errors{{Path: path, Line: n.Line, Msg: fmt.Sprintf("more than %d YAML nodes once aliases are expanded", maxScrapeNodes)}}
+	}
 	text, err := yaml.Marshal(c)
 	if err != nil {
 		return Errors{{Path: path, Line: n.Line, Msg: cleanYAMLError(err)}}
@@ -122,7 +126,7 @@ func (s *ScrapeConfig) parseNode(n *yaml.Node, path string) Errors {
 		return Errors{{Path: path, Line: n.Line, Msg: "cannot re-encode the scrape config"}}
 	}
 	where := map[int]Problem{} // encoded line -> path and file line
-	mapLines(enc.Content[0], n, path, where)
+	mapLines(enc.Content[0], c, path, where)
 
 	var sc promconfig.ScrapeConfig
 	if err := yaml2.UnmarshalStrict(text, &sc); err != nil {
@@ -143,7 +147,7 @@ func (s *ScrapeConfig) parseNode(n *yaml.Node, path string) Errors {
 				continue
 			}
 			msg := strings.TrimSpace(line)
-			p := locateValue(n, path, msg)
+			p := locateValue(c, path, msg)
 			p.Msg = msg
 			out = append(out, p)
 		}
@@ -192,11 +196,20 @@ func findScalar(n *yaml.Node, path, value string) (Problem, bool) {
 	return Problem{}, false
 }
 
+// maxScrapeNodes bounds a scrape config's YAML once its aliases are
+// expanded: nested aliases would otherwise grow a small file exponentially.
+const maxScrapeNodes = 100_000
+
 // resolveCopy deep-copies n with aliases replaced by what they point to and
-// collections in block style, so the copy encodes on its own, one field a line.
-func resolveCopy(n *yaml.Node) *yaml.Node {
+// collections in block style, so the copy encodes on its own, one field a
+// line. Every node costs one of budget; below zero the copy is cut short.
+func resolveCopy(n *yaml.Node, budget *int) *yaml.Node {
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
+	}
+	*budget--
+	if *budget < 0 {
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null"}
 	}
 	c := *n
 	c.Anchor = ""
@@ -206,7 +219,7 @@ func resolveCopy(n *yaml.Node) *yaml.Node {
 	c.HeadComment, c.LineComment, c.FootComment = "", "", ""
 	c.Content = make([]*yaml.Node, len(n.Content))
 	for i, ch := range n.Content {
-		c.Content[i] = resolveCopy(ch)
+		c.Content[i] = resolveCopy(ch, budget)
 	}
 	return &c
 }
