@@ -3,6 +3,7 @@ package agent
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -61,7 +62,9 @@ func (a *Agent) scrapeTargets() []ScrapeTargetState {
 				Duration:   t.LastScrapeDuration().Round(time.Millisecond),
 			}
 			if err := t.LastError(); err != nil {
-				s.LastError = config.Scrub(err.Error(), config.URISecrets(raw))
+				// Go's HTTP errors quote the URL: redact it whole first.
+				msg := strings.ReplaceAll(err.Error(), raw, s.URL)
+				s.LastError = config.Scrub(msg, config.URISecrets(raw))
 			}
 			out = append(out, s)
 		}

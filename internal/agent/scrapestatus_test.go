@@ -55,6 +55,9 @@ scrape_configs:
 - job_name: broken
 	params: {access_token: [%q]}
 	static_configs: [{targets: [%q]}]
+- job_name: refused
+	params: {key: [k9]}
+	static_configs: [{targets: ["127.0.0.1:1"]}]
 `, goodHost, token, brokenHost)), func(o *Options) { o.Rules = scrapingEngine{e} })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -66,7 +69,8 @@ scrape_configs:
 	waitFor(t, 20*time.Second, "both scrape targets scraped", func() bool {
 		_, page = get(t, a.Handler(), http.MethodGet, "/")
 		rows = scrapeRows(t, page)
-		return strings.Contains(rows["app/"+goodHost], " up ") && strings.Contains(rows["broken/"+brokenHost], " down ")
+		return strings.Contains(rows["app/"+goodHost], " up ") && strings.Contains(rows["broken/"+brokenHost], " down ") &&
+			strings.Contains(rows["refused/127.0.0.1:1"], "connection refused")
 	})
 	for key, want := range map[string][]string{
 		"app/" + goodHost:      {"app", goodHost, good.URL + "/metrics", " up ", "ago", "ms"},
@@ -78,8 +82,11 @@ scrape_configs:
 			}
 		}
 	}
-	if strings.Contains(page, token) {
-		t.Errorf("the status page shows the scrape config's secret %s", token)
+	if strings.Contains(page, token) || strings.Contains(page, "key=k9") {
+		t.Errorf("the status page shows a scrape config's secret parameter:\n%s", page)
+	}
+	if !strings.Contains(rows["refused/127.0.0.1:1"], `"http://127.0.0.1:1/metrics?key=<secret>"`) {
+		t.Errorf("refused row = %q, want the error's URL redacted", rows["refused/127.0.0.1:1"])
 	}
 }
 
