@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	promconfig "github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	promrules "github.com/prometheus/prometheus/rules"
@@ -72,6 +73,9 @@ type Options struct {
 	// StorageRecoveryHold is how long every write must succeed before a
 	// storage failure counts as over (default DefaultStorageRecoveryHold).
 	StorageRecoveryHold time.Duration
+	// ScrapeReloadInterval is how often discovered target changes reach
+	// the scrape manager (default DefaultScrapeReloadInterval).
+	ScrapeReloadInterval time.Duration
 }
 
 // Alert is one active alert, as /api/v1/alerts reports it.
@@ -84,8 +88,8 @@ type Alert struct {
 	ActiveAt    time.Time
 }
 
-// Engine owns the TSDB, the scrape loops, the rules manager and the
-// Alertmanager queues.
+// Engine owns the TSDB, the scrape and discovery managers, the
+// self-scrape, the rules manager and the Alertmanager queues.
 type Engine struct {
 	opts      Options
 	logger    *slog.Logger
@@ -106,8 +110,10 @@ type Engine struct {
 	query    *promql.Engine
 	manager  *promrules.Manager
 	cfg      *config.Config
-	pending  *ruleUpdate // rules applied before Run, loaded when it starts
-	loops    map[string]*scrapeLoop
+	pending  *ruleUpdate        // rules applied before Run, loaded when it starts
+	scrape   *promconfig.Config // the scrape configs in force
+	scrapers *scrapers          // nil unless Run is running
+	selfScr  *selfScrape        // nil without Options.Gatherer
 	probes   probeWriters
 	runCtx   context.Context // nil unless Run is running
 	runStop  context.CancelFunc
@@ -139,12 +145,12 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	o.OutageTolerance = cmp.Or(o.OutageTolerance, DefaultOutageTolerance)
 	o.ForGracePeriod = cmp.Or(o.ForGracePeriod, DefaultForGracePeriod)
 	o.StorageRecoveryHold = cmp.Or(o.StorageRecoveryHold, DefaultStorageRecoveryHold)
+	o.ScrapeReloadInterval = cmp.Or(o.ScrapeReloadInterval, DefaultScrapeReloadInterval)
 	e := &Engine{
 		opts:   o,
 		logger: o.Logger,
 		reg:    &trackingRegisterer{Registerer: o.Registerer, own: prometheus.NewRegistry()},
 		loader: newRuleLoader(defaultRules(), o.Logger.With("component", "rule loader")),
-		loops:  map[string]*scrapeLoop{},
 	}
 	sm, err := newSenderMetrics(e.reg)
 	if err != nil {
@@ -166,10 +172,10 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 
 // validated is a configuration checked in full before any of it is applied.
 type validated struct {
-	rules   ruleUpdate
-	queues  map[string]*amQueue
-	targets []scrapeTarget
-	extURL  string
+	rules  ruleUpdate
+	queues map[string]*amQueue
+	scrape *promconfig.Config
+	extURL string
 }
 
 func (e *Engine) validate(cfg *config.Config) (*validated, error) {
@@ -200,7 +206,7 @@ func (e *Engine) validate(cfg *config.Config) (*validated, error) {
 	if err := validAlertRelabel(cfg.Alerting.AlertRelabelConfigs); err != nil {
 		errs = append(errs, err)
 	}
-	v.targets, err = scrapeTargets(cfg, e.opts)
+	v.scrape, err = scrapeConfig(cfg)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -250,11 +256,17 @@ func (e *Engine) ApplyConfig(cfg *config.Config) error {
 		dir:    e.storagePath(cmp.Or(e.cfg, cfg)),
 		resend: cmp.Or(time.Duration(cmp.Or(e.cfg, cfg).Alerting.ResendDelay), DefaultResendDelay),
 	})
+	if e.scrapers != nil {
+		if err := e.scrapers.apply(v.scrape); err != nil {
+			return fmt.Errorf("applying alerting config: %w", err)
+		}
+	}
+	e.scrape = v.scrape
 	e.notifiers.apply(v.queues, v.rules.ext, cfg.Alerting.AlertRelabelConfigs)
-	e.reconcileLoops(v.targets)
+	e.applySelfScrape(cfg)
 	e.cfg = cfg
 	e.logger.Info("alerting config applied", "rule_files", len(v.rules.files),
-		"alertmanagers", len(v.queues), "scrape_targets", len(v.targets))
+		"alertmanagers", len(v.queues), "scrape_configs", len(v.scrape.ScrapeConfigs))
 	return nil
 }
 
@@ -351,9 +363,21 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.pending = nil
 	}
 	e.notifiers.start(runCtx)
-	for _, l := range e.loops {
-		l.start(runCtx)
+	if e.selfScr != nil {
+		e.selfScr.start(runCtx)
 	}
+	scrapeCtx, stopDiscovery := context.WithCancel(runCtx)
+	sc, err := e.startScrapers(scrapeCtx, e.scrape)
+	if err != nil {
+		e.selfScr.stop()
+		e.notifiers.stop()
+		e.runCtx, e.runStop = nil, nil
+		e.mu.Unlock()
+		stopDiscovery()
+		cancel()
+		return fmt.Errorf("running alerting engine: %w", err)
+	}
+	e.scrapers = sc
 	managerDone := make(chan struct{})
 	go func() {
 		defer close(managerDone)
@@ -370,8 +394,13 @@ func (e *Engine) Run(ctx context.Context) error {
 	<-healthDone
 
 	e.mu.Lock()
-	for _, l := range e.loops {
-		l.stop(false) // no staleness: a restart must find the series to restore from
+	// No staleness markers: a restart must find the series to restore from.
+	e.scrapers.stop()
+	stopDiscovery()
+	<-e.scrapers.done
+	e.scrapers = nil
+	if e.selfScr != nil {
+		e.selfScr.stop()
 	}
 	e.manager.Stop()
 	<-managerDone
@@ -499,5 +528,27 @@ func (r *trackingRegisterer) unregisterAll() {
 		if r.own != nil {
 			r.own.Unregister(c)
 		}
+	}
+}
+
+// applySelfScrape starts, restarts (a changed interval or timeout) or keeps
+// the scrape of the agent's own registry. Callers hold e.mu.
+func (e *Engine) applySelfScrape(cfg *config.Config) {
+	if e.opts.Gatherer == nil {
+		return
+	}
+	interval := cmp.Or(time.Duration(cfg.Global.Interval), DefaultScrapeInterval)
+	timeout := min(cmp.Or(time.Duration(cfg.Global.Timeout), DefaultScrapeTimeout), interval)
+	if e.selfScr != nil && e.selfScr.interval == interval && e.selfScr.timeout == timeout {
+		return
+	}
+	next := newSelfScrape(e.app, e.opts.Gatherer, e.opts.SelfInstance, interval, timeout, e.logger)
+	if e.selfScr != nil {
+		e.selfScr.stop()
+		next.prev = e.selfScr.prev // the same series continue
+	}
+	e.selfScr = next
+	if e.runCtx != nil {
+		e.selfScr.start(e.runCtx)
 	}
 }

@@ -150,7 +150,11 @@ func testConfig(ruleFiles []string, scrapeURLs []string, amURLs ...string) *conf
 	cfg.Global.ExternalURL = "http://agent.example:9100"
 	cfg.Alerting.ResendDelay = config.Duration(200 * time.Millisecond)
 	if len(scrapeURLs) > 0 {
-		cfg.ScrapeConfigs = []config.ScrapeConfig{{JobName: "app", Targets: scrapeURLs, Labels: map[string]string{"env": "test"}}}
+		sc, err := config.StaticScrapeConfig("app", scrapeURLs, map[string]string{"env": "test"})
+		if err != nil {
+			panic(err) // the tests' own URLs
+		}
+		cfg.ScrapeConfigs = []config.ScrapeConfig{sc}
 	}
 	for _, u := range amURLs {
 		cfg.Alerting.Alertmanagers = append(cfg.Alerting.Alertmanagers, config.AlertmanagerConfig{URL: u, Timeout: config.Duration(time.Second)})
@@ -171,7 +175,8 @@ type running struct {
 func startEngine(t *testing.T, dir string, cfg *config.Config, tweak func(*Options)) *running {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	o := Options{Registerer: reg, Gatherer: reg, SelfInstance: "agent-test:9100", StoragePath: dir, ForGracePeriod: time.Second}
+	o := Options{Registerer: reg, Gatherer: reg, SelfInstance: "agent-test:9100", StoragePath: dir, ForGracePeriod: time.Second,
+		ScrapeReloadInterval: 100 * time.Millisecond}
 	if tweak != nil {
 		tweak(&o)
 	}

@@ -5,441 +5,180 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"math"
-	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
+	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
+	promconfig "github.com/prometheus/prometheus/config"
+	"github.com/prometheus/prometheus/discovery"
 	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/model/value"
-	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/scrape"
 
 	"github.com/vigil-sh/vigil/internal/agent/config"
 )
 
-// maxScrapeBytes bounds one scrape's body so a runaway target cannot exhaust
-// the agent's memory.
-const maxScrapeBytes = 64 << 20
-
-const scrapeAccept = "text/plain;version=0.0.4;q=1,*/*;q=0.1"
-
-var staleNaN = math.Float64frombits(value.StaleNaN)
-
-// scrapeTarget is one endpoint scraped into the TSDB: an HTTP exposition
-// endpoint, or the agent's own registry.
-type scrapeTarget struct {
-	job      string
-	url      string // empty for the self-scrape
-	base     labels.Labels
-	interval time.Duration
-	timeout  time.Duration
-	bearer   string
-	gatherer prometheus.Gatherer
+// ScrapeTargetRetriever lists the scrape manager's targets by job, as
+// Prometheus's /api/v1/targets reads them; *scrape.Manager implements it.
+type ScrapeTargetRetriever interface {
+	TargetsActive() map[string][]*scrape.Target
+	TargetsDropped() map[string][]*scrape.Target
 }
 
-// key identifies a target and its settings; a changed setting is a new loop.
-func (t scrapeTarget) key() string {
-	return strings.Join([]string{t.job, t.url, t.base.String(), t.interval.String(), t.timeout.String(), t.bearer}, "\x00")
+// ScrapeTargets is the running scrape manager, or nil when none runs
+// (before Run, after it, or on a nil Engine).
+func (e *Engine) ScrapeTargets() ScrapeTargetRetriever {
+	if e == nil {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.scrapers == nil {
+		return nil
+	}
+	return e.scrapers.scrape
 }
 
-// scrapeTargets derives the scrape targets of a configuration.
-func scrapeTargets(cfg *config.Config, o Options) ([]scrapeTarget, error) {
-	gInterval := cmp.Or(time.Duration(cfg.Global.Interval), DefaultScrapeInterval)
-	gTimeout := cmp.Or(time.Duration(cfg.Global.Timeout), DefaultScrapeTimeout)
-	var out []scrapeTarget
-	if o.Gatherer != nil {
-		out = append(out, scrapeTarget{
-			job:      "agent",
-			base:     labels.FromStrings("instance", o.SelfInstance, "job", "agent"),
-			interval: gInterval,
-			timeout:  min(gTimeout, gInterval),
-			gatherer: o.Gatherer,
-		})
+// DefaultScrapeReloadInterval is how often the scrape manager applies
+// discovered target changes, as in Prometheus.
+const DefaultScrapeReloadInterval = 5 * time.Second
+
+// scrapeConfig derives the upstream configuration the scrape and discovery
+// managers apply: the scrape configs, validated against the agent's global
+// interval and timeout, and the external labels (which seed the scrape
+// offsets, so two replicas of an HA pair do not scrape in lockstep).
+func scrapeConfig(cfg *config.Config) (*promconfig.Config, error) {
+	pc, err := promconfig.Load("", slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, fmt.Errorf("scrape configs: %w", err)
+	}
+	g := cfg.Global
+	g.Interval = model.Duration(cmp.Or(time.Duration(g.Interval), DefaultScrapeInterval))
+	g.Timeout = model.Duration(min(cmp.Or(time.Duration(g.Timeout), DefaultScrapeTimeout), time.Duration(g.Interval)))
+	ext := pc.GlobalConfig.ExternalLabels
+	pc.GlobalConfig = config.ScrapeGlobal(g)
+	pc.GlobalConfig.ExternalLabels = ext
+	if len(cfg.Global.ExternalLabels) > 0 {
+		pc.GlobalConfig.ExternalLabels = labels.FromMap(cfg.Global.ExternalLabels)
 	}
 	var errs []error
-	for i, sc := range cfg.ScrapeConfigs {
-		if sc.JobName == "" {
-			errs = append(errs, fmt.Errorf("scrape_configs[%d].job_name: empty", i))
-		}
-		interval := cmp.Or(time.Duration(sc.Interval), gInterval)
-		timeout := min(cmp.Or(time.Duration(sc.Timeout), gTimeout), interval)
-		for j, raw := range sc.Targets {
-			u, err := url.Parse(raw)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				errs = append(errs, fmt.Errorf("scrape_configs[%d].targets[%d] %q: want an http(s) URL", i, j, redactURL(raw)))
-				continue
-			}
-			b := labels.NewBuilder(labels.FromMap(sc.Labels))
-			b.Set("job", sc.JobName)
-			b.Set("instance", u.Host)
-			out = append(out, scrapeTarget{
-				job:      sc.JobName,
-				url:      raw,
-				base:     b.Labels(),
-				interval: interval,
-				timeout:  timeout,
-				bearer:   sc.BearerToken,
-			})
-		}
-	}
-	return out, errors.Join(errs...)
-}
-
-// reconcileLoops keeps unchanged loops, stops removed ones (writing
-// staleness markers, so their series end at once) and starts new ones if
-// the engine runs. Callers hold e.mu.
-func (e *Engine) reconcileLoops(targets []scrapeTarget) {
-	next := make(map[string]*scrapeLoop, len(targets))
-	for _, t := range targets {
-		k := t.key()
-		if l, ok := e.loops[k]; ok {
-			next[k] = l
+	jobs := map[string]bool{}
+	for i := range cfg.ScrapeConfigs {
+		sc := cfg.ScrapeConfigs[i].ScrapeConfig // a copy: Validate fills defaults
+		if err := sc.Validate(pc.GlobalConfig); err != nil {
+			errs = append(errs, fmt.Errorf("scrape_configs[%d]: %w", i, err))
 			continue
 		}
-		l := newScrapeLoop(t, e.app, e.logger)
-		if e.runCtx != nil {
-			l.start(e.runCtx)
+		if jobs[sc.JobName] || sc.JobName == config.SelfJobName || sc.JobName == "" {
+			errs = append(errs, fmt.Errorf("scrape_configs[%d]: job_name %q empty, reserved or used twice", i, sc.JobName))
+			continue
 		}
-		next[k] = l
-	}
-	for k, l := range e.loops {
-		if _, ok := next[k]; !ok {
-			l.stop(true)
+		jobs[sc.JobName] = true
+		// What the scrape pool would fail on at reload (a CA file that
+		// does not exist, ...) is refused now, with the old config kept.
+		if _, err := commoncfg.NewClientFromConfig(sc.HTTPClientConfig, sc.JobName); err != nil {
+			errs = append(errs, fmt.Errorf("scrape_configs[%d] (job %s): HTTP client: %w", i, sc.JobName, err))
+			continue
 		}
+		pc.ScrapeConfigs = append(pc.ScrapeConfigs, &sc)
 	}
-	e.loops = next
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return pc, nil
 }
 
-// scrapeLoop scrapes one target on its own schedule and timeout, so a slow
-// target delays neither the others nor rule evaluation.
-type scrapeLoop struct {
-	*seriesWriter
-	t      scrapeTarget
-	client *http.Client
-
-	cancel context.CancelFunc
+// scrapers are Prometheus's discovery and scrape managers, wired as
+// cmd/prometheus wires them: discovery feeds target groups per job to the
+// scrape manager, which appends every scrape through the engine's
+// storage-health-watched appender.
+type scrapers struct {
+	disc   *discovery.Manager
+	scrape *scrape.Manager
 	done   chan struct{}
 }
 
-func newScrapeLoop(t scrapeTarget, db storage.AppendableV2, logger *slog.Logger) *scrapeLoop {
-	return &scrapeLoop{
-		seriesWriter: newSeriesWriter(db, t.base, logger.With("component", "scrape", "job", t.job, "instance", t.base.Get("instance"))),
-		t:            t,
-		client:       &http.Client{}, // every request carries the scrape timeout in its context
+// startScrapers builds and runs the managers until ctx ends. Callers hold e.mu.
+func (e *Engine) startScrapers(ctx context.Context, pc *promconfig.Config) (*scrapers, error) {
+	logger := e.logger
+	sdMetrics, err := discovery.CreateAndRegisterSDMetrics(e.reg)
+	if err != nil {
+		return nil, fmt.Errorf("starting scrape discovery: %w", err)
 	}
-}
-
-// seriesWriter appends one target's scrapes (or probes) to the TSDB with
-// the report series Prometheus writes beside them, and staleness markers
-// for the series a scrape no longer has. Calls must not overlap.
-type seriesWriter struct {
-	db     storage.AppendableV2
-	base   labels.Labels // the target's labels: job, instance, ...
-	logger *slog.Logger
-	// prev holds the series written by the last scrape, to mark those
-	// that disappear stale.
-	prev map[string]labels.Labels
-}
-
-func newSeriesWriter(db storage.AppendableV2, base labels.Labels, logger *slog.Logger) *seriesWriter {
-	return &seriesWriter{db: db, base: base, logger: logger, prev: map[string]labels.Labels{}}
-}
-
-func (l *scrapeLoop) start(ctx context.Context) {
-	ctx, l.cancel = context.WithCancel(ctx)
-	l.done = make(chan struct{})
+	disc := discovery.NewManager(ctx, logger.With("component", "discovery manager scrape"), e.reg, sdMetrics,
+		discovery.Name("scrape"), discovery.Updatert(e.opts.ScrapeReloadInterval))
+	if disc == nil {
+		return nil, errors.New("starting scrape discovery: registering its metrics failed")
+	}
+	// NewManager registers a collector before it sets the field that
+	// collector reads: a concurrent Gather (the self-scrape, /metrics)
+	// would race with it. Register once it is built.
+	var held heldRegisterer
+	sm, err := scrape.NewManager(&scrape.Options{
+		DiscoveryReloadInterval:  model.Duration(e.opts.ScrapeReloadInterval),
+		DiscoveryReloadOnStartup: true,
+	}, logger.With("component", "scrape manager"), nil, nil, e.app, &held)
+	if err != nil {
+		return nil, fmt.Errorf("starting the scrape manager: %w", err)
+	}
+	for _, c := range held.cs {
+		if err := e.reg.Register(c); err != nil {
+			return nil, fmt.Errorf("registering the scrape manager's metrics: %w", err)
+		}
+	}
+	s := &scrapers{disc: disc, scrape: sm, done: make(chan struct{})}
+	if err := s.apply(pc); err != nil {
+		return nil, err
+	}
+	discDone := make(chan struct{})
 	go func() {
-		defer close(l.done)
-		l.run(ctx)
+		defer close(discDone)
+		if err := disc.Run(); err != nil && !errors.Is(err, context.Canceled) {
+			logger.Error("scrape discovery stopped", "err", err)
+		}
 	}()
-}
-
-// stop ends the loop; with stale set it marks every series of the target
-// stale, as Prometheus does when a target goes away.
-func (l *scrapeLoop) stop(stale bool) {
-	if l.cancel != nil {
-		l.cancel()
-		<-l.done
-		l.cancel = nil
-	}
-	if stale {
-		l.markAllStale(context.Background(), time.Now())
-	}
-}
-
-func (l *scrapeLoop) run(ctx context.Context) {
-	tick := time.NewTicker(l.t.interval)
-	defer tick.Stop()
-	for {
-		l.scrapeOnce(ctx, time.Now())
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
-}
-
-// sample is one flattened series value of a scrape.
-type sample struct {
-	ls labels.Labels
-	v  float64
-}
-
-func (l *scrapeLoop) scrapeOnce(ctx context.Context, start time.Time) {
-	sctx, cancel := context.WithTimeout(ctx, l.t.timeout)
-	fams, err := l.fetch(sctx)
-	cancel()
-	dur := time.Since(start)
-	if ctx.Err() != nil {
-		return // shutting down: write nothing, not even up=0
-	}
-	var samples []sample
-	if err != nil {
-		l.logger.Debug("scrape failed", "err", err)
-	} else {
-		samples = flatten(fams, l.t.base)
-	}
-	up := 1.0
-	if err != nil {
-		up = 0
-	}
-	l.write(ctx, start, samples, up, dur)
-}
-
-// reportNames are the series Prometheus writes about every scrape, in the
-// order write fills them.
-var reportNames = []string{"up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added"}
-
-func (l *seriesWriter) reportLabels(name string) labels.Labels {
-	return labels.NewBuilder(l.base).Set(model.MetricNameLabel, name).Labels()
-}
-
-// write appends a scrape's samples and report series, and a staleness
-// marker for every series of the previous scrape that is now missing.
-func (l *seriesWriter) write(ctx context.Context, ts time.Time, samples []sample, up float64, dur time.Duration) {
-	t := ts.UnixMilli()
-	app := l.db.AppenderV2(ctx)
-	seen := make(map[string]labels.Labels, len(samples))
-	var appendErrs int
-	for _, s := range samples {
-		k := string(s.ls.Bytes(nil))
-		if _, dup := seen[k]; dup {
-			continue
-		}
-		seen[k] = s.ls
-		if _, err := app.Append(0, s.ls, 0, t, s.v, nil, nil, storage.AOptions{}); err != nil {
-			appendErrs++
-		}
-	}
-	for k, ls := range l.prev {
-		if _, ok := seen[k]; !ok {
-			if _, err := app.Append(0, ls, 0, t, staleNaN, nil, nil, storage.AOptions{}); err != nil {
-				appendErrs++
-			}
-		}
-	}
-	added := 0
-	for k := range seen {
-		if _, ok := l.prev[k]; !ok {
-			added++
-		}
-	}
-	// No relabeling: every scraped sample is kept.
-	values := []float64{up, dur.Seconds(), float64(len(samples)), float64(len(samples)), float64(added)}
-	for i, name := range reportNames {
-		if _, err := app.Append(0, l.reportLabels(name), 0, t, values[i], nil, nil, storage.AOptions{}); err != nil {
-			appendErrs++
-		}
-	}
-	if err := app.Commit(); err != nil {
-		l.logger.Warn("writing scrape to storage failed", "err", err)
-		return
-	}
-	if appendErrs > 0 {
-		l.logger.Debug("samples rejected by storage", "count", appendErrs)
-	}
-	l.prev = seen
-}
-
-// markAllStale ends every series of the target, the report series included.
-func (l *seriesWriter) markAllStale(ctx context.Context, ts time.Time) {
-	t := ts.UnixMilli()
-	app := l.db.AppenderV2(ctx)
-	all := make([]labels.Labels, 0, len(l.prev)+3)
-	for _, ls := range l.prev {
-		all = append(all, ls)
-	}
-	for _, n := range reportNames {
-		all = append(all, l.reportLabels(n))
-	}
-	for _, ls := range all {
-		_, _ = app.Append(0, ls, 0, t, staleNaN, nil, nil, storage.AOptions{})
-	}
-	if err := app.Commit(); err != nil {
-		l.logger.Warn("writing staleness markers failed", "err", err)
-	}
-	l.prev = map[string]labels.Labels{}
-}
-
-func (l *scrapeLoop) fetch(ctx context.Context) ([]*dto.MetricFamily, error) {
-	if l.t.gatherer != nil {
-		return gatherWithContext(ctx, l.t.gatherer)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.t.url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("scraping %s: %w", redactURL(l.t.url), err)
-	}
-	req.Header.Set("Accept", scrapeAccept)
-	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", strconv.FormatFloat(l.t.timeout.Seconds(), 'f', -1, 64))
-	if l.t.bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+l.t.bearer)
-	}
-	resp, err := l.client.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // *url.Error repeats the URL, credentials included
-		}
-		return nil, fmt.Errorf("scraping %s: %w", redactURL(l.t.url), err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		return nil, fmt.Errorf("scraping %s: HTTP status %s", redactURL(l.t.url), resp.Status)
-	}
-	dec := expfmt.NewDecoder(io.LimitReader(resp.Body, maxScrapeBytes), expfmt.ResponseFormat(resp.Header))
-	var fams []*dto.MetricFamily
-	for {
-		mf := &dto.MetricFamily{}
-		if err := dec.Decode(mf); err != nil {
-			if errors.Is(err, io.EOF) {
-				return fams, nil
-			}
-			return nil, fmt.Errorf("parsing scrape of %s: %w", redactURL(l.t.url), err)
-		}
-		fams = append(fams, mf)
-	}
-}
-
-// gatherWithContext bounds an in-process Gather by the scrape timeout: a
-// collector stuck on I/O must not stall the self-scrape loop.
-func gatherWithContext(ctx context.Context, g prometheus.Gatherer) ([]*dto.MetricFamily, error) {
-	type result struct {
-		fams []*dto.MetricFamily
-		err  error
-	}
-	ch := make(chan result, 1)
 	go func() {
-		fams, err := g.Gather()
-		ch <- result{fams, err}
+		defer close(s.done)
+		if err := sm.Run(disc.SyncCh()); err != nil {
+			logger.Error("scrape manager stopped", "err", err)
+		}
+		<-discDone
 	}()
-	select {
-	case r := <-ch:
-		// A partial gather still carries every healthy collector's series.
-		if r.err != nil && len(r.fams) == 0 {
-			return nil, fmt.Errorf("gathering agent metrics: %w", r.err)
-		}
-		return r.fams, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("gathering agent metrics: %w", ctx.Err())
-	}
+	return s, nil
 }
 
-// flatten turns metric families into samples as Prometheus's text parser
-// sees them: histograms as _bucket/_sum/_count, summaries as quantiles plus
-// _sum/_count. Exposed labels clashing with a target label are kept as
-// exported_<name>, as with honor_labels: false.
-func flatten(fams []*dto.MetricFamily, base labels.Labels) []sample {
-	var out []sample
-	b := labels.NewScratchBuilder(8)
-	mk := func(name string, m *dto.Metric, extraName, extraValue string) labels.Labels {
-		b.Reset()
-		base.Range(func(l labels.Label) { b.Add(l.Name, l.Value) })
-		b.Add(model.MetricNameLabel, name)
-		for _, lp := range m.GetLabel() {
-			n := lp.GetName()
-			// As Prometheus: prefix until the name is free, so an exposed
-			// exported_job beside an exposed job cannot collide either.
-			for base.Has(n) || (n != lp.GetName() && hasLabel(m, n)) {
-				n = "exported_" + n
-			}
-			b.Add(n, lp.GetValue())
-		}
-		if extraName != "" {
-			b.Add(extraName, extraValue)
-		}
-		b.Sort()
-		return b.Labels()
+// apply hands a configuration to both managers, the scrape manager first
+// as Prometheus's reloader does, so new jobs exist when their targets come.
+func (s *scrapers) apply(pc *promconfig.Config) error {
+	if err := s.scrape.ApplyConfig(pc); err != nil {
+		return fmt.Errorf("applying scrape configs: %w", err)
 	}
-	for _, mf := range fams {
-		name := mf.GetName()
-		for _, m := range mf.GetMetric() {
-			switch mf.GetType() {
-			case dto.MetricType_COUNTER:
-				out = append(out, sample{mk(name, m, "", ""), m.GetCounter().GetValue()})
-			case dto.MetricType_GAUGE:
-				out = append(out, sample{mk(name, m, "", ""), m.GetGauge().GetValue()})
-			case dto.MetricType_UNTYPED:
-				out = append(out, sample{mk(name, m, "", ""), m.GetUntyped().GetValue()})
-			case dto.MetricType_SUMMARY:
-				s := m.GetSummary()
-				for _, q := range s.GetQuantile() {
-					out = append(out, sample{mk(name, m, "quantile", formatFloat(q.GetQuantile())), q.GetValue()})
-				}
-				out = append(out,
-					sample{mk(name+"_sum", m, "", ""), s.GetSampleSum()},
-					sample{mk(name+"_count", m, "", ""), float64(s.GetSampleCount())})
-			case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
-				h := m.GetHistogram()
-				count := float64(h.GetSampleCount())
-				if h.SampleCountFloat != nil {
-					count = h.GetSampleCountFloat()
-				}
-				sawInf := false
-				for _, bk := range h.GetBucket() {
-					c := float64(bk.GetCumulativeCount())
-					if bk.CumulativeCountFloat != nil {
-						c = bk.GetCumulativeCountFloat()
-					}
-					sawInf = sawInf || math.IsInf(bk.GetUpperBound(), 1)
-					out = append(out, sample{mk(name+"_bucket", m, "le", formatFloat(bk.GetUpperBound())), c})
-				}
-				if !sawInf {
-					out = append(out, sample{mk(name+"_bucket", m, "le", "+Inf"), count})
-				}
-				out = append(out,
-					sample{mk(name+"_sum", m, "", ""), h.GetSampleSum()},
-					sample{mk(name+"_count", m, "", ""), count})
-			}
-		}
+	sd := make(map[string]discovery.Configs, len(pc.ScrapeConfigs))
+	for _, sc := range pc.ScrapeConfigs {
+		sd[sc.JobName] = sc.ServiceDiscoveryConfigs
 	}
-	return out
+	if err := s.disc.ApplyConfig(sd); err != nil {
+		return fmt.Errorf("applying scrape discovery: %w", err)
+	}
+	return nil
 }
 
-func formatFloat(f float64) string {
-	switch {
-	case math.IsInf(f, 1):
-		return "+Inf"
-	case math.IsInf(f, -1):
-		return "-Inf"
-	}
-	return strconv.FormatFloat(f, 'g', -1, 64)
+// stop ends scraping without staleness markers (a restart continues the
+// series) and waits for both managers. The discovery manager stops with
+// the context startScrapers got, which the caller cancels.
+func (s *scrapers) stop() {
+	s.scrape.Stop()
 }
 
-func hasLabel(m *dto.Metric, name string) bool {
-	for _, lp := range m.GetLabel() {
-		if lp.GetName() == name {
-			return true
-		}
-	}
-	return false
+// heldRegisterer keeps collectors to register later.
+type heldRegisterer struct{ cs []prometheus.Collector }
+
+func (h *heldRegisterer) Register(c prometheus.Collector) error {
+	h.cs = append(h.cs, c)
+	return nil
 }
+
+func (h *heldRegisterer) MustRegister(cs ...prometheus.Collector) { h.cs = append(h.cs, cs...) }
+
+func (h *heldRegisterer) Unregister(prometheus.Collector) bool { return false }

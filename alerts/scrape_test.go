@@ -3,60 +3,40 @@ package alerts
 import (
 	"context"
 	"fmt"
-	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
-	"github.com/prometheus/prometheus/tsdb/chunkenc"
+	"github.com/prometheus/prometheus/scrape"
+
+	"github.com/vigil-sh/vigil/internal/agent/config"
 )
 
-// lastSample returns the newest sample of the one series matching sel, and
-// whether there is one.
-func lastSample(t *testing.T, e *running, sel ...*labels.Matcher) (int64, float64, bool) {
+// withScrapeYAML is a fast test configuration whose scrape_configs are
+// parsed from YAML by the agent's loader, as a file would be: upstream's
+// parser, defaults and validation.
+func withScrapeYAML(t *testing.T, scrapeConfigs string) *config.Config {
 	t.Helper()
-	e.mu.Lock()
-	db := e.db
-	e.mu.Unlock()
-	q, err := db.Querier(0, math.MaxInt64)
+	parsed, err := config.Parse([]byte("global: {interval: 100ms, timeout: 80ms}\nscrape_configs:\n" + scrapeConfigs))
 	if err != nil {
-		t.Fatalf("querier: %v", err)
+		t.Fatalf("parsing scrape configs: %v", err)
 	}
-	defer q.Close()
-	ss := q.Select(t.Context(), false, nil, sel...)
-	var (
-		ts    int64
-		v     float64
-		found bool
-		n     int
-	)
-	for ss.Next() {
-		n++
-		it := ss.At().Iterator(nil)
-		for it.Next() == chunkenc.ValFloat {
-			ts, v = it.At()
-			found = true
-		}
-	}
-	if err := ss.Err(); err != nil {
-		t.Fatalf("select %v: %v", sel, err)
-	}
-	if n > 1 {
-		t.Fatalf("select %v: %d series, want 1", sel, n)
-	}
-	return ts, v, found
+	cfg := testConfig(nil, nil)
+	cfg.ScrapeConfigs = parsed.ScrapeConfigs
+	return cfg
 }
 
-func eq(name, value string) *labels.Matcher {
-	return labels.MustNewMatcher(labels.MatchEqual, name, value)
+func upOf(t *testing.T, e *running, job, instance string) (float64, bool) {
+	t.Helper()
+	_, v, ok := lastSample(t, e, eq("__name__", "up"), eq("job", job), eq("instance", instance))
+	return v, ok
 }
 
 // TestScrapeWritesUpAndStalenessMarkers checks the series Prometheus writes
@@ -69,7 +49,7 @@ func TestScrapeWritesUpAndStalenessMarkers(t *testing.T) {
 	inst := target.host()
 
 	eventually(t, 10*time.Second, "up{job=app} == 1", func() bool {
-		_, v, ok := lastSample(t, e, eq("__name__", "up"), eq("job", "app"), eq("instance", inst))
+		v, ok := upOf(t, e, "app", inst)
 		return ok && v == 1
 	})
 	checks := []struct {
@@ -84,6 +64,7 @@ func TestScrapeWritesUpAndStalenessMarkers(t *testing.T) {
 		{"scrape_series_added, 0 once the series exist", []*labels.Matcher{eq("__name__", "scrape_series_added"), eq("job", "app")}, func(v float64) bool { return v == 0 }},
 		{"self-scrape as job=agent", []*labels.Matcher{eq("__name__", "vigil_alertmanagers_discovered"), eq("job", "agent"), eq("instance", "agent-test:9100")}, func(v float64) bool { return v == 0 }},
 		{"self-scrape up", []*labels.Matcher{eq("__name__", "up"), eq("job", "agent")}, func(v float64) bool { return v == 1 }},
+		{"the scrape manager's own metrics reach the self-scrape", []*labels.Matcher{eq("__name__", "prometheus_target_scrape_pools_total"), eq("job", "agent")}, func(v float64) bool { return v >= 1 }},
 	}
 	for _, c := range checks {
 		eventually(t, 10*time.Second, c.name, func() bool {
@@ -94,7 +75,7 @@ func TestScrapeWritesUpAndStalenessMarkers(t *testing.T) {
 
 	target.Close() // the target dies: up 0, its series stale
 	eventually(t, 10*time.Second, "up{job=app} == 0", func() bool {
-		_, v, ok := lastSample(t, e, eq("__name__", "up"), eq("job", "app"))
+		v, ok := upOf(t, e, "app", inst)
 		return ok && v == 0
 	})
 	_, v, _ := lastSample(t, e, eq("__name__", "app_items"))
@@ -102,28 +83,32 @@ func TestScrapeWritesUpAndStalenessMarkers(t *testing.T) {
 		t.Errorf("app_items after the target died = %v, want a staleness marker", v)
 	}
 
-	// Removing the target marks even its report series stale.
-	if err := e.ApplyConfig(testConfig(nil, nil)); err != nil {
-		t.Fatalf("ApplyConfig without targets: %v", err)
+	// Removing the target from its job marks even its report series stale
+	// (Prometheus waits two intervals first, in case the target comes back).
+	// As in Prometheus, removing a whole job writes no markers: its series
+	// end after the lookback.
+	other := newApp(t, "app_items 4\n")
+	if err := e.ApplyConfig(testConfig(nil, []string{other.metricsURL()})); err != nil {
+		t.Fatalf("ApplyConfig with another target: %v", err)
 	}
 	for _, name := range reportNames {
-		_, v, _ := lastSample(t, e, eq("__name__", name), eq("job", "app"))
-		if !value.IsStaleNaN(v) {
-			t.Errorf("%s after the target was removed = %v, want a staleness marker", name, v)
-		}
+		eventually(t, 10*time.Second, name+" stale after the target was removed", func() bool {
+			_, v, _ := lastSample(t, e, eq("__name__", name), eq("job", "app"), eq("instance", inst))
+			return value.IsStaleNaN(v)
+		})
 	}
 }
 
-// TestSlowTargetDoesNotDelayOthers scrapes a target that hangs past its
-// timeout beside a healthy one.
-func TestSlowTargetDoesNotDelayOthers(t *testing.T) {
+// TestScrapeSlowTargetDoesNotDelayOthers scrapes a target that hangs past
+// its timeout beside a healthy one.
+func TestScrapeSlowTargetDoesNotDelayOthers(t *testing.T) {
 	fast := newApp(t, "app_items 1\n")
 	slowSrv, _ := newHangingServer(t)
-	cfg := testConfig(nil, []string{fast.metricsURL(), slowSrv.URL + "/metrics"})
+	cfg := testConfig(nil, []string{fast.metricsURL(), slowSrv.URL + "/api/metrics"})
 	e := startEngine(t, t.TempDir(), cfg, nil)
 
 	eventually(t, 10*time.Second, "slow target up == 0 after its timeout", func() bool {
-		_, v, ok := lastSample(t, e, eq("__name__", "up"), eq("instance", strings.TrimPrefix(slowSrv.URL, "http://")))
+		v, ok := upOf(t, e, "app", strings.TrimPrefix(slowSrv.URL, "http://"))
 		return ok && v == 0
 	})
 	// The fast target keeps its 100ms schedule meanwhile.
@@ -135,143 +120,9 @@ func TestSlowTargetDoesNotDelayOthers(t *testing.T) {
 	}
 }
 
-func TestFlatten(t *testing.T) {
-	base := labels.FromStrings("instance", "h:1", "job", "app")
-	cases := []struct {
-		name string
-		text string
-		want map[string]float64 // series string → value
-	}{
-		{
-			name: "counter and gauge",
-			text: "# TYPE c_total counter\nc_total{a=\"x\"} 2\n# TYPE g gauge\ng 1.5\n",
-			want: map[string]float64{
-				`{__name__="c_total", a="x", instance="h:1", job="app"}`: 2,
-				`{__name__="g", instance="h:1", job="app"}`:              1.5,
-			},
-		},
-		{
-			name: "histogram without +Inf bucket line gets one from the count",
-			text: "# TYPE h histogram\nh_bucket{le=\"0.5\"} 1\nh_bucket{le=\"+Inf\"} 3\nh_sum 2\nh_count 3\n",
-			want: map[string]float64{
-				`{__name__="h_bucket", instance="h:1", job="app", le="0.5"}`:  1,
-				`{__name__="h_bucket", instance="h:1", job="app", le="+Inf"}`: 3,
-				`{__name__="h_sum", instance="h:1", job="app"}`:               2,
-				`{__name__="h_count", instance="h:1", job="app"}`:             3,
-			},
-		},
-		{
-			name: "summary",
-			text: "# TYPE s summary\ns{quantile=\"0.9\"} 7\ns_sum 10\ns_count 4\n",
-			want: map[string]float64{
-				`{__name__="s", instance="h:1", job="app", quantile="0.9"}`: 7,
-				`{__name__="s_sum", instance="h:1", job="app"}`:             10,
-				`{__name__="s_count", instance="h:1", job="app"}`:           4,
-			},
-		},
-		{
-			name: "target labels win; exposed ones are kept as exported_",
-			text: "u{instance=\"inner:2\",job=\"x\"} 1\n",
-			want: map[string]float64{
-				`{__name__="u", exported_instance="inner:2", exported_job="x", instance="h:1", job="app"}`: 1,
-			},
-		},
-		{
-			name: "an exposed exported_job is not overwritten",
-			text: "v{job=\"x\",exported_job=\"y\"} 1\n",
-			want: map[string]float64{
-				`{__name__="v", exported_exported_job="x", exported_job="y", instance="h:1", job="app"}`: 1,
-			},
-		},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			p := expfmt.NewTextParser(model.UTF8Validation)
-			famMap, err := p.TextToMetricFamilies(strings.NewReader(c.text))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var fams []*dto.MetricFamily
-			for _, f := range famMap {
-				fams = append(fams, f)
-			}
-			got := map[string]float64{}
-			for _, s := range flatten(fams, base) {
-				got[s.ls.String()] = s.v
-			}
-			if len(got) != len(c.want) {
-				t.Errorf("got %d series %v, want %d %v", len(got), got, len(c.want), c.want)
-			}
-			for k, v := range c.want {
-				if g, ok := got[k]; !ok || g != v {
-					t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
-				}
-			}
-		})
-	}
-}
-
-func TestGatherWithContextTimesOut(t *testing.T) {
-	stuck := make(chan struct{})
-	t.Cleanup(func() { close(stuck) })
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stuck", Help: "blocks"}, func() float64 {
-		<-stuck
-		return 1
-	}))
-	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	if _, err := gatherWithContext(ctx, reg); err == nil {
-		t.Fatal("gather of a stuck collector succeeded, want a timeout")
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("gather returned after %v, want about the 100ms timeout", d)
-	}
-}
-
-// FuzzFlatten feeds arbitrary expositions through the scrape parser and
-// checks every sample could be stored: a metric name, the target's labels
-// untouched, no duplicate label names.
-func FuzzFlatten(f *testing.F) {
-	for _, seed := range []string{
-		"up 1\n",
-		"# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 3\nh_count 2\n",
-		"# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 1\ns_count 1\n",
-		"m{job=\"x\",exported_job=\"y\",exported_exported_job=\"z\",instance=\"i\"} 1\n",
-		"# TYPE c counter\nc_total{a=\"1\"} 1 1700000000000\n",
-	} {
-		f.Add(seed)
-	}
-	base := labels.FromStrings("env", "test", "instance", "h:1", "job", "app")
-	f.Fuzz(func(t *testing.T, text string) {
-		p := expfmt.NewTextParser(model.UTF8Validation)
-		famMap, err := p.TextToMetricFamilies(strings.NewReader(text))
-		if err != nil {
-			return
-		}
-		var fams []*dto.MetricFamily
-		for _, mf := range famMap {
-			fams = append(fams, mf)
-		}
-		for _, s := range flatten(fams, base) {
-			if s.ls.Get(model.MetricNameLabel) == "" {
-				t.Fatalf("sample without a name: %s", s.ls)
-			}
-			if _, dup := s.ls.HasDuplicateLabelNames(); dup {
-				t.Fatalf("duplicate label names: %s", s.ls)
-			}
-			base.Range(func(l labels.Label) {
-				if got := s.ls.Get(l.Name); got != l.Value {
-					t.Fatalf("target label %s = %q in %s, want %q", l.Name, got, s.ls, l.Value)
-				}
-			})
-		}
-	})
-}
-
-// TestScrapeBearerToken scrapes an endpoint that requires a bearer token.
-func TestScrapeBearerToken(t *testing.T) {
+// TestScrapeAuthorization scrapes an endpoint that requires a bearer token,
+// set with Prometheus's authorization block.
+func TestScrapeAuthorization(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer t0ken" {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
@@ -280,22 +131,264 @@ func TestScrapeBearerToken(t *testing.T) {
 		fmt.Fprintln(w, "app_items 1")
 	}))
 	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
 	cases := []struct {
-		token  string
+		auth   string
 		wantUp float64
-	}{{"t0ken", 1}, {"", 0}, {"wrong", 0}}
+	}{{"authorization: {credentials: t0ken}", 1}, {"", 0}, {"authorization: {credentials: wrong}", 0}}
 	for _, c := range cases {
-		t.Run("token="+c.token, func(t *testing.T) {
-			cfg := testConfig(nil, []string{srv.URL + "/api/metrics"})
-			cfg.ScrapeConfigs[0].BearerToken = c.token
+		t.Run(c.auth, func(t *testing.T) {
+			cfg := withScrapeYAML(t, fmt.Sprintf("- job_name: app\n  %s\n  static_configs: [{targets: [%q]}]\n", c.auth, host))
 			e := startEngine(t, t.TempDir(), cfg, nil)
 			eventually(t, 10*time.Second, "a scrape", func() bool {
-				_, _, ok := lastSample(t, e, eq("__name__", "up"), eq("job", "app"))
+				_, ok := upOf(t, e, "app", host)
 				return ok
 			})
-			if _, v, _ := lastSample(t, e, eq("__name__", "up"), eq("job", "app")); v != c.wantUp {
+			if v, _ := upOf(t, e, "app", host); v != c.wantUp {
 				t.Errorf("up = %v, want %v", v, c.wantUp)
 			}
 		})
 	}
+}
+
+// TestScrapeOpenMetrics scrapes a target answering in OpenMetrics, which
+// Prometheus's default scrape_protocols prefer over the text format.
+func TestScrapeOpenMetrics(t *testing.T) {
+	var accept string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		accept = r.Header.Get("Accept")
+		w.Header().Set("Content-Type", "application/openmetrics-text; version=1.0.0; charset=utf-8")
+		fmt.Fprint(w, "# TYPE jobs counter\n# HELP jobs Jobs done.\njobs_total{kind=\"a\"} 7 # {trace_id=\"abc\"} 1.0\n# TYPE temp_celsius gauge\n# UNIT temp_celsius celsius\ntemp_celsius 21.5\n# EOF\n")
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	cfg := withScrapeYAML(t, fmt.Sprintf("- job_name: om\n  static_configs: [{targets: [%q]}]\n", host))
+	e := startEngine(t, t.TempDir(), cfg, nil)
+	eventually(t, 10*time.Second, "jobs_total and temp_celsius scraped", func() bool {
+		_, c, okc := lastSample(t, e, eq("__name__", "jobs_total"), eq("kind", "a"), eq("job", "om"))
+		_, g, okg := lastSample(t, e, eq("__name__", "temp_celsius"), eq("job", "om"))
+		return okc && okg && c == 7 && g == 21.5
+	})
+	if v, _ := upOf(t, e, "om", host); v != 1 {
+		t.Errorf("up = %v, want 1", v)
+	}
+	if !strings.Contains(accept, "application/openmetrics-text") {
+		t.Errorf("Accept = %q, want OpenMetrics offered", accept)
+	}
+}
+
+// TestScrapeFileSD adds and removes targets at run time through a file_sd
+// file: the new target is scraped, the removed one's series end.
+func TestScrapeFileSD(t *testing.T) {
+	a := newApp(t, "app_items 1\n")
+	b := newApp(t, "app_items 2\n")
+	dir := t.TempDir()
+	sdFile := filepath.Join(dir, "targets.json")
+	writeSD := func(hosts ...string) {
+		t.Helper()
+		quoted := make([]string, len(hosts))
+		for i, h := range hosts {
+			quoted[i] = fmt.Sprintf("%q", h)
+		}
+		body := fmt.Sprintf(`[{"targets": [%s], "labels": {"team": "core"}}]`, strings.Join(quoted, ","))
+		// Written aside and renamed, as a generator should, so the watcher
+		// never reads half a file.
+		tmp := sdFile + ".tmp"
+		if err := os.WriteFile(tmp, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, sdFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeSD(a.host())
+	cfg := withScrapeYAML(t, fmt.Sprintf("- job_name: sd\n  metrics_path: /api/metrics\n  file_sd_configs: [{files: [%q]}]\n", filepath.Join(dir, "*.json")))
+	e := startEngine(t, t.TempDir(), cfg, nil)
+
+	eventually(t, 10*time.Second, "the file's target scraped with its labels", func() bool {
+		_, v, ok := lastSample(t, e, eq("__name__", "app_items"), eq("job", "sd"), eq("instance", a.host()), eq("team", "core"))
+		return ok && v == 1
+	})
+	writeSD(b.host()) // b added, a removed
+	eventually(t, 10*time.Second, "the added target scraped", func() bool {
+		v, ok := upOf(t, e, "sd", b.host())
+		return ok && v == 1
+	})
+	eventually(t, 10*time.Second, "the removed target's series stale", func() bool {
+		_, v, _ := lastSample(t, e, eq("__name__", "app_items"), eq("instance", a.host()))
+		return value.IsStaleNaN(v)
+	})
+	active := e.ScrapeTargets().TargetsActive()["sd"]
+	if len(active) != 1 || active[0].URL().Host != b.host() {
+		t.Errorf("active targets of job sd = %v, want only %s", active, b.host())
+	}
+}
+
+// TestScrapeRelabelling: relabel_configs shape the target, metric_relabel_configs
+// the samples, honor_labels keeps what the target exposes.
+func TestScrapeRelabelling(t *testing.T) {
+	a := newApp(t, "# TYPE kept gauge\nkept{job=\"exposed\",instance=\"inner\"} 1\n# TYPE dropped gauge\ndropped 2\n")
+	cfg := withScrapeYAML(t, fmt.Sprintf(`- job_name: relabel
+  metrics_path: /api/metrics
+  honor_labels: true
+  static_configs: [{targets: [%q], labels: {tier: "1"}}]
+  relabel_configs:
+  - source_labels: [tier]
+    target_label: tier
+    replacement: gold-$1
+  - target_label: zone
+    replacement: eu
+  metric_relabel_configs:
+  - source_labels: [__name__]
+    regex: dropped
+    action: drop
+`, a.host()))
+	e := startEngine(t, t.TempDir(), cfg, nil)
+	eventually(t, 10*time.Second, "kept with the exposed job and instance and the relabelled labels", func() bool {
+		_, v, ok := lastSample(t, e, eq("__name__", "kept"), eq("job", "exposed"), eq("instance", "inner"), eq("tier", "gold-1"), eq("zone", "eu"))
+		return ok && v == 1
+	})
+	if _, _, ok := lastSample(t, e, eq("__name__", "dropped")); ok {
+		t.Error("metric_relabel_configs' drop rule kept the sample")
+	}
+	eventually(t, 10*time.Second, "samples post relabelling counted", func() bool {
+		_, v, ok := lastSample(t, e, eq("__name__", "scrape_samples_post_metric_relabeling"), eq("job", "relabel"))
+		return ok && v == 1
+	})
+}
+
+// TestScrapeSampleLimit: a scrape over sample_limit fails whole, as in
+// Prometheus: up 0, no sample stored, the scraped count still reported.
+func TestScrapeSampleLimit(t *testing.T) {
+	a := newApp(t, "a 1\nb 2\nc 3\n")
+	cfg := withScrapeYAML(t, fmt.Sprintf("- job_name: limited\n  metrics_path: /api/metrics\n  sample_limit: 2\n  static_configs: [{targets: [%q]}]\n", a.host()))
+	e := startEngine(t, t.TempDir(), cfg, nil)
+	eventually(t, 10*time.Second, "up 0 and 3 samples scraped", func() bool {
+		v, ok := upOf(t, e, "limited", a.host())
+		_, n, okn := lastSample(t, e, eq("__name__", "scrape_samples_scraped"), eq("job", "limited"))
+		return ok && v == 0 && okn && n == 3
+	})
+	if _, _, ok := lastSample(t, e, eq("__name__", "a"), eq("job", "limited")); ok {
+		t.Error("a sample of the scrape over the limit was stored")
+	}
+	targets := e.ScrapeTargets().TargetsActive()["limited"]
+	if len(targets) != 1 || targets[0].Health() != scrape.HealthBad || targets[0].LastError() == nil ||
+		!strings.Contains(targets[0].LastError().Error(), "sample limit") {
+		t.Errorf("target = %v, want down with a sample limit error", targets)
+	}
+}
+
+// TestScrapeTargetsRetriever: the manager's targets are there while Run
+// runs, with Prometheus's health; nil before, after, and on a nil Engine.
+func TestScrapeTargetsRetriever(t *testing.T) {
+	var nilEngine *Engine
+	if nilEngine.ScrapeTargets() != nil {
+		t.Error("nil Engine: ScrapeTargets not nil")
+	}
+	a := newApp(t, "x 1\n")
+	reg := testConfig(nil, []string{a.metricsURL()})
+	e, err := New(t.Context(), Options{StoragePath: t.TempDir(), ScrapeReloadInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	if err := e.ApplyConfig(reg); err != nil {
+		t.Fatal(err)
+	}
+	if e.ScrapeTargets() != nil {
+		t.Error("before Run: ScrapeTargets not nil")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	eventually(t, 10*time.Second, "target app up in the retriever", func() bool {
+		ts := e.ScrapeTargets()
+		if ts == nil {
+			return false
+		}
+		act := ts.TargetsActive()["app"]
+		return len(act) == 1 && act[0].Health() == scrape.HealthGood && !act[0].LastScrape().IsZero()
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if e.ScrapeTargets() != nil {
+		t.Error("after Run: ScrapeTargets not nil")
+	}
+}
+
+// TestScrapeBadReloadKeepsLastGoodConfig: a scrape config that cannot be
+// applied (a CA file that does not exist) is refused whole, and the
+// targets of the previous one go on being scraped.
+func TestScrapeBadReloadKeepsLastGoodConfig(t *testing.T) {
+	a := newApp(t, "x 1\n")
+	good := testConfig(nil, []string{a.metricsURL()})
+	e := startEngine(t, t.TempDir(), good, nil)
+	eventually(t, 10*time.Second, "up 1", func() bool {
+		v, ok := upOf(t, e, "app", a.host())
+		return ok && v == 1
+	})
+	bad := withScrapeYAML(t, "- job_name: other\n  scheme: https\n  tls_config: {ca_file: /nonexistent/ca.pem}\n  static_configs: [{targets: [\"127.0.0.1:1\"]}]\n")
+	err := e.ApplyConfig(bad)
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/ca.pem") {
+		t.Fatalf("ApplyConfig with a missing CA file = %v, want an error naming it", err)
+	}
+	t0, _, _ := lastSample(t, e, eq("__name__", "up"), eq("instance", a.host()))
+	eventually(t, 10*time.Second, "the old target still scraped", func() bool {
+		t1, v, _ := lastSample(t, e, eq("__name__", "up"), eq("instance", a.host()))
+		return t1 > t0 && v == 1
+	})
+	if _, ok := e.ScrapeTargets().TargetsActive()["other"]; ok {
+		t.Error("the refused job's pool exists")
+	}
+}
+
+// TestScrapeProtocolsNegotiated: scrape_protocols decides what the scrape
+// offers, and body_size_limit (64MiB unless set) fails an oversized body.
+func TestScrapeProtocolsNegotiated(t *testing.T) {
+	var accept atomicString
+	a := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/text" {
+			accept.set(r.Header.Get("Accept"))
+		}
+		fmt.Fprintln(w, "# TYPE big gauge")
+		for i := range 50 {
+			fmt.Fprintf(w, "big{i=\"%d\"} 1\n", i)
+		}
+	}))
+	t.Cleanup(a.Close)
+	host := strings.TrimPrefix(a.URL, "http://")
+	cfg := withScrapeYAML(t, fmt.Sprintf(`- job_name: text
+  metrics_path: /text
+  scrape_protocols: [PrometheusText0.0.4]
+  static_configs: [{targets: [%q]}]
+- job_name: small
+  body_size_limit: 100B
+  static_configs: [{targets: [%q]}]
+`, host, host))
+	if got := cfg.ScrapeConfigs[0].BodySizeLimit; got != config.DefaultScrapeBodySizeLimit {
+		t.Errorf("default body_size_limit = %d, want %d", got, config.DefaultScrapeBodySizeLimit)
+	}
+	e := startEngine(t, t.TempDir(), cfg, nil)
+	eventually(t, 10*time.Second, "job text up, job small down for its body size", func() bool {
+		up, ok := upOf(t, e, "text", host)
+		small, oks := upOf(t, e, "small", host)
+		return ok && up == 1 && oks && small == 0
+	})
+	for _, h := range strings.Split(accept.get(), ",") {
+		if strings.Contains(h, "openmetrics") || strings.Contains(h, "protobuf") {
+			t.Errorf("Accept %q offers %q; scrape_protocols allows the text format only", accept.get(), h)
+		}
+	}
+}
+
+type atomicString struct{ v atomic.Pointer[string] }
+
+func (a *atomicString) set(s string) { a.v.Store(&s) }
+func (a *atomicString) get() string {
+	if p := a.v.Load(); p != nil {
+		return *p
+	}
+	return ""
 }

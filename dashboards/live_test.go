@@ -128,12 +128,13 @@ targets:
       tls: {insecure_skip_verify: true}
 scrape_configs:
   - job_name: app
-    targets: [%q]
+    metrics_path: /api/metrics
+    static_configs: [{targets: [%q]}]
 rule_files: [%q]
 alerting:
   alertmanagers:
     - url: %q
-`, redisSrv.Addr, mongoSrv.URI, containerCgroup(t), app.URL+"/api/health", tlsSite.URL, app.URL+"/api/metrics", faultRule(t), amURL))
+`, redisSrv.Addr, mongoSrv.URI, containerCgroup(t), app.URL+"/api/health", tlsSite.URL, strings.TrimPrefix(app.URL, "http://"), faultRule(t), amURL))
 
 	// Prometheus loads the rules the stack loads (SLO recording rules,
 	// alerts for ALERTS), scraping as docker-compose's does, every second:

@@ -143,6 +143,7 @@ func (s *stack) agentConfig(o stackOptions, app *instance, pwFile, storage strin
 	iv := model.Duration(o.interval).String()
 	cfg := replaceAll(src,
 		"http://localhost:8080", app.url,
+		"targets: [localhost:8080]", "targets: [127.0.0.1:"+app.port+"]", // the app's scrape
 		"mongodb://mongo:27017/?replicaSet=rs0", s.mongo.URI,
 		"redis:6379", s.redis.Addr,
 		"/run/secrets/redis_password", pwFile,

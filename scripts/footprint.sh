@@ -36,7 +36,7 @@ targets:
   - {name: self, kind: http, http: {url: "http://127.0.0.1:$agent_port/-/healthy"}}
   - {name: down, kind: tcp, tcp: {address: "127.0.0.1:1"}}
 scrape_configs:
-  - {job_name: app, targets: ["http://127.0.0.1:$app_port/api/metrics"]}
+  - {job_name: app, metrics_path: /api/metrics, static_configs: [{targets: ["127.0.0.1:$app_port"]}]}
 storage: {path: "$tmp/agent"}
 YAML
 env ${AGENT_ENV:-} "${AGENT_BIN:-./bin/agent}" --config.file="$tmp/agent.yml" --web.listen-address="127.0.0.1:$agent_port" --log.level=warn 2>"$tmp/agent.log" &

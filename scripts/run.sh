@@ -74,7 +74,9 @@ YAML
   cat >>data/agent.yml <<YAML
 scrape_configs:
   - job_name: app
-    targets: [http://localhost:${PORT:-8080}/api/metrics]
+    metrics_path: /api/metrics
+    static_configs:
+      - targets: [localhost:${PORT:-8080}]
 storage:
   path: $PWD/data/agent
 YAML

@@ -326,6 +326,14 @@ func (r ruleEngine) QueryRange(ctx context.Context, expr string, start, end time
 
 func (r ruleEngine) Retention() time.Duration { return r.e.Retention() }
 
+// ScrapeTargetLister feeds the status page's scrape-target health.
+func (r ruleEngine) ScrapeTargetLister() agent.ScrapeTargetLister {
+	if t := r.e.ScrapeTargets(); t != nil {
+		return t
+	}
+	return nil
+}
+
 func (r ruleEngine) StorageStatus() agent.StorageStatus {
 	s := r.e.StorageStatus()
 	return agent.StorageStatus{Healthy: s.Healthy, Reason: s.Reason, Since: s.Since, LastFailure: s.LastFailure}

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vigil-sh/vigil/internal/agent/config"
 	"github.com/vigil-sh/vigil/internal/buildinfo"
 )
 
@@ -177,7 +176,7 @@ type statusPage struct {
 	HasEngine                    bool
 	Up, Down                     int
 	Alerts                       []Alert
-	Scrapes                      []config.ScrapeConfig
+	Scrapes                      []ScrapeTargetState
 }
 
 func (a *Agent) serveStatus(w http.ResponseWriter, r *http.Request) {
@@ -192,6 +191,7 @@ func (a *Agent) serveStatus(w http.ResponseWriter, r *http.Request) {
 		Storage:    a.storage(),
 		Targets:    a.Targets(),
 		Alerts:     a.alerts(),
+		Scrapes:    a.scrapeTargets(),
 	}
 	if p.ConfigFile == "" {
 		p.ConfigFile = "(none: built-in defaults)"
@@ -228,15 +228,6 @@ func (a *Agent) serveStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	if cfg := a.Config(); cfg != nil {
 		p.NoAlertmanager = len(cfg.Alerting.Alertmanagers) == 0
-		for _, s := range cfg.ScrapeConfigs {
-			s.BearerToken = "" // never rendered
-			targets := make([]string, len(s.Targets))
-			for i, u := range s.Targets {
-				targets[i] = config.RedactURI(u)
-			}
-			s.Targets = targets
-			p.Scrapes = append(p.Scrapes, s)
-		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := statusTemplate.Execute(w, p); err != nil {

@@ -73,9 +73,10 @@ targets:
 	tcp: {address: %q}
 scrape_configs:
 - job_name: app
-	targets: [%q]
-	bearer_token: %q
-`, web.URL, headerAuth, httpPW, rds.Addr, redisPW, rds.Addr, wrongPW, mongo.URI, mongoURI, rds.Addr, "http://u:"+httpPW+"@127.0.0.1:1/metrics", scrapeTok))
+	proxy_url: %q
+	authorization: {credentials: %q}
+	static_configs: [{targets: ["127.0.0.1:1"]}]
+`, web.URL, headerAuth, httpPW, rds.Addr, redisPW, rds.Addr, wrongPW, mongo.URI, mongoURI, rds.Addr, "http://u:"+httpPW+"@127.0.0.1:1", scrapeTok))
 	alert := Alert{Name: "RedisDown", State: "firing", Value: 0, Labels: map[string]string{"target": "cache", "severity": "critical"}, ActiveAt: time.Now().Add(-time.Minute)}
 	a := newTestAgent(t, cfg, func(o *Options) { o.Rules = staticRules{[]Alert{alert}} })
 	names := []string{"web", "web-down", "cache", "cache-wrong-pw", "db", "db-auth", "port"}

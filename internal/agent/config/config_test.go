@@ -3,13 +3,18 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/discovery"
+	"github.com/prometheus/prometheus/discovery/file"
 	"gopkg.in/yaml.v3"
 )
 
@@ -139,9 +144,63 @@ func TestParseErrors(t *testing.T) {
 			want: []string{"targets[0].http.valid_status_codes[1] (line 6): 42 is not an HTTP status code"},
 		},
 		{
-			name: "scrape config",
-			yaml: "scrape_configs:\n- job_name: agent\n  targets: ['localhost:8080']\n",
-			want: []string{`scrape_configs[0].job_name (line 2): "agent" is reserved`, "scrape_configs[0].targets[0] (line 3)"},
+			name: "scrape config reserved job",
+			yaml: "scrape_configs:\n- job_name: agent\n  static_configs: [{targets: ['localhost:8080']}]\n",
+			want: []string{`scrape_configs[0].job_name (line 2): "agent" is reserved`},
+		},
+		{
+			name: "scrape config duplicate job",
+			yaml: "scrape_configs:\n- job_name: app\n- job_name: app\n",
+			want: []string{`scrape_configs[1].job_name (line 3): duplicate job_name "app" (also scrape_configs[0])`},
+		},
+		{
+			name: "scrape config old form shows the new one",
+			yaml: "scrape_configs:\n- job_name: app\n  interval: 10s\n  targets: ['https://app:8443/api/metrics', 'https://app2:8443/api/metrics']\n  labels: {env: prod}\n  bearer_token: hunter2\n",
+			want: []string{"scrape_configs[0].targets (line 4): the agent now reads Prometheus's scrape_config format",
+				"- job_name: app\n    scrape_interval: 10s\n    scheme: https\n    metrics_path: /api/metrics\n    authorization:\n",
+				"static_configs:\n      - targets: [app:8443, app2:8443]\n        labels:\n          env: prod"},
+		},
+		{
+			name: "scrape config old form with credentials and parameters in the URL",
+			yaml: "scrape_configs:\n- job_name: box\n  targets: ['http://ops:hunter2@h:9115/probe?module=http_2xx&token=t0ps3cret']\n",
+			want: []string{"scrape_configs[0].targets (line 3): ",
+				"metrics_path: /probe\n    params:\n      module: [http_2xx]\n      token: [<secret>]\n    basic_auth:\n      username: ops\n      password_file: /path/to/password",
+				"targets: [h:9115]"},
+		},
+		{
+			name: "scrape config unknown discovery",
+			yaml: "scrape_configs:\n- job_name: app\n  scrape_interval: 10s\n  kubernetes_sd_configs: [{role: pod}]\n",
+			want: []string{"scrape_configs[0].kubernetes_sd_configs (line 4): field kubernetes_sd_configs not found"},
+		},
+		{
+			name: "scrape config bad duration deep inside",
+			yaml: "scrape_configs:\n- job_name: app\n  static_configs:\n  - targets: ['h:1']\n  file_sd_configs:\n  - files: [a.json]\n    refresh_interval: soon\n",
+			want: []string{"scrape_configs[0].file_sd_configs[0].refresh_interval (line 7): "},
+		},
+		{
+			name: "scrape config URL as target",
+			yaml: "scrape_configs:\n- job_name: app\n  static_configs: [{targets: ['http://h:1/metrics']}]\n",
+			want: []string{`scrape_configs[0].static_configs[0].targets[0] (line 3): "http://h:1/metrics" is not a valid hostname`},
+		},
+		{
+			name: "scrape timeout over interval",
+			yaml: "scrape_configs:\n- job_name: app\n  scrape_interval: 5s\n  scrape_timeout: 10s\n",
+			want: []string{"scrape_configs[0] (line 2): scrape timeout greater than scrape interval"},
+		},
+		{
+			name: "scrape config two authentications",
+			yaml: "scrape_configs:\n- job_name: app\n  basic_auth: {username: u, password: p}\n  authorization: {credentials: t}\n",
+			want: []string{"scrape_configs[0] (line 2): at most one of basic_auth, oauth2 & authorization must be configured"},
+		},
+		{
+			name: "scrape config bad protocol",
+			yaml: "scrape_configs:\n- job_name: app\n  scrape_protocols: [Carrier-Pigeon]\n",
+			want: []string{"scrape_configs[0] (line 2): scrape_protocols: unknown scrape protocol Carrier-Pigeon, supported: ["},
+		},
+		{
+			name: "scrape config bad relabel regexp",
+			yaml: "scrape_configs:\n- job_name: app\n  relabel_configs:\n  - source_labels: [a]\n    regex: '('\n    target_label: b\n",
+			want: []string{"scrape_configs[0]", "error parsing regexp"},
 		},
 		{
 			name: "alertmanager url",
@@ -258,7 +317,10 @@ targets:
   kind: host
 scrape_configs:
 - job_name: app
-  targets: [http://localhost:8080/api/metrics]
+  static_configs: [{targets: ["localhost:8080"]}]
+- job_name: fast
+  scrape_interval: 2s
+  static_configs: [{targets: ["localhost:8081"]}]
 alerting:
   alertmanagers: [{url: "http://localhost:9093"}]
 `))
@@ -280,8 +342,14 @@ alerting:
 		{"host block", cfg.Targets[2].Host != nil, true},
 		{"host proc", cfg.Targets[2].Host.ProcPath, "/proc"},
 		{"host fs timeout", cfg.Targets[2].Host.FilesystemTimeout, Duration(time.Second)},
-		{"scrape interval", cfg.ScrapeConfigs[0].Interval, Duration(15 * time.Second)},
-		{"scrape timeout", cfg.ScrapeConfigs[0].Timeout, Duration(5 * time.Second)},
+		{"scrape interval", cfg.ScrapeConfigs[0].ScrapeInterval, Duration(15 * time.Second)},
+		{"scrape timeout", cfg.ScrapeConfigs[0].ScrapeTimeout, Duration(5 * time.Second)},
+		{"scrape path", cfg.ScrapeConfigs[0].MetricsPath, "/metrics"},
+		{"scrape scheme", cfg.ScrapeConfigs[0].Scheme, "http"},
+		{"scrape honor_timestamps", cfg.ScrapeConfigs[0].HonorTimestamps, true},
+		{"scrape protocols", len(cfg.ScrapeConfigs[0].ScrapeProtocols) > 0, true},
+		{"short scrape interval", cfg.ScrapeConfigs[1].ScrapeInterval, Duration(2 * time.Second)},
+		{"timeout clamped to a short interval", cfg.ScrapeConfigs[1].ScrapeTimeout, Duration(2 * time.Second)},
 		{"am timeout", cfg.Alerting.Alertmanagers[0].Timeout, Duration(10 * time.Second)},
 		{"resend delay", cfg.Alerting.ResendDelay, Duration(time.Minute)},
 		{"storage path", cfg.Storage.Path, "data/agent"},
@@ -328,8 +396,14 @@ func TestDefault(t *testing.T) {
 			if app == nil || app.Kind != KindHTTP || app.HTTP.URL != tt.wantHealth {
 				t.Errorf("app target = %+v, want http %s", app, tt.wantHealth)
 			}
-			if len(cfg.ScrapeConfigs) != 1 || cfg.ScrapeConfigs[0].JobName != "app" || cfg.ScrapeConfigs[0].Targets[0] != tt.wantMetrics {
-				t.Errorf("scrape configs = %+v, want job app %s", cfg.ScrapeConfigs, tt.wantMetrics)
+			if len(cfg.ScrapeConfigs) != 1 {
+				t.Fatalf("scrape configs = %+v, want job app %s", cfg.ScrapeConfigs, tt.wantMetrics)
+			}
+			sc := cfg.ScrapeConfigs[0]
+			u, _ := url.Parse(tt.wantMetrics)
+			if sc.JobName != "app" || sc.Scheme != u.Scheme || sc.MetricsPath != u.Path || staticTargets(sc) != 1 ||
+				sc.ServiceDiscoveryConfigs[0].(discovery.StaticConfig)[0].Targets[0][model.AddressLabel] != model.LabelValue(u.Host) {
+				t.Errorf("scrape config = %+v, want job app scraping %s", sc.ScrapeConfig, tt.wantMetrics)
 			}
 			if cfg.DisableDefaultRules || len(cfg.RuleFiles) != 0 {
 				t.Errorf("default config must use the embedded rules only: %+v", cfg)
@@ -375,7 +449,8 @@ func TestLoadResolvesRelativePaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "agent.yml")
-	if err := os.WriteFile(path, []byte("rule_files: ['rules/*.yml']\ntargets:\n- name: r\n  kind: redis\n  redis: {address: 'localhost:6379', password_file: redis.pw}\n"), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte("rule_files: ['rules/*.yml']\ntargets:\n- name: r\n  kind: redis\n  redis: {address: 'localhost:6379', password_file: redis.pw}\n"+
+		"scrape_configs:\n- job_name: app\n  file_sd_configs: [{files: ['sd/*.json']}]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := Load(path)
@@ -384,6 +459,9 @@ func TestLoadResolvesRelativePaths(t *testing.T) {
 	}
 	if got, want := cfg.Targets[0].Redis.PasswordFile, filepath.Join(dir, "redis.pw"); got != want {
 		t.Errorf("password_file = %q, want %q", got, want)
+	}
+	if got, want := cfg.ScrapeConfigs[0].ServiceDiscoveryConfigs[0].(*file.SDConfig).Files[0], filepath.Join(dir, "sd/*.json"); got != want {
+		t.Errorf("file_sd_configs[0].files[0] = %q, want %q", got, want)
 	}
 	if got, want := cfg.RuleFiles[0], filepath.Join(dir, "rules/*.yml"); got != want {
 		t.Errorf("rule_files[0] = %q, want %q", got, want)
@@ -421,7 +499,7 @@ targets:
 - {name: r2, kind: redis, instance: h2, redis: {address: "h:6379", password: redisSecret3}}
 - {name: w, kind: http, http: {url: "http://u:httpSecret4@h/", headers: {Authorization: "Bearer tokenSecret5", Accept: text/plain}}}
 scrape_configs:
-- {job_name: app, targets: ["http://u:scrapeSecret6@h/metrics"], bearer_token: bearerSecret7}
+- {job_name: app, params: {access_token: [scrapeSecret6], api_key: [bearerSecret7], module: [http_2xx]}, static_configs: [{targets: ["h:9100"]}]}
 alerting:
   alertmanagers: [{url: "http://am:9093", username: u, password: amSecret8}]
 `
@@ -461,7 +539,7 @@ alerting:
 		}
 	}
 	for _, keep := range []string{"name: w", "Accept: text/plain", "job_name: app", "username: u",
-		"User-Agent: vigil-probe", "page=2", "replicaSet=rs0", "authMechanism=MONGODB-AWS", "X-Auth-Token: <secret>", "body: <secret>"} {
+		"User-Agent: vigil-probe", "page=2", "replicaSet=rs0", "authMechanism=MONGODB-AWS", "http_2xx", "X-Auth-Token: <secret>", "body: <secret>"} {
 		if !strings.Contains(string(out), keep) {
 			t.Errorf("redacted config lost %q:\n%s", keep, out)
 		}
@@ -547,4 +625,141 @@ func TestGlobalTimeoutDefaultClampedToInterval(t *testing.T) {
 			t.Errorf("%q: global.timeout = %s, want %s", tt.yaml, cfg.Global.Timeout, tt.want)
 		}
 	}
+}
+
+// TestRedactedScrapeConfig: every credential a scrape config can carry is
+// hidden in the redacted copy however it is printed (the Go value too, not
+// only the YAML, where Prometheus's Secret hides itself), and the
+// configuration in force keeps them.
+func TestRedactedScrapeConfig(t *testing.T) {
+	const yml = `
+scrape_configs:
+- job_name: basic
+  basic_auth: {username: u, password: basicSecret1}
+  proxy_url: "http://p:proxySecret2@proxy:3128"
+  proxy_connect_header: {Proxy-Authorization: [proxyHeaderSecret3]}
+  http_headers:
+    X-Api-Key: {values: [headerSecret4], secrets: [headerSecret5]}
+    Accept: {values: [text/plain]}
+  tls_config: {key: keySecret6, cert: "not-a-secret"}
+  static_configs: [{targets: ["h:1"]}]
+- job_name: token
+  authorization: {credentials: tokenSecret7}
+  static_configs: [{targets: ["h:2"]}]
+- job_name: oauth
+  oauth2: {client_id: id, client_secret: oauthSecret8, token_url: "http://idp/token"}
+  static_configs: [{targets: ["h:3"]}]
+`
+	cfg, err := Parse([]byte(yml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{"basicSecret1", "proxySecret2", "proxyHeaderSecret3", "headerSecret4", "headerSecret5", "keySecret6", "tokenSecret7", "oauthSecret8"}
+	before := dumpStrings(reflect.ValueOf(cfg.ScrapeConfigs))
+	for _, s := range secrets {
+		if !strings.Contains(before, s) {
+			t.Fatalf("test set-up: %s not in the configuration", s)
+		}
+	}
+	r := cfg.Redacted()
+	out, err := r.EffectiveYAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	goValue := dumpStrings(reflect.ValueOf(r.ScrapeConfigs))
+	for _, s := range secrets {
+		if strings.Contains(goValue, s) || strings.Contains(string(out), s) {
+			t.Errorf("redacted scrape config shows %s:\n%s\n%s", s, goValue, out)
+		}
+	}
+	for _, keep := range []string{"job_name: basic", "username: u", "text/plain", "proxy:3128", "client_id: id", "h:3"} {
+		if !strings.Contains(string(out), keep) {
+			t.Errorf("redacted config lost %q:\n%s", keep, out)
+		}
+	}
+	if after := dumpStrings(reflect.ValueOf(cfg.ScrapeConfigs)); after != before {
+		t.Error("Redacted modified the configuration in force")
+	}
+}
+
+// dumpStrings is every string reachable from v, through pointers, maps,
+// slices and interfaces: what any printer of the value could show.
+func dumpStrings(v reflect.Value) string {
+	var b strings.Builder
+	var walk func(reflect.Value, int)
+	walk = func(v reflect.Value, depth int) {
+		if depth > 20 || !v.IsValid() {
+			return
+		}
+		switch v.Kind() {
+		case reflect.String:
+			b.WriteString(v.String() + " ")
+		case reflect.Pointer, reflect.Interface:
+			if !v.IsNil() {
+				walk(v.Elem(), depth+1)
+			}
+		case reflect.Struct:
+			for i := range v.NumField() {
+				walk(v.Field(i), depth+1)
+			}
+		case reflect.Slice, reflect.Array:
+			for i := range v.Len() {
+				walk(v.Index(i), depth+1)
+			}
+		case reflect.Map:
+			keys := v.MapKeys()
+			sort.Slice(keys, func(i, j int) bool { return fmt.Sprint(keys[i]) < fmt.Sprint(keys[j]) })
+			for _, k := range keys {
+				walk(k, depth+1)
+				walk(v.MapIndex(k), depth+1)
+			}
+		}
+	}
+	walk(v, 0)
+	return b.String()
+}
+
+// TestOldScrapeFormErrorHidesSecrets: the suggested new form names where a
+// secret goes, never the secret of the old URL or bearer token.
+func TestOldScrapeFormErrorHidesSecrets(t *testing.T) {
+	_, err := Parse([]byte("scrape_configs:\n- job_name: box\n  bearer_token: tokenS3cret\n  targets: ['http://ops:passS3cret@h:9115/probe?module=http_2xx&api_key=keyS3cret']\n"))
+	if err == nil {
+		t.Fatal("the old form was accepted")
+	}
+	for _, secret := range []string{"tokenS3cret", "passS3cret", "keyS3cret"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("the error shows %s:\n%v", secret, err)
+		}
+	}
+	if !strings.Contains(err.Error(), "static_configs:") {
+		t.Errorf("the error does not show the new form:\n%v", err)
+	}
+}
+
+// TestScrapeConfigAliasBomb: nested aliases in a scrape config are refused
+// quickly, not expanded exponentially.
+func TestScrapeConfigAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("x0: &a0 [v, v, v, v, v, v, v, v, v, v]\n")
+	for i := 1; i < 12; i++ {
+		fmt.Fprintf(&b, "x%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	yml := "scrape_configs:\n- job_name: a\n  params: {p: *a11}\n"
+	// The anchors must come first: put them under a field the loader rejects.
+	start := time.Now()
+	_, err := Parse([]byte("global:\n  external_labels: {}\nbomb:\n" + indent(b.String()) + yml))
+	if err == nil || !strings.Contains(err.Error(), "scrape_configs[0] (line 17): more than 100000 YAML nodes once aliases are expanded") {
+		t.Fatalf("Parse(alias bomb) = %v, want the expansion refused", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("refusing the alias bomb took %v", d)
+	}
+}
+
+func indent(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = "  " + l
+	}
+	return strings.Join(lines, "\n") + "\n"
 }

@@ -51,9 +51,11 @@ func Default(appURL string) *Config {
 			{Name: "host", Kind: KindHost, Host: &HostTarget{}},
 			{Name: "app", Kind: KindHTTP, HTTP: &HTTPTarget{URL: appURL + "/api/health"}},
 		},
-		ScrapeConfigs: []ScrapeConfig{
-			{JobName: "app", Targets: []string{appURL + "/api/metrics"}},
-		},
+	}
+	// A bad VIGIL_APP_URL leaves the scrape out; LoadDefault reports it
+	// with the health target's URL.
+	if sc, err := StaticScrapeConfig("app", []string{appURL + "/api/metrics"}, nil); err == nil {
+		c.ScrapeConfigs = []ScrapeConfig{sc}
 	}
 	c.applyDefaults()
 	return c
@@ -117,10 +119,11 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	for i := range c.ScrapeConfigs {
+		// As Prometheus: the interval, then a timeout no longer than it.
 		s := &c.ScrapeConfigs[i]
-		orDuration(&s.Interval, g.Interval)
-		if s.Timeout == 0 {
-			s.Timeout = min(g.Timeout, s.Interval)
+		orDuration(&s.ScrapeInterval, g.Interval)
+		if s.ScrapeTimeout == 0 {
+			s.ScrapeTimeout = min(g.Timeout, s.ScrapeInterval)
 		}
 	}
 	orDuration(&c.Alerting.ResendDelay, DefaultResendDelay)

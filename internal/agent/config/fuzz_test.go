@@ -14,6 +14,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("targets:\n- &a {name: a, kind: host}\n- *a\n"))
 	f.Add([]byte("targets:\n- name: r\n  kind: redis\n  redis: {address: 'h:1', db: -1}\n  <<: {interval: 1m}\n"))
 	f.Add([]byte("targets:\n- name: h\n  kind: http\n  http: {url: 'http://x', fail_if_body_matches_regexp: ['(']}\n"))
+	f.Add([]byte("scrape_configs:\n- &j {job_name: a, static_configs: [{targets: ['h:1'], labels: {x: y}}], relabel_configs: [{target_label: t, replacement: v}]}\n- {<<: *j, job_name: b, scrape_interval: 1s, scrape_timeout: 2s}\n"))
+	f.Add([]byte("scrape_configs:\n- job_name: a\n  targets: ['http://u:p@h:1/m?token=x']\n"))
+	f.Add([]byte("scrape_configs:\n- job_name: a\n  file_sd_configs: [{files: ['*.json'], refresh_interval: x}]\n  basic_auth: {username: u, password: p}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := Parse(data)
 		if err != nil {
@@ -35,6 +38,13 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("accepted duplicate or bad name %q", tg.Name)
 			}
 			seen[tg.Name] = true
+		}
+		jobs := map[string]bool{}
+		for _, sc := range cfg.ScrapeConfigs {
+			if sc.JobName == "" || jobs[sc.JobName] || sc.ScrapeInterval <= 0 || sc.ScrapeTimeout <= 0 || sc.ScrapeTimeout > sc.ScrapeInterval {
+				t.Fatalf("accepted scrape config %q with interval %v timeout %v", sc.JobName, sc.ScrapeInterval, sc.ScrapeTimeout)
+			}
+			jobs[sc.JobName] = true
 		}
 	})
 }

@@ -17,7 +17,7 @@ const (
 	MaxConfigBytes = 4 << 20
 	// MaxTargets bounds targets (probe loops).
 	MaxTargets = 5000
-	// MaxScrapeURLs bounds the URLs of all scrape_configs together.
+	// MaxScrapeURLs bounds the static targets of all scrape_configs together.
 	MaxScrapeURLs = 1000
 	// MaxRuleFiles bounds the rule files the rule_files globs match.
 	MaxRuleFiles = 1000
@@ -55,10 +55,10 @@ func (v *validator) limits(c *Config) {
 	}
 	urls := 0
 	for _, s := range c.ScrapeConfigs {
-		urls += len(s.Targets)
+		urls += staticTargets(s)
 	}
 	if urls > MaxScrapeURLs {
-		v.at("scrape_configs", "%d target URLs, more than the limit of %d", urls, MaxScrapeURLs)
+		v.at("scrape_configs", "%d static targets, more than the limit of %d", urls, MaxScrapeURLs)
 	}
 	if n := len(c.RuleFiles); n > MaxRuleFiles {
 		v.at("rule_files", "%d patterns, more than the limit of %d", n, MaxRuleFiles)

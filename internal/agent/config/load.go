@@ -166,7 +166,14 @@ func (w *walker) reject(n *yaml.Node, path string, line int, format string, args
 	*n = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: n.Line, Column: n.Column}
 }
 
+// nodeParser is a type that parses its YAML subtree itself (an upstream
+// type with a parser of its own) and reports problems under path.
+type nodeParser interface {
+	parseNode(n *yaml.Node, path string) Errors
+}
+
 var (
+	nodeParserType          = reflect.TypeOf((*nodeParser)(nil)).Elem()
 	unmarshalerType         = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
 	obsoleteUnmarshalerType = reflect.TypeOf((*interface {
 		UnmarshalYAML(func(any) error) error
@@ -191,6 +198,16 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 		t = t.Elem()
 	}
 	pt := reflect.PointerTo(t)
+	if pt.Implements(nodeParserType) {
+		// The type checks its own subtree and reports each problem at
+		// its field path.
+		if errs := reflect.New(t).Interface().(nodeParser).parseNode(n, path); len(errs) > 0 {
+			w.problems = append(w.problems, errs...)
+			w.bad[path] = true
+			*n = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: n.Line, Column: n.Column}
+		}
+		return
+	}
 	if pt.Implements(unmarshalerType) || pt.Implements(obsoleteUnmarshalerType) || isScalar(t) {
 		if t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode && w.unknownFields(n, t, path) {
 			return // upstream types (relabel.Config) decode leniently from a Node
@@ -374,6 +391,9 @@ func (c *Config) resolvePaths(dir string) {
 		abs(&t.CAFile)
 		abs(&t.CertFile)
 		abs(&t.KeyFile)
+	}
+	for i := range c.ScrapeConfigs {
+		c.ScrapeConfigs[i].SetDirectory(dir) // file_sd files, TLS, password and token files
 	}
 	for i := range c.Targets {
 		t := &c.Targets[i]

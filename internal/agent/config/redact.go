@@ -161,13 +161,7 @@ func (c *Config) Redacted() *Config {
 	}
 	out.ScrapeConfigs = make([]ScrapeConfig, len(c.ScrapeConfigs))
 	for i, s := range c.ScrapeConfigs {
-		s.BearerToken = hide(s.BearerToken)
-		targets := make([]string, len(s.Targets))
-		for j, u := range s.Targets {
-			targets[j] = RedactURI(u)
-		}
-		s.Targets = targets
-		out.ScrapeConfigs[i] = s
+		out.ScrapeConfigs[i] = redactedScrape(s)
 	}
 	out.Alerting.Alertmanagers = make([]AlertmanagerConfig, len(c.Alerting.Alertmanagers))
 	for i, am := range c.Alerting.Alertmanagers {

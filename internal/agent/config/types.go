@@ -195,16 +195,6 @@ type TLSConfig struct {
 	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
 }
 
-// ScrapeConfig is a Prometheus-format endpoint the agent scrapes into its TSDB.
-type ScrapeConfig struct {
-	JobName     string            `yaml:"job_name"`
-	Targets     []string          `yaml:"targets"` // URLs, e.g. http://localhost:8080/api/metrics
-	Interval    Duration          `yaml:"interval"`
-	Timeout     Duration          `yaml:"timeout"`
-	Labels      map[string]string `yaml:"labels"`
-	BearerToken string            `yaml:"bearer_token"`
-}
-
 // Alerting lists the Alertmanagers that receive every alert.
 type Alerting struct {
 	Alertmanagers []AlertmanagerConfig `yaml:"alertmanagers"`

@@ -53,30 +53,15 @@ func (v *validator) validate(c *Config) {
 	for i, s := range c.ScrapeConfigs {
 		p := fmt.Sprintf("scrape_configs[%d]", i)
 		switch {
-		case s.JobName == "":
-			v.at(p+".job_name", "missing job_name")
-		case !nameRE.MatchString(s.JobName):
-			v.at(p+".job_name", "%s: must match %s", quote(s.JobName), nameRE)
 		case s.JobName == SelfJobName:
 			v.at(p+".job_name", "%s is reserved for the agent's scrape of itself", quote(s.JobName))
-		default:
+		case s.JobName != "":
 			if prev, dup := jobs[s.JobName]; dup {
 				v.at(p+".job_name", "duplicate job_name %s (also scrape_configs[%d])", quote(s.JobName), prev)
 			}
 			jobs[s.JobName] = i
 		}
-		if len(s.Targets) == 0 {
-			v.at(p+".targets", "at least one target URL is required")
-		}
-		for j, u := range s.Targets {
-			v.httpURL(fmt.Sprintf("%s.targets[%d]", p, j), u)
-		}
-		v.positive(p+".interval", s.Interval)
-		v.positive(p+".timeout", s.Timeout)
-		if s.Timeout > s.Interval {
-			v.at(p+".timeout", "%s must not exceed interval %s", durationString(s.Timeout), durationString(s.Interval))
-		}
-		v.labels(p+".labels", s.Labels)
+		v.scrape(p, &c.ScrapeConfigs[i], c.Global)
 	}
 
 	for i, f := range c.RuleFiles {
