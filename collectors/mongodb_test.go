@@ -47,66 +47,6 @@ func loadMongoFixture(t *testing.T, name string) bson.Raw {
 	return raw
 }
 
-func TestServerStatusMetrics(t *testing.T) {
-	type series struct {
-		name   string
-		labels []string
-		want   float64
-	}
-	tests := []struct {
-		fixture string
-		want    []series
-		absent  []string
-	}{
-		{
-			fixture: "server_status.json",
-			want: []series{
-				{"mongodb_ss_uptime", nil, 86400},
-				{"mongodb_ss_mem_resident", nil, 512},
-				{"mongodb_ss_connections", []string{"conn_type", "current"}, 42},
-				{"mongodb_ss_connections", []string{"conn_type", "available"}, 838818},
-				{"mongodb_ss_connections", []string{"conn_type", "totalCreated"}, 1337},
-				{"mongodb_ss_connections", []string{"conn_type", "active"}, 9},
-				{"mongodb_ss_opcounters", []string{"legacy_op_type", "insert"}, 250000},
-				{"mongodb_ss_opcounters", []string{"legacy_op_type", "query"}, 1200000},
-				{"mongodb_ss_opcounters", []string{"legacy_op_type", "update"}, 54321},
-				{"mongodb_ss_opcounters", []string{"legacy_op_type", "delete"}, 1234},
-				{"mongodb_ss_opcounters", []string{"legacy_op_type", "getmore"}, 300000},
-				{"mongodb_ss_opcounters", []string{"legacy_op_type", "command"}, 2800000},
-			},
-		},
-		{
-			fixture: "server_status_ferretdb.json",
-			want:    []series{{"mongodb_ss_uptime", nil, 12.5}},
-			absent:  []string{"mongodb_ss_mem_resident", "mongodb_ss_connections", "mongodb_ss_opcounters"},
-		},
-	}
-	for _, tc := range tests {
-		t.Run(tc.fixture, func(t *testing.T) {
-			s := newSink()
-			serverStatusMetrics(loadMongoFixture(t, tc.fixture), s)
-			mfs := gatherProbe(t, Result{Families: s.families})
-			n := 0
-			for _, mf := range mfs {
-				n += len(mf.GetMetric())
-			}
-			if n != len(tc.want) {
-				t.Errorf("got %d series in %v, want %d", n, familyNames(mfs), len(tc.want))
-			}
-			for _, w := range tc.want {
-				if got := mustValue(t, mfs, w.name, w.labels...); got != w.want {
-					t.Errorf("%s%v = %v, want %v", w.name, w.labels, got, w.want)
-				}
-			}
-			for _, name := range tc.absent {
-				if _, ok := mfs[name]; ok {
-					t.Errorf("%s present", name)
-				}
-			}
-		})
-	}
-}
-
 func TestReplSetMembers(t *testing.T) {
 	lag := func(v float64) *float64 { return &v }
 	tests := []struct {
@@ -114,13 +54,14 @@ func TestReplSetMembers(t *testing.T) {
 		want    []replMember
 	}{
 		{"replset_status.json", []replMember{
-			{Set: "rs0", Name: "mongo-0.mongo:27017", State: 1, Healthy: true, Lag: lag(0)},
+			// The primary is the reference: no lag series.
+			{Set: "rs0", Name: "mongo-0.mongo:27017", State: 1, Healthy: true},
 			{Set: "rs0", Name: "mongo-1.mongo:27017", State: 2, Healthy: true, Lag: lag(12)},
 			// health 1, but its heartbeat is 30 s old: unhealthy, no lag.
 			{Set: "rs0", Name: "mongo-2.mongo:27017", State: 2, Healthy: false},
 		}},
 		{"replset_status_from_secondary.json", []replMember{
-			{Set: "rs0", Name: "mongo-0.mongo:27017", State: 1, Healthy: true, Lag: lag(0)},
+			{Set: "rs0", Name: "mongo-0.mongo:27017", State: 1, Healthy: true},
 			// Ahead of the primary's optime as last heard: clamped to 0.
 			{Set: "rs0", Name: "mongo-1.mongo:27017", State: 2, Healthy: true, Lag: lag(0)},
 			{Set: "rs0", Name: "mongo-2.mongo:27017", State: 2, Healthy: true, Lag: lag(12)},
@@ -153,7 +94,7 @@ func TestReplSetMembers(t *testing.T) {
 			// The metrics say the same, and only lag-known members have a
 			// lag series.
 			s := newSink()
-			replSetMetrics(got, s)
+			replSetStatusMetrics(loadMongoFixture(t, tc.fixture), newMongoSeries(s), nil)
 			mfs := gatherProbe(t, Result{Families: s.families})
 			for _, w := range tc.want {
 				sel := []string{"set", w.Set, "name", w.Name}
@@ -213,8 +154,7 @@ func TestReplSetMembersEdges(t *testing.T) {
 				member("a", 1, 1, now.Add(-time.Second), time.Time{}, true),
 				member("b", 7, 1, time.Time{}, now.Add(-time.Second), false),
 			}}},
-			wantLags: map[string]float64{"a": 0},
-			healthy:  map[string]bool{"a": true, "b": true},
+			healthy: map[string]bool{"a": true, "b": true},
 		},
 		{
 			name: "default heartbeat interval 2s: 3s is fresh, 5s is stale",
@@ -224,7 +164,7 @@ func TestReplSetMembersEdges(t *testing.T) {
 				member("stale", 2, 1, now.Add(-time.Second), now.Add(-5*time.Second), false),
 				member("never", 2, 1, now, time.Time{}, false),
 			}}},
-			wantLags: map[string]float64{"p": 0, "fresh": 1.5},
+			wantLags: map[string]float64{"fresh": 1.5},
 			healthy:  map[string]bool{"p": true, "fresh": true, "stale": false, "never": false},
 		},
 		{
@@ -233,7 +173,7 @@ func TestReplSetMembersEdges(t *testing.T) {
 				member("p", 1, 1, now, time.Time{}, true),
 				member("s", 2, 1, now.Add(-4*time.Second), now.Add(-15*time.Second), false),
 			}}},
-			wantLags: map[string]float64{"p": 0, "s": 4},
+			wantLags: map[string]float64{"s": 4},
 			healthy:  map[string]bool{"p": true, "s": true},
 		},
 		{
