@@ -283,7 +283,7 @@ func (p *mongoProber) probe(ctx context.Context, s *sink) Result {
 		}
 	}
 	base := mongoReplyMetrics(out, status, rs, build)
-	p.statsMetrics(ctx, c, out, base)
+	p.statsMetrics(ctx, c, status, out, base)
 	return Result{Success: true}
 }
 

@@ -1,12 +1,20 @@
 package collectors
 
 import (
+	"context"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/vigil-sh/vigil/internal/agent/config"
+	"github.com/vigil-sh/vigil/internal/testserver"
 )
 
 // perconaMongoName reports names made by Percona's naming rules, which
@@ -319,4 +327,89 @@ func TestMongoStatsMetrics(t *testing.T) {
 		{"mongodb_collstats_latencyStats_writes_latency", coll, 51000},
 		{"mongodb_indexstats_accesses_ops", append(slices.Clone(coll), "key_name", "tenant_1_name_1"), 1532},
 	}, []string{"mongodb_dbstats_operationTime", "mongodb_dbstats_clusterTime_clusterTime", "mongodb_indexstats_accesses_since"})
+}
+
+// TestMongoProbeStatsFerretDB probes a real FerretDB with databases and
+// collections: dbStats by default within its limit, $collStats only when
+// asked and only for the first collstats_limit collections, the rest
+// counted in the debug log; what FerretDB cannot answer ($indexStats)
+// leaves series out without failing the probe or using up its time.
+func TestMongoProbeStatsFerretDB(t *testing.T) {
+	srv := testserver.Mongo(t)
+	c, err := mongo.Connect(options.Client().ApplyURI(srv.URI).SetDirect(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
+	for _, ns := range []mongoNamespace{{"app", "a"}, {"app", "b"}, {"app", "c"}, {"other", "z"}} {
+		if _, err := c.Database(ns.db).Collection(ns.coll).InsertOne(t.Context(), bson.D{{Key: "x", Value: 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	no := false
+	tests := []struct {
+		name      string
+		stats     config.MongoDBStats
+		databases []string // with mongodb_dbstats_collections
+		colls     []string // with mongodb_collstats_storageStats_count
+		log       string   // in the debug log
+	}{
+		{name: "defaults", databases: []string{"app", "other"}},
+		{name: "dbstats off", stats: config.MongoDBStats{DBStats: &no}},
+		{name: "dbstats limit", stats: config.MongoDBStats{DBStatsLimit: 1}, databases: []string{"app"}, log: "skipped=1"},
+		{
+			name: "collstats limit", stats: config.MongoDBStats{DBStats: &no, CollStats: true, IndexStats: true, CollStatsLimit: 2},
+			colls: []string{"app.a", "app.b"}, log: "skipped_collections=1 unlisted_databases=1",
+		},
+		{name: "collstats", stats: config.MongoDBStats{CollStats: true}, databases: []string{"app", "other"}, colls: []string{"app.a", "app.b", "app.c", "other.z"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &testserver.LogBuffer{}
+			logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			p, err := New(mongoTarget("db", 5*time.Second, config.MongoDBTarget{URI: srv.URI, Stats: tc.stats}), logger)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = p.Close() })
+			start := time.Now()
+			res := probeWithTimeout(t, p, 5*time.Second)
+			if took := time.Since(start); took > 2*time.Second {
+				t.Errorf("probe took %v", took)
+			}
+			if !res.Success {
+				t.Fatalf("probe failed: %s: %v", res.Reason, res.Err)
+			}
+			mfs := gatherProbe(t, res)
+			var dbs, colls []string
+			for _, m := range mfs["mongodb_dbstats_collections"].GetMetric() {
+				dbs = append(dbs, seriesLabels(m)["database"])
+			}
+			for _, m := range mfs["mongodb_collstats_storageStats_count"].GetMetric() {
+				l := seriesLabels(m)
+				colls = append(colls, l["database"]+"."+l["collection"])
+			}
+			slices.Sort(dbs)
+			slices.Sort(colls)
+			// FerretDB may list its own databases too; only ours count.
+			dbs = slices.DeleteFunc(dbs, func(db string) bool { return db != "app" && db != "other" })
+			if !slices.Equal(dbs, tc.databases) {
+				t.Errorf("dbStats for %v, want %v", dbs, tc.databases)
+			}
+			if !slices.Equal(colls, tc.colls) {
+				t.Errorf("$collStats for %v, want %v", colls, tc.colls)
+			}
+			if tc.databases != nil {
+				if v := mustValue(t, mfs, "mongodb_dbstats_collections", "database", "app"); v != 3 {
+					t.Errorf("mongodb_dbstats_collections{database=app} = %v, want 3", v)
+				}
+				if v := mustValue(t, mfs, "mongodb_mongod_db_collections_total", "database", "app"); v != 3 {
+					t.Errorf("mongodb_mongod_db_collections_total{database=app} = %v, want 3", v)
+				}
+			}
+			if tc.log != "" && !strings.Contains(logs.String(), tc.log) {
+				t.Errorf("debug log lacks %q:\n%s", tc.log, logs.String())
+			}
+		})
+	}
 }

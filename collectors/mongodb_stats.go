@@ -2,6 +2,7 @@ package collectors
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 
@@ -19,7 +20,7 @@ var mongoSystemDBs = []string{"admin", "config", "local"}
 // limits. Each is one round trip per database or collection; any failure
 // here only leaves series out, since the server has already answered
 // serverStatus.
-func (p *mongoProber) statsMetrics(ctx context.Context, c *mongo.Client, out *mongoSeries, base []string) {
+func (p *mongoProber) statsMetrics(ctx context.Context, c *mongo.Client, status bson.Raw, out *mongoSeries, base []string) {
 	collections := p.stats.CollStats || p.stats.IndexStats
 	if !p.stats.DBStatsEnabled() && !collections {
 		return
@@ -34,7 +35,9 @@ func (p *mongoProber) statsMetrics(ctx context.Context, c *mongo.Client, out *mo
 		p.dbStats(ctx, c, dbs, out, base)
 	}
 	if collections {
-		p.collectionStats(ctx, c, dbs, out, base)
+		// FerretDB drops the connection on any stage after $collStats.
+		_, ferret := status.Lookup("ferretdbVersion").StringValueOK()
+		p.collectionStats(ctx, c, dbs, !ferret, out, base)
 	}
 }
 
@@ -50,7 +53,7 @@ func (p *mongoProber) dbStats(ctx context.Context, c *mongo.Client, dbs []string
 		doc, err := p.command(ctx, c.Database(db), bson.D{{Key: "dbStats", Value: 1}, {Key: "scale", Value: 1}})
 		if err != nil {
 			p.logger.Debug("mongodb dbStats failed", "database", db, "err", scrub(err, p.secret))
-			if ctx.Err() != nil {
+			if giveUp(ctx, err) {
 				return
 			}
 			continue
@@ -70,7 +73,7 @@ type mongoNamespace struct{ db, coll string }
 // are counted in a debug log, not probed; listing stops once the limit is
 // reached, so a server with thousands of databases costs at most one
 // listCollections per database until then.
-func (p *mongoProber) collectionStats(ctx context.Context, c *mongo.Client, dbs []string, out *mongoSeries, base []string) {
+func (p *mongoProber) collectionStats(ctx context.Context, c *mongo.Client, dbs []string, project bool, out *mongoSeries, base []string) {
 	limit := p.stats.CollectionLimit()
 	var nss []mongoNamespace
 	skipped, unlisted := 0, 0
@@ -87,7 +90,7 @@ func (p *mongoProber) collectionStats(ctx context.Context, c *mongo.Client, dbs 
 		names, err := c.Database(db).ListCollectionNames(ctx, filter, options.ListCollections().SetNameOnly(true).SetAuthorizedCollections(true))
 		if err != nil {
 			p.logger.Debug("mongodb listCollections failed", "database", db, "err", scrub(err, p.secret))
-			if ctx.Err() != nil {
+			if giveUp(ctx, err) {
 				return
 			}
 			continue
@@ -107,41 +110,64 @@ func (p *mongoProber) collectionStats(ctx context.Context, c *mongo.Client, dbs 
 	if skipped > 0 || unlisted > 0 {
 		p.logger.Debug("mongodb collstats_limit reached", "limit", limit, "skipped_collections", skipped, "unlisted_databases", unlisted)
 	}
+	collStats := mongo.Pipeline{{{Key: "$collStats", Value: bson.D{
+		{Key: "latencyStats", Value: bson.D{{Key: "histograms", Value: false}}},
+		{Key: "storageStats", Value: bson.D{{Key: "scale", Value: 1}}},
+	}}}}
+	if project {
+		// Percona's default: the WiredTiger and per-index details are
+		// hundreds of fields per collection.
+		collStats = append(collStats, bson.D{{Key: "$project", Value: bson.D{{Key: "storageStats.wiredTiger", Value: 0}, {Key: "storageStats.indexDetails", Value: 0}}}})
+	}
+	wantColl, wantIndex := p.stats.CollStats, p.stats.IndexStats
 	for _, ns := range nss {
 		labels := withLabel(withLabel(base, "database", ns.db), "collection", ns.coll)
 		coll := c.Database(ns.db).Collection(ns.coll)
-		if p.stats.CollStats {
-			for _, doc := range p.aggregate(ctx, coll, mongo.Pipeline{
-				{{Key: "$collStats", Value: bson.D{
-					{Key: "latencyStats", Value: bson.D{{Key: "histograms", Value: false}}},
-					{Key: "storageStats", Value: bson.D{{Key: "scale", Value: 1}}},
-				}}},
-				// Percona's default: the WiredTiger and per-index details
-				// are hundreds of fields per collection.
-				{{Key: "$project", Value: bson.D{{Key: "storageStats.wiredTiger", Value: 0}, {Key: "storageStats.indexDetails", Value: 0}}}},
-			}) {
+		if wantColl {
+			docs, err := p.aggregate(ctx, coll, collStats)
+			for _, doc := range docs {
 				collStatsMetrics(doc, out, labels)
 			}
+			if giveUp(ctx, err) {
+				return
+			}
+			wantColl = !refused(err)
 		}
-		if p.stats.IndexStats {
-			for _, doc := range p.aggregate(ctx, coll, mongo.Pipeline{{{Key: "$indexStats", Value: bson.D{}}}}) {
+		if wantIndex {
+			docs, err := p.aggregate(ctx, coll, mongo.Pipeline{{{Key: "$indexStats", Value: bson.D{}}}})
+			for _, doc := range docs {
 				indexStatsMetrics(doc, out, labels)
 			}
-		}
-		if ctx.Err() != nil {
-			p.logger.Debug("mongodb collection statistics cut short by the probe timeout", "database", ns.db, "collection", ns.coll)
-			return
+			if giveUp(ctx, err) {
+				return
+			}
+			wantIndex = !refused(err)
 		}
 	}
 }
 
-// aggregate runs a one-stage statistics pipeline and returns its
-// documents; nil if the server refuses it.
-func (p *mongoProber) aggregate(ctx context.Context, coll *mongo.Collection, pipeline mongo.Pipeline) []bson.Raw {
+// giveUp reports an error after which the probe asks nothing more: its
+// deadline has passed, or the connection failed (the driver then waits for
+// the server to be rediscovered, which would use up the probe's time).
+func giveUp(ctx context.Context, err error) bool {
+	return err != nil && (ctx.Err() != nil || mongo.IsNetworkError(err) || mongo.IsTimeout(err))
+}
+
+// refused reports a server that cannot answer a statistics stage at all
+// (an old or wire-compatible server, a user without the privilege): no use
+// asking it again for the next collection.
+func refused(err error) bool {
+	var ce mongo.CommandError
+	return errors.As(err, &ce) && unsupportedCommand(ce)
+}
+
+// aggregate runs a statistics pipeline and returns its documents, and
+// the error that cut it short, logged.
+func (p *mongoProber) aggregate(ctx context.Context, coll *mongo.Collection, pipeline mongo.Pipeline) ([]bson.Raw, error) {
 	cur, err := coll.Aggregate(ctx, pipeline)
 	if err != nil {
-		p.logger.Debug("mongodb statistics aggregation failed", "collection", coll.Database().Name()+"."+coll.Name(), "err", scrub(err, p.secret))
-		return nil
+		p.logger.Debug("mongodb statistics aggregation failed", "collection", coll.Database().Name()+"."+coll.Name(), "stage", pipeline[0][0].Key, "err", scrub(err, p.secret))
+		return nil, err
 	}
 	defer func() { _ = cur.Close(ctx) }()
 	var docs []bson.Raw
@@ -149,9 +175,10 @@ func (p *mongoProber) aggregate(ctx context.Context, coll *mongo.Collection, pip
 		docs = append(docs, slices.Clone(cur.Current))
 	}
 	if err := cur.Err(); err != nil {
-		p.logger.Debug("mongodb statistics aggregation failed", "collection", coll.Database().Name()+"."+coll.Name(), "err", scrub(err, p.secret))
+		p.logger.Debug("mongodb statistics aggregation failed", "collection", coll.Database().Name()+"."+coll.Name(), "stage", pipeline[0][0].Key, "err", scrub(err, p.secret))
+		return docs, err
 	}
-	return docs
+	return docs, nil
 }
 
 // dbStatsMetrics adds one database's dbStats reply as mongodb_dbstats_*

@@ -288,6 +288,13 @@ func TestMongoProbeFerretDB(t *testing.T) {
 				if u := mustValue(t, mfs, "mongodb_ss_uptime"); u < 0 || u > 600 {
 					t.Errorf("mongodb_ss_uptime = %v", u)
 				}
+				// Percona's compatible-mode names, from what FerretDB answers.
+				if u := mustValue(t, mfs, "mongodb_instance_uptime_seconds"); u != mustValue(t, mfs, "mongodb_ss_uptime") {
+					t.Errorf("mongodb_instance_uptime_seconds = %v, want mongodb_ss_uptime's", u)
+				}
+				if v := mustValue(t, mfs, "mongodb_version_info", "edition", "Community", "vendor", "MongoDB"); v != 1 {
+					t.Errorf("mongodb_version_info = %v", v)
+				}
 				for name := range mfs {
 					if strings.HasPrefix(name, "mongodb_mongod_replset_") {
 						t.Errorf("%s present for a server without replica set", name)
