@@ -4,6 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -411,5 +414,37 @@ func TestMongoProbeStatsFerretDB(t *testing.T) {
 				t.Errorf("debug log lacks %q:\n%s", tc.log, logs.String())
 			}
 		})
+	}
+}
+
+// TestMongoDocsListEveryFamily: docs/metrics.md (which the rules and
+// dashboards tests read as the list of known names) names every family
+// the recorded replies produce, or a documented name_* prefix covers it.
+func TestMongoDocsListEveryFamily(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "metrics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSink()
+	out := newMongoSeries(s)
+	base := mongoReplyMetrics(out, loadMongoFixture(t, "server_status.json"), loadMongoFixture(t, "replset_status_arbiter.json"), &mongoBuild{version: "7.0.14"})
+	dbStatsMetrics(loadMongoFixture(t, "dbstats.json"), out, withLabel(base, "database", "vigil"))
+	collStatsMetrics(loadMongoFixture(t, "collstats.json"), out, withLabel(base, "database", "vigil"))
+	indexStatsMetrics(loadMongoFixture(t, "indexstats.json"), out, withLabel(base, "database", "vigil"))
+	prefixes := regexp.MustCompile("`(mongodb_[a-z_]*_)\\*`").FindAllStringSubmatch(string(doc), -1)
+	if len(prefixes) < 5 {
+		t.Fatalf("found only %d mongodb_*_* prefixes in docs/metrics.md", len(prefixes))
+	}
+next:
+	for _, mf := range s.families {
+		name := mf.GetName()
+		for _, p := range prefixes {
+			if strings.HasPrefix(name, p[1]) {
+				continue next
+			}
+		}
+		if !strings.Contains(string(doc), "`"+name+"`") {
+			t.Errorf("%s is not in docs/metrics.md", name)
+		}
 	}
 }
