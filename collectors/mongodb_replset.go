@@ -107,11 +107,11 @@ func replSetStatusMetrics(doc bson.Raw, out *mongoSeries, base []string) {
 	set, _ := doc.Lookup("set").StringValueOK()
 	members := replSetMembers(doc)
 	gauge := func(name, help string, v float64, kv ...string) {
-		out.add(prometheus.GaugeValue, "mongodb_mongod_replset_"+name, help, v, kv...)
+		out.add(prometheus.GaugeValue, name, help, v, kv...)
 	}
-	gauge("number_of_members", "The number of replica set members.", float64(len(members)), "set", set)
+	gauge("mongodb_mongod_replset_number_of_members", "The number of replica set members.", float64(len(members)), "set", set)
 	if st, ok := doc.Lookup("myState").AsInt64OK(); ok {
-		gauge("my_state", "An integer between 0 and 10 that represents the replica state of the current member", float64(st), "set", set)
+		gauge("mongodb_mongod_replset_my_state", "An integer between 0 and 10 that represents the replica state of the current member", float64(st), "set", set)
 	}
 	for _, m := range members {
 		self := "0"
@@ -120,27 +120,27 @@ func replSetStatusMetrics(doc bson.Raw, out *mongoSeries, base []string) {
 		}
 		l := []string{"name", m.Name, "state", m.StateStr, "set", set, "self", self}
 		if m.Self {
-			gauge("my_name", "The replica state name of the current member.", 1, l...)
+			gauge("mongodb_mongod_replset_my_name", "The replica state name of the current member.", 1, l...)
 		}
-		gauge("member_health", helpMemberHealth, boolToFloat(m.Healthy), l...)
-		gauge("member_state", helpMemberState, float64(m.State), l...)
+		gauge("mongodb_mongod_replset_member_health", helpMemberHealth, boolToFloat(m.Healthy), l...)
+		gauge("mongodb_mongod_replset_member_state", helpMemberState, float64(m.State), l...)
 		if t, _, ok := m.doc.Lookup("electionTime").TimestampOK(); ok && t > 0 {
-			gauge("member_election_date", "The timestamp the node was elected as replica leader", float64(t), l...)
+			gauge("mongodb_mongod_replset_member_election_date", "The timestamp the node was elected as replica leader", float64(t), l...)
 		}
 		if m.Lag != nil {
-			gauge("member_replication_lag", helpMemberLag, *m.Lag, l...)
+			gauge("mongodb_mongod_replset_member_replication_lag", helpMemberLag, *m.Lag, l...)
 		}
 		if ms, ok := m.doc.Lookup("pingMs").AsFloat64OK(); ok {
-			gauge("member_ping_ms", "The pingMs represents the number of milliseconds (ms) that a round-trip packet takes to travel between the remote member and the local instance.", ms, l...)
+			gauge("mongodb_mongod_replset_member_ping_ms", "The pingMs represents the number of milliseconds (ms) that a round-trip packet takes to travel between the remote member and the local instance.", ms, l...)
 		}
 		if t, ok := m.doc.Lookup("lastHeartbeat").TimeOK(); ok {
-			gauge("member_last_heartbeat", "The lastHeartbeat value provides an ISODate formatted date and time of the transmission time of last heartbeat received from this member.", float64(t.Unix()), l...)
+			gauge("mongodb_mongod_replset_member_last_heartbeat", "The lastHeartbeat value provides an ISODate formatted date and time of the transmission time of last heartbeat received from this member.", float64(t.Unix()), l...)
 		}
 		if t, ok := m.doc.Lookup("lastHeartbeatRecv").TimeOK(); ok {
-			gauge("member_last_heartbeat_recv", "The lastHeartbeatRecv value provides an ISODate formatted date and time that the last heartbeat was received from this member.", float64(t.Unix()), l...)
+			gauge("mongodb_mongod_replset_member_last_heartbeat_recv", "The lastHeartbeatRecv value provides an ISODate formatted date and time that the last heartbeat was received from this member.", float64(t.Unix()), l...)
 		}
 		if v, ok := m.doc.Lookup("configVersion").AsFloat64OK(); ok && v > 0 {
-			gauge("member_config_version", "The configVersion value is the replica set configuration version.", v, l...)
+			gauge("mongodb_mongod_replset_member_config_version", "The configVersion value is the replica set configuration version.", v, l...)
 		}
 	}
 }
