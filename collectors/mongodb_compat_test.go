@@ -76,6 +76,21 @@ func TestMongoMetricName(t *testing.T) {
 		{"dbstats.dataSize", "mongodb_dbstats_dataSize"},
 		{"collstats.storageStats.size", "mongodb_collstats_storageStats_size"},
 		{"_weird__path_", "mongodb_weird_path"},
+		// The cases of Percona's own TestPrometeusize and TestMetricName.
+		{"serverStatus.wiredTiger.transaction.transaction checkpoint most recent time (msecs)", "mongodb_ss_wt_txn_transaction_checkpoint_most_recent_time_msecs"},
+		{"serverStatus.wiredTiger.thread-yield.page acquire time sleeping (usecs)", "mongodb_ss_wt_thread_yield_page_acquire_time_sleeping_usecs"},
+		{"serverStatus.opLatencies.reads.latency", "mongodb_ss_opLatencies_reads_latency"},
+		{"replSetGetStatus.optimes.lastCommittedOpTime.t", "mongodb_rs_optimes_lastCommittedOpTime_t"},
+		{"systemMetrics.memory.Active_kb", "mongodb_sys_memory_Active_kb"},
+		{"local.oplog.rs.stats.wiredTiger.block-manager.checkpoint size", "mongodb_oplog_stats_wt_block_manager_checkpoint_size"},
+		{"local.oplog.rs.stats.storageSize", "mongodb_oplog_stats_storageSize"},
+		{"collstats_storage.wiredTiger.xxx", "mongodb_collstats_storage_wt_xxx"},
+		{"collstats_storage.indexDetails.xxx", "mongodb_collstats_storage_idx_xxx"},
+		{"collStats.storageStats.xxx", "mongodb_collstats_storage_xxx"},
+		{"collStats.latencyStats.xxx", "mongodb_collstats_latency_xxx"},
+		{"serverStatus.metrics.commands.saslStart.total", "mongodb_ss_metrics_commands_saslStart_total"},
+		{"serverStatus.metrics.commands._configsvrShardCollection.failed", "mongodb_ss_metrics_commands_configsvrShardCollection_failed"},
+		{"serverStatus.wiredTiger.lock.metadata lock acquisitions", "mongodb_ss_wt_lock_metadata_lock_acquisitions"},
 	}
 	for _, tc := range tests {
 		if got := mongoMetricName(tc.path); got != tc.want {
@@ -447,4 +462,47 @@ next:
 			t.Errorf("%s is not in docs/metrics.md", name)
 		}
 	}
+}
+
+// BenchmarkMongoServerStatus compares turning a MongoDB 7 serverStatus into
+// series with decoding the same reply into a bson.M, the first step of a
+// map-based flattener such as Percona's, in the same run.
+func BenchmarkMongoServerStatus(b *testing.B) {
+	raw := loadMongoFixture(b, "server_status.json")
+	var flat, decode time.Duration
+	series := 0
+	odd := false
+	for b.Loop() {
+		run := func() {
+			start := time.Now()
+			s := newSink()
+			mongoReplyMetrics(newMongoSeries(s), raw, nil, nil)
+			flat += time.Since(start)
+			series = 0
+			for _, mf := range s.families {
+				series += len(mf.GetMetric())
+			}
+		}
+		dec := func() {
+			start := time.Now()
+			var m bson.M
+			if err := bson.Unmarshal(raw, &m); err != nil {
+				b.Fatal(err)
+			}
+			decode += time.Since(start)
+		}
+		if odd {
+			run()
+			dec()
+		} else {
+			dec()
+			run()
+		}
+		odd = !odd
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(flat.Nanoseconds())/n, "series-ns/op")
+	b.ReportMetric(float64(decode.Nanoseconds())/n, "bson.M-ns/op")
+	b.ReportMetric(float64(flat)/float64(decode), "series/bson.M")
+	b.ReportMetric(float64(series), "series")
 }

@@ -141,7 +141,8 @@ type mongoSeries struct {
 }
 
 func newMongoSeries(s *sink) *mongoSeries {
-	return &mongoSeries{s: s, seen: map[string]bool{}, labels: map[string]string{}}
+	// Sized for a MongoDB 7 primary: about 400 series in 300 families.
+	return &mongoSeries{s: s, seen: make(map[string]bool, 512), labels: make(map[string]string, 384)}
 }
 
 func (m *mongoSeries) add(vt prometheus.ValueType, name, help string, v float64, kv ...string) {

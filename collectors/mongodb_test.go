@@ -30,7 +30,7 @@ func mongoTarget(name string, timeout time.Duration, mt config.MongoDBTarget) co
 }
 
 // loadMongoFixture reads a reply kept in testdata/mongodb as Extended JSON.
-func loadMongoFixture(t *testing.T, name string) bson.Raw {
+func loadMongoFixture(t testing.TB, name string) bson.Raw {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", "mongodb", name))
 	if err != nil {
