@@ -283,6 +283,9 @@ func (p *mongoProber) probe(ctx context.Context, s *sink) Result {
 		}
 	}
 	base := mongoReplyMetrics(out, status, rs, build)
+	if rs != nil {
+		p.oplogMetrics(ctx, c, out)
+	}
 	p.statsMetrics(ctx, c, status, out, base)
 	return Result{Success: true}
 }

@@ -1,10 +1,13 @@
 package collectors
 
 import (
+	"context"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // replMember is one member of a replSetGetStatus reply, as the probed
@@ -143,4 +146,35 @@ func replSetStatusMetrics(doc bson.Raw, out *mongoSeries, base []string) {
 			gauge("mongodb_mongod_replset_member_config_version", "The configVersion value is the replica set configuration version.", v, l...)
 		}
 	}
+}
+
+// oplogMetrics adds the newest and oldest oplog entry's time, whose
+// difference is the oplog window PMM's replica set dashboard plots (one
+// find each, reading a single entry's ts). A member without an oplog (an
+// arbiter) or a user without read access to local has none.
+func (p *mongoProber) oplogMetrics(ctx context.Context, c *mongo.Client, out *mongoSeries) {
+	oplog := c.Database("local").Collection("oplog.rs")
+	for _, end := range []struct {
+		name, help string
+		order      int
+	}{
+		{"mongodb_mongod_replset_oplog_head_timestamp", "The timestamp of the newest change in the oplog", -1},
+		{"mongodb_mongod_replset_oplog_tail_timestamp", "The timestamp of the oldest change in the oplog", 1},
+	} {
+		opts := options.FindOne().SetSort(bson.D{{Key: "$natural", Value: end.order}}).SetProjection(bson.D{{Key: "ts", Value: 1}, {Key: "_id", Value: 0}})
+		doc, err := oplog.FindOne(ctx, bson.D{}, opts).Raw()
+		if err != nil {
+			p.logger.Debug("mongodb oplog not readable", "err", scrub(err, p.secret))
+			return
+		}
+		if t, ok := oplogTime(doc); ok {
+			out.add(prometheus.GaugeValue, end.name, end.help, t)
+		}
+	}
+}
+
+// oplogTime is an oplog entry's ts in seconds since the epoch.
+func oplogTime(entry bson.Raw) (float64, bool) {
+	t, _, ok := entry.Lookup("ts").TimestampOK()
+	return float64(t), ok && t > 0
 }

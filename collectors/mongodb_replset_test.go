@@ -171,3 +171,26 @@ func TestReplSetMembersEdges(t *testing.T) {
 		})
 	}
 }
+
+func TestOplogTime(t *testing.T) {
+	tests := []struct {
+		name   string
+		entry  bson.D
+		want   float64
+		wantOK bool
+	}{
+		{"entry", bson.D{{Key: "ts", Value: bson.Timestamp{T: 1795607999, I: 3}}}, 1795607999, true},
+		{"no ts", bson.D{{Key: "op", Value: "n"}}, 0, false},
+		{"zero ts", bson.D{{Key: "ts", Value: bson.Timestamp{}}}, 0, false},
+		{"ts of another type", bson.D{{Key: "ts", Value: int64(1795607999)}}, 0, false},
+	}
+	for _, tc := range tests {
+		raw, err := bson.Marshal(tc.entry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := oplogTime(raw); got != tc.want || ok != tc.wantOK {
+			t.Errorf("%s: oplogTime = %v, %v; want %v, %v", tc.name, got, ok, tc.want, tc.wantOK)
+		}
+	}
+}
