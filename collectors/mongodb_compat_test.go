@@ -347,6 +347,35 @@ func TestMongoStatsMetrics(t *testing.T) {
 	}, []string{"mongodb_dbstats_operationTime", "mongodb_dbstats_clusterTime_clusterTime", "mongodb_indexstats_accesses_since"})
 }
 
+// TestMongoCollStatsShards: through mongos, $collStats and $indexStats
+// answer one document per shard, told apart by a shard label.
+func TestMongoCollStatsShards(t *testing.T) {
+	s := newSink()
+	out := newMongoSeries(s)
+	coll := []string{"database", "vigil", "collection", "projects"}
+	for _, shard := range []string{"shard-a", "shard-b"} {
+		for _, doc := range []bson.D{
+			{{Key: "shard", Value: shard}, {Key: "storageStats", Value: bson.D{{Key: "size", Value: int64(len(shard))}}}},
+		} {
+			raw, err := bson.Marshal(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			collStatsMetrics(raw, out, coll)
+		}
+		raw, err := bson.Marshal(bson.D{{Key: "name", Value: "_id_"}, {Key: "shard", Value: shard}, {Key: "accesses", Value: bson.D{{Key: "ops", Value: int64(7)}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		indexStatsMetrics(raw, out, coll)
+	}
+	checkMongoSeries(t, s, []mongoWant{
+		{"mongodb_collstats_storageStats_size", append(slices.Clone(coll), "shard", "shard-a"), 7},
+		{"mongodb_collstats_storageStats_size", append(slices.Clone(coll), "shard", "shard-b"), 7},
+		{"mongodb_indexstats_accesses_ops", append(slices.Clone(coll), "shard", "shard-b", "key_name", "_id_"), 7},
+	}, nil)
+}
+
 // TestMongoProbeStatsFerretDB probes a real FerretDB with databases and
 // collections: dbStats by default within its limit, $collStats only when
 // asked and only for the first collstats_limit collections, the rest

@@ -189,7 +189,16 @@ func dbStatsMetrics(doc bson.Raw, out *mongoSeries, labels []string) {
 
 // collStatsMetrics adds one $collStats document as mongodb_collstats_*.
 func collStatsMetrics(doc bson.Raw, out *mongoSeries, labels []string) {
-	(&mongoFlattener{out: out, compatible: true}).doc("collstats", doc, labels)
+	(&mongoFlattener{out: out, compatible: true}).doc("collstats", doc, withShard(doc, labels))
+}
+
+// withShard labels a statistics document of a sharded collection (through
+// mongos, one per shard) with its shard, as Percona's setShardLabel.
+func withShard(doc bson.Raw, labels []string) []string {
+	if shard, ok := doc.Lookup("shard").StringValueOK(); ok && shard != "" {
+		return withLabel(labels, "shard", shard)
+	}
+	return labels
 }
 
 // indexStatsMetrics adds one $indexStats document as Percona does: only
@@ -209,5 +218,5 @@ func indexStatsMetrics(doc bson.Raw, out *mongoSeries, labels []string) {
 		return
 	}
 	f := &mongoFlattener{out: out}
-	f.doc("indexstats", raw, withLabel(labels, "key_name", name))
+	f.doc("indexstats", raw, withLabel(withShard(doc, labels), "key_name", name))
 }
