@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -534,4 +535,35 @@ func BenchmarkMongoServerStatus(b *testing.B) {
 	b.ReportMetric(float64(decode.Nanoseconds())/n, "bson.M-ns/op")
 	b.ReportMetric(float64(flat)/float64(decode), "series/bson.M")
 	b.ReportMetric(float64(series), "series")
+}
+
+// TestMongoSeriesFamilies: one series per name and labels, and a family
+// keeps its first series' label names and type, so gathering never fails
+// and no value is read from the wrong field.
+func TestMongoSeriesFamilies(t *testing.T) {
+	s := newSink()
+	out := newMongoSeries(s)
+	// A labelled family whose fields' names would type them differently.
+	doc, err := bson.Marshal(bson.D{{Key: "asserts", Value: bson.D{
+		{Key: "regular", Value: int32(1)}, {Key: "rolloverCount", Value: int32(2)},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	(&mongoFlattener{out: out}).reply("serverStatus", doc, nil)
+	out.add(prometheus.GaugeValue, "mongodb_x", "x", 1, "a", "1")
+	out.add(prometheus.GaugeValue, "mongodb_x", "x", 2, "a", "1")           // duplicate: dropped
+	out.add(prometheus.GaugeValue, "mongodb_x", "x", 3, "a", "2", "b", "3") // other label names: dropped
+	out.add(prometheus.GaugeValue, "mongodb_x", "x", 4, "a", "3", "b", "")  // an empty label is none
+	checkMongoSeries(t, s, []mongoWant{
+		{"mongodb_ss_asserts", []string{"assert_type", "regular"}, 1},
+		{"mongodb_ss_asserts", []string{"assert_type", "rolloverCount"}, 2},
+		{"mongodb_x", []string{"a", "1"}, 1},
+		{"mongodb_x", []string{"a", "3"}, 4},
+	}, nil)
+	for _, mf := range s.families {
+		if mf.GetName() == "mongodb_x" && len(mf.GetMetric()) != 2 {
+			t.Errorf("mongodb_x has %d series, want 2", len(mf.GetMetric()))
+		}
+	}
 }

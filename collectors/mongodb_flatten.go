@@ -132,17 +132,19 @@ type mongoRaw struct {
 // mongoSeries adds series to a sink, once each. Percona's exporter fails a
 // scrape on a duplicate series, which some servers' documents produce (a
 // field reported under two paths that map to one name); here the first
-// wins, in document order. A family keeps the label names of its first
-// series, as a registry requires.
+// wins, in document order. A family keeps the label names and the type of
+// its first series, as a registry requires (Percona types a field by its
+// name's ending, so a labelled family could mix counters and untyped).
 type mongoSeries struct {
 	s      *sink
 	seen   map[string]bool
-	labels map[string]string // family → its label names
+	labels map[string]string               // family → its label names
+	types  map[string]prometheus.ValueType // family → its type
 }
 
 func newMongoSeries(s *sink) *mongoSeries {
 	// Sized for a MongoDB 7 primary: about 400 series in 300 families.
-	return &mongoSeries{s: s, seen: make(map[string]bool, 512), labels: make(map[string]string, 384)}
+	return &mongoSeries{s: s, seen: make(map[string]bool, 512), labels: make(map[string]string, 384), types: make(map[string]prometheus.ValueType, 384)}
 }
 
 func (m *mongoSeries) add(vt prometheus.ValueType, name, help string, v float64, kv ...string) {
@@ -173,8 +175,12 @@ func (m *mongoSeries) add(vt prometheus.ValueType, name, help string, v float64,
 	if have, ok := m.labels[name]; ok && have != names.String() {
 		return
 	}
+	if have, ok := m.types[name]; ok {
+		vt = have
+	}
 	m.seen[key.String()] = true
 	m.labels[name] = names.String()
+	m.types[name] = vt
 	m.s.add(vt, name, help, v, flat...)
 }
 
