@@ -53,7 +53,7 @@ app_dependency_up{dependency="mongodb"} == 0`,
 			description: "MongoDB {{ $labels.instance }} (job {{ $labels.job }}) has {{ $value | humanizePercentage }} of its connection limit in use (threshold " + pct(th.MongoConnRatio) + "); new connections will soon be refused.",
 		}.rule(),
 		alert{
-			name:        "MongoDBReplicaMemberUnhealthy",
+			name: "MongoDBReplicaMemberUnhealthy",
 			// The member's state label changes as it fails (SECONDARY →
 			// "(not reachable/healthy)"): dropped, so the alert is one per
 			// member.
