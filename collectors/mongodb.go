@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -31,58 +31,18 @@ const (
 
 	helpMemberHealth = "1 if the replica set member is healthy and its heartbeat is fresh, as seen by the probed member."
 	helpMemberState  = "The replica set member's state (1 primary, 2 secondary, 7 arbiter, 8 down, ...)."
-	helpMemberLag    = "Seconds the member's last applied operation is behind the primary's."
+	helpMemberLag    = "The replication lag that this member has with the primary."
 )
 
-// Replica set member states (MongoDB's rs.status() stateStr).
+// Replica set member states (MongoDB's rs.status() state).
 const (
-	memberStatePrimary = 1
+	memberStatePrimary   = 1
+	memberStateSecondary = 2
 )
 
-// mongoStatusMetric maps a serverStatus path to the metric Percona's
-// mongodb_exporter derives from it (its "ss" prefix: serverStatus), so its
-// dashboards work unchanged. Values are exported as the server reports
-// them: mem.resident is in MiB, uptime in seconds.
-type mongoStatusMetric struct {
-	path []string
-	name string
-	help string
-	// label and values: one series per listed subfield of path, labelled
-	// label=subfield. Only listed subfields, so labels stay bounded.
-	label  string
-	values []string
-}
-
-// mongoStatusMetrics is the serverStatus → metric table. Connections and
-// opcounters are untyped, as in the Percona exporter, because a family
-// mixes gauges (current) and counters (totalCreated) under one name.
-var mongoStatusMetrics = []mongoStatusMetric{
-	{path: []string{"uptime"}, name: "mongodb_ss_uptime", help: "serverStatus.uptime: seconds since the server started."},
-	{path: []string{"mem", "resident"}, name: "mongodb_ss_mem_resident", help: "serverStatus.mem.resident: resident memory in MiB."},
-	{
-		path: []string{"connections"}, name: "mongodb_ss_connections", help: "serverStatus.connections by conn_type.",
-		label: "conn_type", values: []string{"current", "available", "totalCreated", "active"},
-	},
-	{
-		path: []string{"opcounters"}, name: "mongodb_ss_opcounters", help: "serverStatus.opcounters: operations since start by legacy_op_type.",
-		label: "legacy_op_type", values: []string{"insert", "query", "update", "delete", "getmore", "command"},
-	},
-}
-
-// serverStatusCommand leaves out the sections the probe does not read: on
-// a busy mongod, wiredTiger, metrics and locks are most of a reply of tens
-// of kilobytes, fetched every probe.
-var serverStatusCommand = bson.D{
-	{Key: "serverStatus", Value: 1},
-	{Key: "wiredTiger", Value: 0},
-	{Key: "metrics", Value: 0},
-	{Key: "locks", Value: 0},
-	{Key: "tcmalloc", Value: 0},
-	{Key: "repl", Value: 0},
-	{Key: "transactions", Value: 0},
-	{Key: "flowControl", Value: 0},
-	{Key: "storageEngine", Value: 0},
-}
+// serverStatusCommand asks for every section, as Percona's exporter reads
+// them all (through getDiagnosticData, which needs more privileges).
+var serverStatusCommand = bson.D{{Key: "serverStatus", Value: 1}}
 
 // mongoProber keeps one mongo.Client (a small pool plus the driver's own
 // server monitoring) per target for the life of the target. The driver
@@ -96,12 +56,18 @@ type mongoProber struct {
 	secret  string // the URI's password, scrubbed from driver errors
 	direct  bool   // connect to the one host only, not its replica set
 	timeout time.Duration
+	stats   config.MongoDBStats
 	logger  *slog.Logger
 
 	mu      sync.Mutex
 	client  *mongo.Client
 	pending *mongoConnect
 	closed  bool
+
+	// build is the last buildInfo answer, asked again only when
+	// serverStatus shows another process or version (buildKey).
+	build    mongoBuild
+	buildKey string
 }
 
 func newMongoDB(t config.Target, logger *slog.Logger) (Prober, error) {
@@ -140,7 +106,7 @@ func newMongoDB(t config.Target, logger *slog.Logger) (Prober, error) {
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	return &mongoProber{name: t.Name, uri: uri, safeURI: safe, secret: secret, direct: direct, timeout: timeout, logger: logger}, nil
+	return &mongoProber{name: t.Name, uri: uri, safeURI: safe, secret: secret, direct: direct, timeout: timeout, stats: t.MongoDB.Stats, logger: logger}, nil
 }
 
 // redactMongoURI returns the URI without its password and query (whose
@@ -305,17 +271,82 @@ func (p *mongoProber) probe(ctx context.Context, s *sink) Result {
 	if err != nil {
 		return p.failure("serverStatus", err)
 	}
-	if status != nil {
-		serverStatusMetrics(status, s)
-	}
 	rs, err := p.command(ctx, admin, bson.D{{Key: "replSetGetStatus", Value: 1}})
 	if err != nil {
 		return p.failure("replSetGetStatus", err)
 	}
-	if rs != nil {
-		replSetMetrics(replSetMembers(rs), s)
+	out := newMongoSeries(s)
+	var build *mongoBuild
+	if status != nil {
+		if b, ok := p.buildInfo(ctx, admin, status); ok {
+			build = &b
+		}
 	}
+	base := mongoReplyMetrics(out, status, rs, build)
+	if rs != nil {
+		p.oplogMetrics(ctx, c, out)
+	}
+	p.statsMetrics(ctx, c, status, out, base)
 	return Result{Success: true}
+}
+
+// mongoReplyMetrics adds the series of the server's replies: serverStatus,
+// replSetGetStatus and buildInfo, each nil when the server has none. It
+// returns the topology labels, for the statistics' series.
+func mongoReplyMetrics(out *mongoSeries, status, rs bson.Raw, build *mongoBuild) []string {
+	base := topologyLabels(rs)
+	if status != nil {
+		serverStatusMetrics(status, out, base)
+	}
+	if build != nil {
+		build.add(out)
+	}
+	if rs != nil {
+		replSetStatusMetrics(rs, out, base)
+	}
+	return base
+}
+
+// buildInfo returns what buildInfo says, asking only when serverStatus
+// shows a process or version other than last time's.
+func (p *mongoProber) buildInfo(ctx context.Context, admin *mongo.Database, status bson.Raw) (mongoBuild, bool) {
+	host, _ := status.Lookup("host").StringValueOK()
+	version, _ := status.Lookup("version").StringValueOK()
+	pid, _ := status.Lookup("pid").AsInt64OK()
+	key := fmt.Sprintf("%s\x00%s\x00%d", host, version, pid)
+	p.mu.Lock()
+	b, cached := p.build, p.buildKey == key
+	p.mu.Unlock()
+	if cached {
+		return b, true
+	}
+	doc, err := p.command(ctx, admin, bson.D{{Key: "buildInfo", Value: 1}})
+	if err != nil || doc == nil {
+		if err != nil {
+			p.logger.Debug("mongodb buildInfo failed", "err", scrub(err, p.secret))
+		}
+		return mongoBuild{}, false
+	}
+	b = parseBuildInfo(doc)
+	p.mu.Lock()
+	p.build, p.buildKey = b, key
+	p.mu.Unlock()
+	return b, true
+}
+
+// topologyLabels are the labels Percona's exporter puts on every
+// flattened series of a replica set member: its set's name and its state.
+// A standalone server (or FerretDB) has none.
+func topologyLabels(rs bson.Raw) []string {
+	if rs == nil {
+		return nil
+	}
+	set, _ := rs.Lookup("set").StringValueOK()
+	state, ok := rs.Lookup("myState").AsInt64OK()
+	if set == "" || !ok {
+		return nil
+	}
+	return []string{"rs_nm", set, "rs_state", strconv.FormatInt(state, 10)}
 }
 
 func (p *mongoProber) failure(cmd string, err error) Result {
@@ -411,126 +442,4 @@ func mongoReason(err error) string {
 		return ReasonProtocol
 	}
 	return ReasonOther
-}
-
-// serverStatusMetrics adds the series of mongoStatusMetrics found in a
-// serverStatus reply. Missing fields (FerretDB reports few) are skipped.
-func serverStatusMetrics(doc bson.Raw, s *sink) {
-	for _, m := range mongoStatusMetrics {
-		v, err := doc.LookupErr(m.path...)
-		if err != nil {
-			continue
-		}
-		if m.label == "" {
-			if f, ok := v.AsFloat64OK(); ok {
-				s.gauge(m.name, m.help, f)
-			}
-			continue
-		}
-		sub, ok := v.DocumentOK()
-		if !ok {
-			continue
-		}
-		for _, k := range m.values {
-			if f, ok := sub.Lookup(k).AsFloat64OK(); ok {
-				s.add(prometheus.UntypedValue, m.name, m.help, f, m.label, k)
-			}
-		}
-	}
-}
-
-// replMember is one member of a replSetGetStatus reply, as the probed
-// member sees it.
-type replMember struct {
-	Set, Name string
-	State     int
-	// Healthy is false when the member reports health 0 or its last
-	// heartbeat is stale: its optime is then old news.
-	Healthy bool
-	// Lag behind the primary in seconds; nil when unknown: no primary,
-	// an unhealthy member, or no optime (arbiters).
-	Lag *float64
-}
-
-// staleHeartbeats is how many heartbeat intervals may pass before a
-// member's status is considered out of date.
-const staleHeartbeats = 2
-
-// replSetMembers interprets a replSetGetStatus reply. Lag is the primary's
-// optimeDate minus the member's, never negative, 0 for the primary. Times
-// are compared with the reply's own date, so the agent's clock plays no
-// part.
-func replSetMembers(doc bson.Raw) []replMember {
-	set, _ := doc.Lookup("set").StringValueOK()
-	now, hasNow := doc.Lookup("date").TimeOK()
-	interval := 2 * time.Second
-	if ms, ok := doc.Lookup("heartbeatIntervalMillis").AsInt64OK(); ok && ms > 0 {
-		interval = time.Duration(ms) * time.Millisecond
-	}
-	arr, ok := doc.Lookup("members").ArrayOK()
-	if !ok {
-		return nil
-	}
-	vals, err := arr.Values()
-	if err != nil {
-		return nil
-	}
-	type optimed struct {
-		optime time.Time
-		ok     bool
-	}
-	members := make([]replMember, 0, len(vals))
-	optimes := make([]optimed, 0, len(vals))
-	var primary time.Time
-	hasPrimary := false
-	for _, v := range vals {
-		m, ok := v.DocumentOK()
-		if !ok {
-			continue
-		}
-		name, _ := m.Lookup("name").StringValueOK()
-		state, _ := m.Lookup("state").AsInt64OK()
-		health, hasHealth := m.Lookup("health").AsFloat64OK()
-		self, _ := m.Lookup("self").BooleanOK()
-		healthy := !hasHealth || health == 1
-		if !self && hasNow {
-			// The probed member answers for itself; others are as fresh
-			// as their last heartbeat.
-			hb, ok := m.Lookup("lastHeartbeat").TimeOK()
-			if !ok || hb.Unix() <= 0 || now.Sub(hb) > staleHeartbeats*interval {
-				healthy = false
-			}
-		}
-		od, hasOptime := m.Lookup("optimeDate").TimeOK()
-		hasOptime = hasOptime && od.Unix() > 0
-		members = append(members, replMember{Set: set, Name: name, State: int(state), Healthy: healthy})
-		optimes = append(optimes, optimed{od, hasOptime && healthy})
-		if state == memberStatePrimary && healthy && hasOptime && (!hasPrimary || od.After(primary)) {
-			primary, hasPrimary = od, true
-		}
-	}
-	if !hasPrimary {
-		return members
-	}
-	for i := range members {
-		if !optimes[i].ok {
-			continue
-		}
-		lag := max(primary.Sub(optimes[i].optime).Seconds(), 0)
-		if members[i].State == memberStatePrimary {
-			lag = 0
-		}
-		members[i].Lag = &lag
-	}
-	return members
-}
-
-func replSetMetrics(members []replMember, s *sink) {
-	for _, m := range members {
-		s.gauge("mongodb_mongod_replset_member_health", helpMemberHealth, boolToFloat(m.Healthy), "set", m.Set, "name", m.Name)
-		s.gauge("mongodb_mongod_replset_member_state", helpMemberState, float64(m.State), "set", m.Set, "name", m.Name)
-		if m.Lag != nil {
-			s.gauge("mongodb_mongod_replset_member_replication_lag", helpMemberLag, *m.Lag, "set", m.Set, "name", m.Name)
-		}
-	}
 }

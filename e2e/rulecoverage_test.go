@@ -33,9 +33,9 @@ var notExposedHere = []struct {
 	metric, reason, source string
 	byMachine              bool // whether the test machine decides, not the stack
 }{
-	{"mongodb_ss_connections", "FerretDB's serverStatus has no connections section", "collectors/mongodb.go", false},
-	{"mongodb_mongod_replset_member_health", "FerretDB has no replica sets", "collectors/mongodb.go", false},
-	{"mongodb_mongod_replset_member_replication_lag", "FerretDB has no replica sets", "collectors/mongodb.go", false},
+	{"mongodb_ss_connections", "FerretDB's serverStatus has no connections section", "collectors/mongodb_compat.go", false},
+	{"mongodb_mongod_replset_member_health", "FerretDB has no replica sets", "collectors/mongodb_replset.go", false},
+	{"mongodb_mongod_replset_member_replication_lag", "FerretDB has no replica sets", "collectors/mongodb_replset.go", false},
 	{"container_memory_working_set_bytes", "the test machine is not in a cgroup v2 container", "collectors/cgroup.go", true},
 	{"container_spec_memory_limit_bytes", "the test machine is not in a cgroup v2 container with a memory limit", "collectors/cgroup.go", true},
 	{"probe_ssl_earliest_cert_expiry", "deploy/agent/agent.yml probes only the app, over plain HTTP: no target serves a certificate", "collectors/tcp.go", false},

@@ -54,8 +54,8 @@ redis_evicted_keys_total{job="redis",instance="cache-1:6379",env="prod"} %[1]d
 mongodb_up{job="mongodb",instance="db-1:27017"} 0
 mongodb_ss_connections{job="mongodb",instance="db-1:27017",conn_type="current"} 850
 mongodb_ss_connections{job="mongodb",instance="db-1:27017",conn_type="available"} 150
-mongodb_mongod_replset_member_health{job="mongodb",instance="db-1:27017",set="rs0",name="db-2:27017"} 0
-mongodb_mongod_replset_member_replication_lag{job="mongodb",instance="db-1:27017",set="rs0",name="db-2:27017"} 45
+mongodb_mongod_replset_member_health{job="mongodb",instance="db-1:27017",set="rs0",name="db-2:27017",state="(not reachable/healthy)",self="0"} 0
+mongodb_mongod_replset_member_replication_lag{job="mongodb",instance="db-1:27017",set="rs0",name="db-2:27017",state="SECONDARY",self="0"} 45
 probe_success{job="blackbox",instance="https://web.example.com/health"} 0
 probe_ssl_earliest_cert_expiry{job="blackbox",instance="https://web.example.com/health"} %[2]d
 container_memory_working_set_bytes{job="node",instance="node-1"} 950

@@ -36,13 +36,15 @@ app_dependency_up{dependency="mongodb"} == 0`,
 		alert{
 			name: "MongoDBConnectionsNearLimit",
 			// A server that does not report available connections
-			// (FerretDB) yields no ratio rather than 100%.
-			expr: fmt.Sprintf(`sum without (conn_type) (mongodb_ss_connections{conn_type="current"})
+			// (FerretDB) yields no ratio rather than 100%. A replica set
+			// member's series carry Percona's rs_nm and rs_state: dropped,
+			// so a failover (rs_state 2 → 1) does not restart the alert.
+			expr: fmt.Sprintf(`sum without (conn_type, rs_nm, rs_state) (mongodb_ss_connections{conn_type="current"})
 /
 (
-  sum without (conn_type) (mongodb_ss_connections{conn_type="current"})
+  sum without (conn_type, rs_nm, rs_state) (mongodb_ss_connections{conn_type="current"})
 +
-  sum without (conn_type) (mongodb_ss_connections{conn_type="available"})
+  sum without (conn_type, rs_nm, rs_state) (mongodb_ss_connections{conn_type="available"})
 )
 > %s`, num(th.MongoConnRatio)),
 			for_:        5 * time.Minute,
@@ -51,8 +53,11 @@ app_dependency_up{dependency="mongodb"} == 0`,
 			description: "MongoDB {{ $labels.instance }} (job {{ $labels.job }}) has {{ $value | humanizePercentage }} of its connection limit in use (threshold " + pct(th.MongoConnRatio) + "); new connections will soon be refused.",
 		}.rule(),
 		alert{
-			name:        "MongoDBReplicaMemberUnhealthy",
-			expr:        `mongodb_mongod_replset_member_health == 0`,
+			name: "MongoDBReplicaMemberUnhealthy",
+			// The member's state label changes as it fails (SECONDARY →
+			// "(not reachable/healthy)"): dropped, so the alert is one per
+			// member.
+			expr:        `min without (state, self) (mongodb_mongod_replset_member_health) == 0`,
 			for_:        time.Minute,
 			severity:    SeverityWarning,
 			summary:     "MongoDB replica set {{ $labels.set }} member {{ $labels.name }} is unhealthy",

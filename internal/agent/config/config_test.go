@@ -134,6 +134,22 @@ func TestParseErrors(t *testing.T) {
 			want: []string{`targets[0].mongodb.uri (line 5): scheme "http"`},
 		},
 		{
+			name: "mongodb stats limits",
+			yaml: "targets:\n- name: m\n  kind: mongodb\n  mongodb:\n    uri: 'mongodb://h'\n    stats:\n      dbstats_limit: -1\n      collstats_limit: 20000\n      collstats: true\n",
+			want: []string{
+				"targets[0].mongodb.stats.dbstats_limit (line 7): must be between 1 and 10000 (0 or unset: 100), got -1",
+				"targets[0].mongodb.stats.collstats_limit (line 8): must be between 1 and 10000 (0 or unset: 100), got 20000",
+			},
+		},
+		{
+			name: "mongodb stats limit without its statistics",
+			yaml: "targets:\n- name: m\n  kind: mongodb\n  mongodb:\n    uri: 'mongodb://h'\n    stats: {dbstats: false, dbstats_limit: 5, collstats_limit: 5}\n",
+			want: []string{
+				"targets[0].mongodb.stats.dbstats_limit (line 6): has no effect without dbstats",
+				"targets[0].mongodb.stats.collstats_limit (line 6): has no effect without collstats or indexstats",
+			},
+		},
+		{
 			name: "type mismatch",
 			yaml: "targets:\n- name: r\n  kind: redis\n  redis:\n    address: h:1\n    db: zero\n",
 			want: []string{"targets[0].redis.db (line 6): cannot unmarshal !!str `zero` into int"},

@@ -80,7 +80,8 @@ type Target struct {
 type MongoDBTarget struct {
 	URI string `yaml:"uri"` // may carry credentials: never logged unredacted
 	// URIFile reads the URI from a file instead (Kubernetes secrets).
-	URIFile string `yaml:"uri_file"`
+	URIFile string       `yaml:"uri_file"`
+	Stats   MongoDBStats `yaml:"stats"` // per-database and per-collection statistics (mongodb.go)
 }
 
 // RedisTarget probes a Redis server.

@@ -179,6 +179,7 @@ func kindList() string {
 }
 
 func (v *validator) mongodb(p string, m *MongoDBTarget) {
+	v.mongodbStats(p+".stats", m.Stats)
 	switch {
 	case m.URI == "" && m.URIFile == "":
 		v.at(p, "one of uri or uri_file is required")
