@@ -44,6 +44,8 @@ const (
 	DefaultOutageTolerance    = time.Hour
 	DefaultForGracePeriod     = time.Minute
 	DefaultSelfInstance       = "localhost"
+	DefaultQueryTimeout       = 2 * time.Minute
+	DefaultQueryMaxSamples    = 50_000_000
 )
 
 // Options are the agent-runtime dependencies of an Engine.
@@ -72,6 +74,13 @@ type Options struct {
 	// StorageRecoveryHold is how long every write must succeed before a
 	// storage failure counts as over (default DefaultStorageRecoveryHold).
 	StorageRecoveryHold time.Duration
+
+	// QueryTimeout and QueryMaxSamples bound every PromQL query, the rules'
+	// and the query API's (defaults DefaultQueryTimeout and
+	// DefaultQueryMaxSamples, Prometheus's --query.timeout and
+	// --query.max-samples).
+	QueryTimeout    time.Duration
+	QueryMaxSamples int
 }
 
 // Alert is one active alert, as /api/v1/alerts reports it.
@@ -139,6 +148,8 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	o.OutageTolerance = cmp.Or(o.OutageTolerance, DefaultOutageTolerance)
 	o.ForGracePeriod = cmp.Or(o.ForGracePeriod, DefaultForGracePeriod)
 	o.StorageRecoveryHold = cmp.Or(o.StorageRecoveryHold, DefaultStorageRecoveryHold)
+	o.QueryTimeout = cmp.Or(o.QueryTimeout, DefaultQueryTimeout)
+	o.QueryMaxSamples = cmp.Or(o.QueryMaxSamples, DefaultQueryMaxSamples)
 	e := &Engine{
 		opts:   o,
 		logger: o.Logger,
@@ -288,8 +299,8 @@ func (e *Engine) open(cfg *config.Config, externalURL string) error {
 	e.query = promql.NewEngine(promql.EngineOpts{
 		Logger:        e.logger.With("component", "query engine"),
 		Reg:           e.reg,
-		MaxSamples:    50_000_000,
-		Timeout:       2 * time.Minute,
+		MaxSamples:    e.opts.QueryMaxSamples,
+		Timeout:       e.opts.QueryTimeout,
 		LookbackDelta: 5 * time.Minute,
 		Parser:        e.loader.parser,
 	})
@@ -408,6 +419,28 @@ func (e *Engine) Close() error {
 	}
 	e.reg.unregisterAll()
 	return err
+}
+
+// Queryable is the TSDB, for the query API: nil until the first
+// ApplyConfig opens it and after Close.
+func (e *Engine) Queryable() storage.Queryable {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.db == nil || e.closed {
+		return nil // not a typed nil: callers test for nil
+	}
+	return e.db
+}
+
+// QueryEngine is the PromQL engine the rules use, for the query API: nil
+// until the first ApplyConfig and after Close.
+func (e *Engine) QueryEngine() promql.QueryEngine {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.query == nil || e.closed {
+		return nil
+	}
+	return e.query
 }
 
 // StorageStatus reports whether the TSDB accepts writes.

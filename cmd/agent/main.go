@@ -50,6 +50,9 @@ type flags struct {
 	// Rule timing, as Prometheus's --rules.alert.* flags.
 	forOutageTolerance time.Duration
 	forGracePeriod     time.Duration
+	// Query limits, as Prometheus's --query.* flags.
+	queryTimeout    time.Duration
+	queryMaxSamples int
 }
 
 // listFlag is a repeatable string flag.
@@ -77,8 +80,13 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	fs.DurationVar(&f.forOutageTolerance, "rules.alert.for-outage-tolerance", alerts.DefaultOutageTolerance, "max time the agent may be down for a pending alert's 'for' state to be restored")
 	fs.DurationVar(&f.forGracePeriod, "rules.alert.for-grace-period", alerts.DefaultForGracePeriod, "minimum time between a restart and a restored alert firing; alerts whose 'for' is shorter restart it")
+	fs.DurationVar(&f.queryTimeout, "query.timeout", alerts.DefaultQueryTimeout, "maximum time a query may take (rules and /api/v1/query), as Prometheus's flag")
+	fs.IntVar(&f.queryMaxSamples, "query.max-samples", alerts.DefaultQueryMaxSamples, "maximum number of samples a single query may load into memory, as Prometheus's flag")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if f.queryTimeout <= 0 || f.queryMaxSamples <= 0 {
+		return nil, fmt.Errorf("--query.timeout and --query.max-samples must be positive, got %s and %d", f.queryTimeout, f.queryMaxSamples)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -181,6 +189,8 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 
 		OutageTolerance: f.forOutageTolerance,
 		ForGracePeriod:  f.forGracePeriod,
+		QueryTimeout:    f.queryTimeout,
+		QueryMaxSamples: f.queryMaxSamples,
 	})
 	if err != nil {
 		return fmt.Errorf("creating the alerting engine: %w", err)
@@ -201,6 +211,9 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		AllowEmpty:  f.allowEmpty,
 		Rules:       ruleEngine{engine},
 		Writer:      engine,
+		// Prometheus's query API over the engine's TSDB.
+		Query:        engine,
+		QueryTimeout: f.queryTimeout,
 	})
 	if err != nil {
 		return fmt.Errorf("creating the agent: %w", err)
