@@ -102,6 +102,9 @@ type Engine struct {
 	notifiers *notifierSet
 	loader    ruleLoader
 	extURL    atomic.Pointer[string]
+	// evalInterval is the global evaluation interval in ms: the step of
+	// subqueries that give none (x[5m:]), as in Prometheus.
+	evalInterval atomic.Int64
 	// health tracks the TSDB's writes; gate and self act on its changes.
 	health       *storageHealth
 	gate         *heartbeatGate
@@ -254,6 +257,7 @@ func (e *Engine) ApplyConfig(cfg *config.Config) error {
 		e.pending = &r
 	}
 	e.extURL.Store(&v.extURL)
+	e.evalInterval.Store(v.rules.interval.Milliseconds())
 	e.selfSettings.Store(&selfAlertSettings{
 		dir:    e.storagePath(cmp.Or(e.cfg, cfg)),
 		resend: cmp.Or(time.Duration(cmp.Or(e.cfg, cfg).Alerting.ResendDelay), DefaultResendDelay),
@@ -303,6 +307,8 @@ func (e *Engine) open(cfg *config.Config, externalURL string) error {
 		Timeout:       e.opts.QueryTimeout,
 		LookbackDelta: 5 * time.Minute,
 		Parser:        e.loader.parser,
+		// Without it the engine panics on a subquery without a step.
+		NoStepSubqueryIntervalFn: func(int64) int64 { return e.evalInterval.Load() },
 	})
 	extURL, _ := url.Parse(externalURL) // validated
 	e.manager = promrules.NewManager(&promrules.ManagerOptions{

@@ -204,6 +204,14 @@ func (a *API) wrap(f func(*http.Request) result) http.Handler {
 			a.respondError(w, &apiError{errorBadData, fmt.Errorf("error parsing form values: %w", err)})
 			return
 		}
+		// A panic in the engine must not take the connection down
+		// without an answer; it is logged as the bug it is.
+		defer func() {
+			if p := recover(); p != nil {
+				a.o.Logger.Error("panic serving the query API", "path", r.URL.Path, "query", r.Form.Get("query"), "panic", p)
+				a.respondError(w, &apiError{errorInternal, fmt.Errorf("internal error: %v", p)})
+			}
+		}()
 		res := f(r)
 		if res.finalizer != nil {
 			defer res.finalizer()

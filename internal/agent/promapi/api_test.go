@@ -15,7 +15,7 @@ import (
 )
 
 // base is the first sample's time in the fixture: a whole minute, 10m ago.
-func fixture(t *testing.T, maxSamples int) (*testSource, time.Time) {
+func fixture(t testing.TB, maxSamples int) (*testSource, time.Time) {
 	t.Helper()
 	src := newTestSource(t, maxSamples)
 	base := time.Now().Add(-10 * time.Minute).Truncate(time.Minute)

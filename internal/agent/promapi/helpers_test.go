@@ -57,10 +57,11 @@ func newTestSource(t testing.TB, maxSamples int) *testSource {
 	}
 	t.Cleanup(func() { _ = db.Close() })
 	return &testSource{db: db, engine: promql.NewEngine(promql.EngineOpts{
-		Reg:           prometheus.NewRegistry(),
-		MaxSamples:    maxSamples,
-		Timeout:       time.Minute,
-		LookbackDelta: 5 * time.Minute,
+		Reg:                      prometheus.NewRegistry(),
+		MaxSamples:               maxSamples,
+		Timeout:                  time.Minute,
+		LookbackDelta:            5 * time.Minute,
+		NoStepSubqueryIntervalFn: func(int64) int64 { return 15_000 },
 	})}
 }
 
