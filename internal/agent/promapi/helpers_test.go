@@ -144,3 +144,5 @@ func call(t testing.TB, method, u string, form url.Values) (int, apiResponse) {
 	}
 	return resp.StatusCode, r
 }
+
+func labelsOf(kv ...string) labels.Labels { return labels.FromStrings(kv...) }
