@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/vigil-sh/vigil/internal/testserver"
 )
 
@@ -297,5 +299,48 @@ alerting:
 	}
 	if strings.Contains(page, expr) || strings.Contains(page, "<script") {
 		t.Errorf("/graph page shows the expression unescaped or runs script:\n%s", page)
+	}
+}
+
+// TestQueryAPIBehindBasicAuth: --web.config.file guards the query API and
+// /graph as every other endpoint; promtool reaches it with credentials.
+func TestQueryAPIBehindBasicAuth(t *testing.T) {
+	h, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	webCfg := writeFile(t, dir, "web.yml", "basic_auth_users: {admin: "+string(h)+"}\n")
+	cfg := writeFile(t, dir, "agent.yml", "targets: [{name: box, kind: host}]\n")
+	base, _ := startAgentAuth(t, "pw", "--config.file", cfg, "--web.config.file", webCfg)
+	client := &http.Client{Timeout: 5 * time.Second}
+	for _, path := range []string{"/api/v1/query?query=1", "/api/v1/labels", "/api/v1/status/buildinfo", "/graph?g0.expr=1"} {
+		for pw, want := range map[string]int{"": http.StatusUnauthorized, "wrong": http.StatusUnauthorized, "pw": http.StatusOK} {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pw != "" {
+				req.SetBasicAuth("admin", pw)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("GET %s with password %q = %d, want %d", path, pw, resp.StatusCode, want)
+			}
+		}
+	}
+
+	promtool := testserver.LookBinary(t, "promtool", "prometheus")
+	// promtool 2.42 has no --http.config.file: credentials in the URL.
+	withAuth := strings.Replace(base, "http://", "http://admin:pw@", 1)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, promtool, "query", "instant", withAuth, "vector(42)").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "42") {
+		t.Errorf("promtool with basic auth: %v\n%s", err, out)
 	}
 }

@@ -114,8 +114,8 @@ scrape_configs:
 	aapi := promv1.NewAPI(c)
 
 	ranges := []int64{500, 1000, 2000} // ms, the range selectors below
-	// clear reports whether no window ending at ts starts on a sample.
-	clear := func(ts ...int64) bool {
+	// clearOf reports whether no window ending at ts starts on a sample.
+	clearOf := func(ts ...int64) bool {
 		for _, t := range ts {
 			for _, r := range ranges {
 				if stamps[t-r] {
@@ -128,11 +128,11 @@ scrape_configs:
 	var instants []int64
 	for _, base := range []int64{last, last - 1500, first + 2500} {
 		for d := int64(1); d < 100; d++ {
-			if clear(base+d) && base+d <= last {
+			if clearOf(base+d) && base+d <= last {
 				instants = append(instants, base+d)
 				break
 			}
-			if clear(base - d) {
+			if clearOf(base - d) {
 				instants = append(instants, base-d)
 				break
 			}
@@ -145,7 +145,7 @@ scrape_configs:
 		for p := s; p <= last; p += step {
 			pts = append(pts, p)
 		}
-		if clear(pts...) {
+		if clearOf(pts...) {
 			rangeStart = s
 			break
 		}
