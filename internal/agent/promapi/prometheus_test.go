@@ -23,7 +23,7 @@ import (
 // demoTarget serves counters, gauges and a classic histogram whose values
 // change with every scrape. Values are integers or binary fractions, so
 // sums are exact whatever the summation order.
-func demoTarget(t *testing.T) *httptest.Server {
+func demoTarget(t testing.TB) *httptest.Server {
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		i := n.Add(1)
@@ -47,45 +47,46 @@ demo_latency_seconds_count %d
 	return srv
 }
 
-// TestQueryMatchesPrometheus: the same queries over the same samples give
-// the same results from the agent's API as from Prometheus 2.42. Prometheus
-// scrapes a target; every raw sample it stored is copied into the agent's
-// TSDB, then both are queried at instants where the two engines' range
-// semantics agree (Prometheus 3's ranges are left-open, 2.42's closed: no
-// window may start exactly on a sample).
-func TestQueryMatchesPrometheus(t *testing.T) {
-	target := demoTarget(t)
+// sameData starts Prometheus 2.42 scraping target every 100ms until each
+// series has minSamples samples, copies every raw sample it stored into a
+// TSDB set up as the agent's, and returns clients of both APIs, the
+// samples' timestamps and the span every series covers.
+type sameData struct {
+	prom, agent promv1.API
+	stamps      map[int64]bool
+	first, last int64 // ms
+}
+
+func newSameData(t testing.TB, target string, minSamples int) *sameData {
+	t.Helper()
 	prom := testserver.Prometheus(t, fmt.Sprintf(`
 global: {scrape_interval: 100ms, scrape_timeout: 90ms}
 scrape_configs:
   - job_name: src
     static_configs: [{targets: [%q]}]
-`, strings.TrimPrefix(target.URL, "http://")), nil)
+`, strings.TrimPrefix(target, "http://")), nil)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	papi := prom.API()
+	d := &sameData{prom: prom.API(), stamps: map[int64]bool{}}
 
-	// About 5s of samples.
 	var raw model.Matrix
 	for {
-		v, _, _, err := papi.Query(ctx, `{job="src"}[1h]`, time.Now())
+		v, _, _, err := d.prom.Query(ctx, `{job="src"}[1h]`, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
 		raw = v.(model.Matrix)
-		if len(raw) > 0 && len(raw[0].Values) >= 50 {
+		if len(raw) > 0 && len(raw[0].Values) >= minSamples {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("Prometheus has not scraped 50 times: %v", raw)
+			t.Fatalf("Prometheus has not scraped %d times: %d series", minSamples, len(raw))
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
 
 	src := newTestSource(t, 0)
-	stamps := map[int64]bool{}
-	var first, last int64
 	for _, s := range raw {
 		b := labels.NewScratchBuilder(len(s.Metric))
 		for k, v := range s.Metric {
@@ -96,22 +97,35 @@ scrape_configs:
 		ss := make([]sample, len(s.Values))
 		for i, p := range s.Values {
 			ss[i] = sample{ls, int64(p.Timestamp), float64(p.Value)}
-			stamps[int64(p.Timestamp)] = true
+			d.stamps[int64(p.Timestamp)] = true
 		}
 		src.append(t, ss...)
-		if f := int64(s.Values[0].Timestamp); first == 0 || f > first {
-			first = f // the latest first sample: every series has data after it
+		if f := int64(s.Values[0].Timestamp); d.first == 0 || f > d.first {
+			d.first = f // the latest first sample: every series has data after it
 		}
-		if l := int64(s.Values[len(s.Values)-1].Timestamp); last == 0 || l < last {
-			last = l // the earliest last sample: no series has unseen data before it
+		if l := int64(s.Values[len(s.Values)-1].Timestamp); d.last == 0 || l < d.last {
+			d.last = l // the earliest last sample: no series has unseen data before it
 		}
 	}
-	agent := serve(t, Options{Source: src})
-	c, err := api.NewClient(api.Config{Address: agent, Client: &http.Client{Timeout: 10 * time.Second}})
+	c, err := api.NewClient(api.Config{Address: serve(t, Options{Source: src}), Client: &http.Client{Timeout: 30 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	aapi := promv1.NewAPI(c)
+	d.agent = promv1.NewAPI(c)
+	return d
+}
+
+// TestQueryMatchesPrometheus: the same queries over the same samples give
+// the same results from the agent's API as from Prometheus 2.42. Prometheus
+// scrapes a target; every raw sample it stored is copied into the agent's
+// TSDB, then both are queried at instants where the two engines' range
+// semantics agree (Prometheus 3's ranges are left-open, 2.42's closed: no
+// window may start exactly on a sample).
+func TestQueryMatchesPrometheus(t *testing.T) {
+	d := newSameData(t, demoTarget(t).URL, 50)
+	papi, aapi, stamps, first, last := d.prom, d.agent, d.stamps, d.first, d.last
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
 
 	ranges := []int64{500, 1000, 2000} // ms, the range selectors below
 	// clearOf reports whether no window ending at ts starts on a sample.
