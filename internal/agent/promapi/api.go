@@ -1,6 +1,6 @@
 // Package promapi serves Prometheus's HTTP query API (/api/v1/query,
 // query_range, series, labels, label values, metadata, targets,
-// status/buildinfo) over the agent's local TSDB with the upstream PromQL
+// status/buildinfo, and query_exemplars and format_query for Grafana) over the agent's local TSDB with the upstream PromQL
 // engine, with Prometheus's JSON shapes, parameters and error codes, so a
 // Grafana Prometheus data source, promtool and scripts written for
 // Prometheus work against an agent. It also serves /graph, the page
@@ -109,6 +109,8 @@ func (a *API) Register(mux *http.ServeMux) {
 		mux.Handle(m+" /api/v1/query_range", a.wrap(a.queryRange))
 		mux.Handle(m+" /api/v1/series", a.wrap(a.series))
 		mux.Handle(m+" /api/v1/labels", a.wrap(a.labelNames))
+		mux.Handle(m+" /api/v1/query_exemplars", a.wrap(a.queryExemplars))
+		mux.Handle(m+" /api/v1/format_query", a.wrap(a.formatQuery))
 	}
 	mux.Handle("GET /api/v1/label/{name}/values", a.wrap(a.labelValues))
 	mux.Handle("GET /api/v1/metadata", a.wrap(a.metadata))

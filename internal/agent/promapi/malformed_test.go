@@ -50,6 +50,9 @@ func TestAPIMalformedRequests(t *testing.T) {
 		{"GET", "/api/v1/label/job/values", url.Values{"match[]": {"up{job="}}, `invalid parameter "match[]"`},
 		{"GET", "/api/v1/label/%ff/values", nil, "invalid label name"},
 		{"GET", "/api/v1/metadata", url.Values{"limit": {"x"}}, "limit must be a number"},
+		{"GET", "/api/v1/query_exemplars", url.Values{"query": {"up["}}, `invalid parameter "query"`},
+		{"GET", "/api/v1/query_exemplars", url.Values{"query": {"up"}, "start": {"2"}, "end": {"1"}}, "end timestamp must not be before start"},
+		{"POST", "/api/v1/format_query", url.Values{"query": {"sum by"}}, `invalid parameter "query"`},
 		{"GET", "/api/v1/metadata", url.Values{"limit_per_metric": {"x"}}, "limit_per_metric must be a number"},
 	}
 	for _, tc := range tests {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,9 +53,10 @@ demo_latency_seconds_count %d
 // TSDB set up as the agent's, and returns clients of both APIs, the
 // samples' timestamps and the span every series covers.
 type sameData struct {
-	prom, agent promv1.API
-	stamps      map[int64]bool
-	first, last int64 // ms
+	prom, agent       promv1.API
+	promURL, agentURL string
+	stamps            map[int64]bool
+	first, last       int64 // ms
 }
 
 func newSameData(t testing.TB, target string, minSamples int) *sameData {
@@ -67,7 +69,7 @@ scrape_configs:
 `, strings.TrimPrefix(target, "http://")), nil)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	d := &sameData{prom: prom.API(), stamps: map[int64]bool{}}
+	d := &sameData{prom: prom.API(), promURL: prom.URL, stamps: map[int64]bool{}}
 
 	var raw model.Matrix
 	for {
@@ -107,7 +109,8 @@ scrape_configs:
 			d.last = l // the earliest last sample: no series has unseen data before it
 		}
 	}
-	c, err := api.NewClient(api.Config{Address: serve(t, Options{Source: src}), Client: &http.Client{Timeout: 30 * time.Second}})
+	d.agentURL = serve(t, Options{Source: src})
+	c, err := api.NewClient(api.Config{Address: d.agentURL, Client: &http.Client{Timeout: 30 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,6 +262,19 @@ func TestQueryMatchesPrometheus(t *testing.T) {
 	}
 	if nonEmpty < len(queries) { // absent() is empty; most must not be
 		t.Errorf("only %d of %d instant results are non-empty vectors", nonEmpty, 3*len(queries))
+	}
+
+	// What Grafana's editor and exemplar toggle ask for. Neither side
+	// stores exemplars (2.42 without the feature flag).
+	for _, path := range []string{
+		"/api/v1/format_query?query=" + url.QueryEscape(`sum(rate(demo_requests_total{code!="500"}[1s]))by(path)/on()group_left count(up)`),
+		"/api/v1/query_exemplars?query=demo_requests_total&start=0&end=" + strconv.FormatInt(last/1000, 10),
+	} {
+		_, p := call(t, http.MethodGet, d.promURL+path, nil)
+		_, a := call(t, http.MethodGet, d.agentURL+path, nil)
+		if p.Status != "success" || string(p.Data) != string(a.Data) {
+			t.Errorf("%s: Prometheus %s %s, agent %s %s", path, p.Status, p.Data, a.Status, a.Data)
+		}
 	}
 
 	// The metadata-free endpoints over the same series.

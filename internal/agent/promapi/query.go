@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/prometheus/model/exemplar"
+	"github.com/prometheus/prometheus/model/timestamp"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
@@ -147,4 +149,53 @@ func constructionError(err error) *apiError {
 		return queryError(err)
 	}
 	return invalidParam(err, "query")
+}
+
+// queryExemplars answers from the TSDB's exemplar storage: the agent keeps
+// none, so the answer is empty, as Prometheus's without exemplar storage.
+// Grafana asks for exemplars beside range queries when a panel enables them.
+func (a *API) queryExemplars(r *http.Request) result {
+	start, err := parseTimeParam(r, "start", minTime)
+	if err != nil {
+		return result{err: invalidParam(err, "start")}
+	}
+	end, err := parseTimeParam(r, "end", maxTime)
+	if err != nil {
+		return result{err: invalidParam(err, "end")}
+	}
+	if end.Before(start) {
+		return result{err: &apiError{errorBadData, errors.New("end timestamp must not be before start timestamp")}}
+	}
+	expr, err := a.o.Parser.ParseExpr(r.FormValue("query"))
+	if err != nil {
+		return result{err: invalidParam(err, "query")}
+	}
+	out := []exemplar.QueryResult{}
+	selectors := parser.ExtractSelectors(expr)
+	q, _, apiErr := a.source()
+	if apiErr != nil {
+		return result{err: apiErr}
+	}
+	eq, ok := q.(storage.ExemplarQueryable)
+	if !ok || len(selectors) == 0 {
+		return result{data: out}
+	}
+	eqr, err := eq.ExemplarQuerier(r.Context())
+	if err != nil {
+		return result{err: queryError(err)}
+	}
+	res, err := eqr.Select(timestamp.FromTime(start), timestamp.FromTime(end), selectors...)
+	if err != nil {
+		return result{err: queryError(err)}
+	}
+	return result{data: append(out, res...)}
+}
+
+// formatQuery pretty-prints an expression, for Grafana's query editor.
+func (a *API) formatQuery(r *http.Request) result {
+	expr, err := a.o.Parser.ParseExpr(r.FormValue("query"))
+	if err != nil {
+		return result{err: invalidParam(err, "query")}
+	}
+	return result{data: expr.Pretty(0)}
 }
