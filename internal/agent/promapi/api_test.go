@@ -1,7 +1,9 @@
 package promapi
 
 import (
+	"compress/gzip"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -219,6 +221,41 @@ func TestAPINotReady(t *testing.T) {
 			if code != http.StatusServiceUnavailable || resp.ErrorType != "unavailable" || !strings.Contains(resp.Error, "not open yet") {
 				t.Errorf("%s before the storage opens: %d %+v, want 503 unavailable", path, code, resp)
 			}
+		}
+	}
+}
+
+// TestAPIGzip: a large answer is gzipped for a client that accepts it (Go's
+// client asks and decompresses by itself; the test asks explicitly).
+func TestAPIGzip(t *testing.T) {
+	src, base := fixture(t, 0)
+	u := serve(t, Options{Source: src})
+	q := url.Values{"query": {"http_requests_total"}, "start": {unixString(base)}, "end": {unixString(base.Add(10 * time.Minute))}, "step": {"15"}}
+	for _, tc := range []struct {
+		accept string
+		gzip   bool
+	}{{"gzip", true}, {"deflate, gzip;q=0.5", true}, {"gzip;q=0", false}, {"", false}} {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u+"/api/v1/query_range?"+q.Encode(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept-Encoding", tc.accept)
+		resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body io.Reader = resp.Body
+		if got := resp.Header.Get("Content-Encoding") == "gzip"; got != tc.gzip {
+			t.Errorf("Accept-Encoding %q: gzipped %v, want %v", tc.accept, got, tc.gzip)
+		} else if got {
+			if body, err = gzip.NewReader(resp.Body); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var r apiResponse
+		if err := json.NewDecoder(body).Decode(&r); err != nil || r.Status != "success" || !strings.Contains(string(r.Data), `"matrix"`) {
+			t.Errorf("Accept-Encoding %q: %v %+v", tc.accept, err, r)
 		}
 	}
 }
