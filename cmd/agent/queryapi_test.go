@@ -344,3 +344,26 @@ func TestQueryAPIBehindBasicAuth(t *testing.T) {
 		t.Errorf("promtool with basic auth: %v\n%s", err, out)
 	}
 }
+
+func TestQueryFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		wantErr string
+	}{
+		{nil, ""},
+		{[]string{"--query.timeout", "30s", "--query.max-samples", "1000"}, ""},
+		{[]string{"--query.timeout", "0s"}, "--query.timeout and --query.max-samples must be positive"},
+		{[]string{"--query.max-samples", "-1"}, "--query.timeout and --query.max-samples must be positive"},
+		{[]string{"--query.timeout", "soon"}, `invalid value "soon" for flag -query.timeout`},
+	} {
+		f, err := parseFlags(tc.args, io.Discard)
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%q: %v", tc.args, err)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%q: error %v, want %q", tc.args, err, tc.wantErr)
+		case tc.wantErr == "" && len(tc.args) == 0 && (f.queryTimeout != 2*time.Minute || f.queryMaxSamples != 50_000_000):
+			t.Errorf("defaults %s and %d, want Prometheus's 2m and 50000000", f.queryTimeout, f.queryMaxSamples)
+		}
+	}
+}
