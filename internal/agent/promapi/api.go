@@ -104,7 +104,7 @@ func New(o Options) *API {
 }
 
 // Register mounts the endpoints on mux. The targets endpoint is separate
-// (see Targets) because the agent merges its probe targets into it.
+// (see TargetsHandler) because the agent adds its probe targets to it.
 func (a *API) Register(mux *http.ServeMux) {
 	for _, m := range []string{http.MethodGet, http.MethodPost} {
 		mux.Handle(m+" /api/v1/query", a.wrap(a.query))

@@ -3,7 +3,6 @@ package promapi
 import (
 	"context"
 	_ "embed"
-	"errors"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -99,6 +98,6 @@ func (a *API) evalGraph(ctx context.Context, page *graphPage) {
 			page.Rows = append(page.Rows, graphRow{Metric: s.Metric.String(), Value: val})
 		}
 	default:
-		page.Error = errors.New("unexpected result type " + string(res.Value.Type())).Error()
+		page.Error = "unexpected result type " + string(res.Value.Type())
 	}
 }
