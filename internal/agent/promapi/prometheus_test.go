@@ -264,6 +264,22 @@ func TestQueryMatchesPrometheus(t *testing.T) {
 		t.Errorf("only %d of %d instant results are non-empty vectors", nonEmpty, 3*len(queries))
 	}
 
+	// Byte for byte, the encoding too (timestamps to the millisecond,
+	// values' formats), for range queries whose values are exact.
+	for _, q := range []string{`demo_requests_total`, `sum by (code) (rate(demo_requests_total[1s]))`, `demo_temperature / 1e9`, `scalar(count(up))`} {
+		form := url.Values{"query": {q}, "start": {strconv.FormatFloat(float64(rangeStart)/1000, 'f', 3, 64)}, "end": {strconv.FormatFloat(float64(last)/1000, 'f', 3, 64)}, "step": {"0.25"}}
+		_, p := call(t, http.MethodGet, d.promURL+"/api/v1/query_range", form)
+		_, a := call(t, http.MethodGet, d.agentURL+"/api/v1/query_range", form)
+		if p.Status != "success" || string(p.Data) != string(a.Data) {
+			t.Errorf("query_range %s, JSON differs:\nPrometheus %s %s\nagent      %s %s", q, p.Status, p.Data, a.Status, a.Data)
+		}
+	}
+	_, p := call(t, http.MethodGet, d.promURL+"/api/v1/query", url.Values{"query": {"1e-9 * 3"}, "time": {"1700000000.5"}})
+	_, a := call(t, http.MethodGet, d.agentURL+"/api/v1/query", url.Values{"query": {"1e-9 * 3"}, "time": {"1700000000.5"}})
+	if string(p.Data) != string(a.Data) {
+		t.Errorf("scalar JSON differs: Prometheus %s, agent %s", p.Data, a.Data)
+	}
+
 	// What Grafana's editor and exemplar toggle ask for. Neither side
 	// stores exemplars (2.42 without the feature flag).
 	for _, path := range []string{
