@@ -239,3 +239,23 @@ func TestTargetsWithoutScrapeManager(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://host:9100/metrics":                 "http://host:9100/metrics",
+		"https://user:s3cret@host/metrics?x=1":     "https://user:xxxxx@host/metrics?x=1",
+		"http://user@host/metrics":                 "http://user@host/metrics",
+		"http://:only-password@host:1/m?a=b&c=%20": "http://:xxxxx@host:1/m?a=b&c=%20",
+	} {
+		u, err := url.Parse(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := redactURL(u); got != want || strings.Contains(got, "s3cret") || strings.Contains(got, "only-password") {
+			t.Errorf("redactURL(%s) = %s, want %s", in, got, want)
+		}
+	}
+	if redactURL(nil) != "" {
+		t.Error("redactURL(nil) is not empty")
+	}
+}
