@@ -45,6 +45,8 @@ const (
 	DefaultOutageTolerance    = time.Hour
 	DefaultForGracePeriod     = time.Minute
 	DefaultSelfInstance       = "localhost"
+	DefaultQueryTimeout       = 2 * time.Minute
+	DefaultQueryMaxSamples    = 50_000_000
 )
 
 // Options are the agent-runtime dependencies of an Engine.
@@ -76,6 +78,13 @@ type Options struct {
 	// ScrapeReloadInterval is how often discovered target changes reach
 	// the scrape manager (default DefaultScrapeReloadInterval).
 	ScrapeReloadInterval time.Duration
+
+	// QueryTimeout and QueryMaxSamples bound every PromQL query, the rules'
+	// and the query API's (defaults DefaultQueryTimeout and
+	// DefaultQueryMaxSamples, Prometheus's --query.timeout and
+	// --query.max-samples).
+	QueryTimeout    time.Duration
+	QueryMaxSamples int
 }
 
 // Alert is one active alert, as /api/v1/alerts reports it.
@@ -97,6 +106,9 @@ type Engine struct {
 	notifiers *notifierSet
 	loader    ruleLoader
 	extURL    atomic.Pointer[string]
+	// evalInterval is the global evaluation interval in ms: the step of
+	// subqueries that give none (x[5m:]), as in Prometheus.
+	evalInterval atomic.Int64
 	// health tracks the TSDB's writes; gate and self act on its changes.
 	health       *storageHealth
 	gate         *heartbeatGate
@@ -146,6 +158,8 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	o.ForGracePeriod = cmp.Or(o.ForGracePeriod, DefaultForGracePeriod)
 	o.StorageRecoveryHold = cmp.Or(o.StorageRecoveryHold, DefaultStorageRecoveryHold)
 	o.ScrapeReloadInterval = cmp.Or(o.ScrapeReloadInterval, DefaultScrapeReloadInterval)
+	o.QueryTimeout = cmp.Or(o.QueryTimeout, DefaultQueryTimeout)
+	o.QueryMaxSamples = cmp.Or(o.QueryMaxSamples, DefaultQueryMaxSamples)
 	e := &Engine{
 		opts:   o,
 		logger: o.Logger,
@@ -252,6 +266,7 @@ func (e *Engine) ApplyConfig(cfg *config.Config) error {
 		e.pending = &r
 	}
 	e.extURL.Store(&v.extURL)
+	e.evalInterval.Store(v.rules.interval.Milliseconds())
 	e.selfSettings.Store(&selfAlertSettings{
 		dir:    e.storagePath(cmp.Or(e.cfg, cfg)),
 		resend: cmp.Or(time.Duration(cmp.Or(e.cfg, cfg).Alerting.ResendDelay), DefaultResendDelay),
@@ -303,10 +318,12 @@ func (e *Engine) open(cfg *config.Config, externalURL string) error {
 	e.query = promql.NewEngine(promql.EngineOpts{
 		Logger:        e.logger.With("component", "query engine"),
 		Reg:           e.reg,
-		MaxSamples:    50_000_000,
-		Timeout:       2 * time.Minute,
+		MaxSamples:    e.opts.QueryMaxSamples,
+		Timeout:       e.opts.QueryTimeout,
 		LookbackDelta: 5 * time.Minute,
 		Parser:        e.loader.parser,
+		// Without it the engine panics on a subquery without a step.
+		NoStepSubqueryIntervalFn: func(int64) int64 { return e.evalInterval.Load() },
 	})
 	extURL, _ := url.Parse(externalURL) // validated
 	e.manager = promrules.NewManager(&promrules.ManagerOptions{
@@ -440,6 +457,28 @@ func (e *Engine) Close() error {
 	}
 	e.reg.unregisterAll()
 	return err
+}
+
+// Queryable is the TSDB, for the query API: nil until the first
+// ApplyConfig opens it and after Close.
+func (e *Engine) Queryable() storage.Queryable {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.db == nil || e.closed {
+		return nil // not a typed nil: callers test for nil
+	}
+	return e.db
+}
+
+// QueryEngine is the PromQL engine the rules use, for the query API: nil
+// until the first ApplyConfig and after Close.
+func (e *Engine) QueryEngine() promql.QueryEngine {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.query == nil || e.closed {
+		return nil
+	}
+	return e.query
 }
 
 // StorageStatus reports whether the TSDB accepts writes.

@@ -23,6 +23,7 @@ import (
 	"github.com/vigil-sh/vigil/alerts"
 	"github.com/vigil-sh/vigil/internal/agent"
 	"github.com/vigil-sh/vigil/internal/agent/config"
+	"github.com/vigil-sh/vigil/internal/agent/promapi"
 	"github.com/vigil-sh/vigil/internal/buildinfo"
 	"github.com/vigil-sh/vigil/internal/memlimit"
 	"github.com/vigil-sh/vigil/internal/redislog"
@@ -54,6 +55,9 @@ type flags struct {
 	// GOMEMLIMIT from the cgroup, as Prometheus 3's --auto-gomemlimit*.
 	autoMemlimit      bool
 	autoMemlimitRatio float64
+	// Query limits, as Prometheus's --query.* flags.
+	queryTimeout    time.Duration
+	queryMaxSamples int
 }
 
 // listFlag is a repeatable string flag.
@@ -83,11 +87,16 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.DurationVar(&f.forGracePeriod, "rules.alert.for-grace-period", alerts.DefaultForGracePeriod, "minimum time between a restart and a restored alert firing; alerts whose 'for' is shorter restart it")
 	fs.BoolVar(&f.autoMemlimit, "auto-gomemlimit", true, "set GOMEMLIMIT from the container's cgroup memory limit unless the GOMEMLIMIT environment variable is set")
 	fs.Float64Var(&f.autoMemlimitRatio, "auto-gomemlimit.ratio", memlimit.DefaultRatio, "share of the cgroup memory limit given to GOMEMLIMIT, in (0, 1]")
+	fs.DurationVar(&f.queryTimeout, "query.timeout", alerts.DefaultQueryTimeout, "maximum time a query may take (rules and /api/v1/query), as Prometheus's flag")
+	fs.IntVar(&f.queryMaxSamples, "query.max-samples", alerts.DefaultQueryMaxSamples, "maximum number of samples a single query may load into memory, as Prometheus's flag")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if err := memlimit.ValidateRatio(f.autoMemlimitRatio); err != nil {
 		return nil, err
+	}
+	if f.queryTimeout <= 0 || f.queryMaxSamples <= 0 {
+		return nil, fmt.Errorf("--query.timeout and --query.max-samples must be positive, got %s and %d", f.queryTimeout, f.queryMaxSamples)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -193,6 +202,8 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 
 		OutageTolerance: f.forOutageTolerance,
 		ForGracePeriod:  f.forGracePeriod,
+		QueryTimeout:    f.queryTimeout,
+		QueryMaxSamples: f.queryMaxSamples,
 	})
 	if err != nil {
 		return fmt.Errorf("creating the alerting engine: %w", err)
@@ -213,6 +224,17 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		AllowEmpty:  f.allowEmpty,
 		Rules:       ruleEngine{engine},
 		Writer:      engine,
+		// Prometheus's query API over the engine's TSDB.
+		Query:        engine,
+		QueryTimeout: f.queryTimeout,
+		ScrapeTargets: func() promapi.TargetRetriever {
+			// An untyped nil when no scrape manager runs: a nil pointer in
+			// the interface would be called.
+			if t := engine.ScrapeTargets(); t != nil {
+				return t
+			}
+			return nil
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("creating the agent: %w", err)

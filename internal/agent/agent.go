@@ -23,6 +23,7 @@ import (
 
 	"github.com/vigil-sh/vigil/collectors"
 	"github.com/vigil-sh/vigil/internal/agent/config"
+	"github.com/vigil-sh/vigil/internal/agent/promapi"
 )
 
 // RuleEngine is what the agent needs of the alerting engine (package alerts):
@@ -82,6 +83,16 @@ type Options struct {
 	// HistorySize is how many recent probes the status page shows per target
 	// (default 10).
 	HistorySize int
+
+	// Query is the storage and engine of the Prometheus query API
+	// (/api/v1/query and the rest, /graph); nil serves none of it.
+	Query promapi.Source
+	// ScrapeTargets lists the scrape manager's targets for
+	// /api/v1/targets; nil or returning nil lists none.
+	ScrapeTargets func() promapi.TargetRetriever
+	// QueryTimeout caps every query of the query API (default
+	// promapi.DefaultTimeout).
+	QueryTimeout time.Duration
 }
 
 // Agent runs the probes of the current configuration. It is safe for

@@ -2,7 +2,6 @@ package agent
 
 import (
 	_ "embed"
-	"encoding/json"
 	"html/template"
 	"math"
 	"net/http"
@@ -86,14 +85,6 @@ func (a *Agent) Targets() []TargetStatus {
 		out = append(out, ts)
 	}
 	return out
-}
-
-func (a *Agent) serveTargets(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"status": "success",
-		"data":   map[string]any{"targets": a.Targets()},
-	})
 }
 
 //go:embed status.html

@@ -20,7 +20,10 @@ import (
 // Handler serves the agent's endpoints:
 //
 //	/                 status page
-//	/api/v1/targets   the status page's data as JSON
+//	/api/v1/targets   scrape targets in Prometheus's shape, and the status page's data
+//	/api/v1/query, query_range, series, labels, label/{name}/values,
+//	metadata, status/buildinfo: Prometheus's query API over the local TSDB
+//	/graph            the page alerts' generatorURL links to
 //	/api/v1/status/config  the configuration in force, secrets redacted
 //	/api/v1/dashboards     the Grafana dashboards shipped with this version
 //	/metrics          self-metrics and every target's series with its job and instance
@@ -55,7 +58,10 @@ func (a *Agent) Handler() http.Handler {
 		fmt.Fprintln(w, "Ready")
 	})
 	mux.HandleFunc("/-/reload", a.serveReload)
-	mux.HandleFunc("GET /api/v1/targets", a.serveTargets)
+	// Prometheus's query API and the /graph page of generatorURL; its
+	// /api/v1/targets keeps the status page's "targets" beside Prometheus's
+	// activeTargets and droppedTargets.
+	a.registerQueryAPI(mux)
 	mux.HandleFunc("GET /api/v1/status/config", a.serveConfig)
 	// The dashboards matching this agent's version, for deployments to fetch.
 	dash := dashboards.Handler()
