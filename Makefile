@@ -60,7 +60,7 @@ load: build
 footprint: build
 	./scripts/footprint.sh 300
 
-## footprint-vs-exporters: the agent's RSS against redis_exporter + node_exporter + blackbox_exporter on the same targets.
+## footprint-vs-exporters: the agent's RSS against redis_exporter + node_exporter + blackbox_exporter + mongodb_exporter on the same targets.
 footprint-vs-exporters: build
 	./scripts/footprint-vs-exporters.sh 120
 
