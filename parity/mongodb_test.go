@@ -61,7 +61,7 @@ targets:
 }
 
 // seedMongo writes one small collection into the database parity.
-func seedMongo(t *testing.T, uri string) {
+func seedMongo(t testing.TB, uri string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
