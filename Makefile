@@ -27,6 +27,8 @@ test-deps:
 	@# The upstream exporters of the parity tests, into the Go build cache
 	@# (~45 s cold, ~1 s warm) before the packages' tests run in parallel.
 	for t in redis_exporter node_exporter blackbox_exporter; do $(GO) -C tools/exporters tool -n $$t >/dev/null || exit 1; done
+	@# Percona's mongodb_exporter needs a build list of its own (tools/mongodbexporter/README.md).
+	$(GO) -C tools/mongodbexporter tool -n mongodb_exporter >/dev/null
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -58,7 +60,7 @@ load: build
 footprint: build
 	./scripts/footprint.sh 300
 
-## footprint-vs-exporters: the agent's RSS against redis_exporter + node_exporter + blackbox_exporter on the same targets.
+## footprint-vs-exporters: the agent's RSS against redis_exporter + node_exporter + blackbox_exporter + mongodb_exporter on the same targets.
 footprint-vs-exporters: build
 	./scripts/footprint-vs-exporters.sh 120
 

@@ -293,6 +293,10 @@ func (e *Engine) storageChanged(cfg *config.Config) bool {
 	return e.storagePath(cfg) != e.storagePath(e.cfg) || cfg.Storage.Retention != e.cfg.Storage.Retention
 }
 
+// headStripeSize is the TSDB head's number of series stripes (a power of
+// two, as the head requires).
+const headStripeSize = 1 << 10
+
 // open creates the TSDB, the query engine and the rules manager.
 func (e *Engine) open(cfg *config.Config, externalURL string) error {
 	dir := e.storagePath(cfg)
@@ -309,6 +313,12 @@ func (e *Engine) open(cfg *config.Config, externalURL string) error {
 	// A sidecar appends a few hundred series every few seconds: the default
 	// 4 MiB head-chunk write buffer would be a tenth of its memory.
 	topts.HeadChunksWriteBufferSize = chunks.MinWriteBufferSize
+	// The head's series map is split into StripeSize locked stripes, each
+	// allocated up front: the default 16384 hold 4 MiB before the first
+	// series, half the agent's live heap. Stripes only spread lock
+	// contention between concurrent appenders, and the agent appends one
+	// probe result at a time per target, so 1024 are plenty.
+	topts.StripeSize = headStripeSize
 	db, err := tsdb.Open(dir, e.logger.With("component", "tsdb"), e.reg, topts, nil)
 	if err != nil {
 		return fmt.Errorf("opening storage %s: %w", dir, err)

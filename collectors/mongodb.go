@@ -38,6 +38,7 @@ const (
 const (
 	memberStatePrimary   = 1
 	memberStateSecondary = 2
+	memberStateArbiter   = 7
 )
 
 // serverStatusCommand asks for every section, as Percona's exporter reads
@@ -250,30 +251,38 @@ func (p *mongoProber) Probe(ctx context.Context) Result {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	s := newSink()
-	res := p.probe(ctx, s)
-	s.gauge("mongodb_up", helpMongoUp, boolToFloat(res.Success))
+	res, role := p.probe(ctx, s)
+	// Percona's cluster_role, empty (which Prometheus stores as no label)
+	// when the server's role is unknown, as after a failed probe.
+	var kv []string
+	if role != "" {
+		kv = []string{"cluster_role", role}
+	}
+	s.gauge("mongodb_up", helpMongoUp, boolToFloat(res.Success), kv...)
 	return finishProbe(s, start, res.Reason, res.Err, p.logger)
 }
 
-func (p *mongoProber) probe(ctx context.Context, s *sink) Result {
+// probe adds the server's series to s and returns the result and, once
+// the server answered serverStatus and replSetGetStatus, its cluster role.
+func (p *mongoProber) probe(ctx context.Context, s *sink) (Result, string) {
 	c, err := p.conn(ctx)
 	if err != nil {
-		return Result{Reason: mongoConnectReason(err), Err: err}
+		return Result{Reason: mongoConnectReason(err), Err: err}, ""
 	}
 	admin := c.Database("admin")
 	pingStart := time.Now()
 	if _, err := runCommand(ctx, admin, bson.D{{Key: "ping", Value: 1}}); err != nil {
-		return p.failure("ping", err)
+		return p.failure("ping", err), ""
 	}
 	s.gauge("mongodb_ping_latency_seconds", helpMongoPing, time.Since(pingStart).Seconds())
 
 	status, err := p.command(ctx, admin, serverStatusCommand)
 	if err != nil {
-		return p.failure("serverStatus", err)
+		return p.failure("serverStatus", err), ""
 	}
 	rs, err := p.command(ctx, admin, bson.D{{Key: "replSetGetStatus", Value: 1}})
 	if err != nil {
-		return p.failure("replSetGetStatus", err)
+		return p.failure("replSetGetStatus", err), ""
 	}
 	out := newMongoSeries(s)
 	var build *mongoBuild
@@ -287,7 +296,26 @@ func (p *mongoProber) probe(ctx context.Context, s *sink) Result {
 		p.oplogMetrics(ctx, c, out)
 	}
 	p.statsMetrics(ctx, c, status, out, base)
-	return Result{Success: true}
+	return Result{Success: true}, clusterRole(status, rs)
+}
+
+// clusterRole is mongodb_up's cluster_role as Percona's exporter derives
+// it from isMaster: "arbiter" for an arbiter, "mongos" for a router,
+// "mongod" for anything else (a shard server too, and FerretDB). The
+// replies the probe has anyway say the same without another round trip:
+// serverStatus names the process, replSetGetStatus the member's state.
+func clusterRole(status, rs bson.Raw) string {
+	if rs != nil {
+		if state, ok := rs.Lookup("myState").AsInt64OK(); ok && state == memberStateArbiter {
+			return "arbiter"
+		}
+	}
+	if status != nil {
+		if proc, _ := status.Lookup("process").StringValueOK(); strings.HasPrefix(proc, "mongos") {
+			return "mongos"
+		}
+	}
+	return "mongod"
 }
 
 // mongoReplyMetrics adds the series of the server's replies: serverStatus,

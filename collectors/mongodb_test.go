@@ -65,6 +65,38 @@ func TestRedactMongoURI(t *testing.T) {
 	}
 }
 
+// TestMongoClusterRole: mongodb_up's cluster_role as Percona's exporter
+// derives it from isMaster, here from the replies the probe has anyway.
+func TestMongoClusterRole(t *testing.T) {
+	doc := func(d bson.D) bson.Raw {
+		b, err := bson.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	tests := []struct {
+		name       string
+		status, rs bson.Raw
+		want       string
+	}{
+		{"standalone mongod", loadMongoFixture(t, "server_status.json"), nil, "mongod"},
+		{"replica set primary", loadMongoFixture(t, "server_status.json"), loadMongoFixture(t, "replset_status.json"), "mongod"},
+		{"replica set secondary", loadMongoFixture(t, "server_status.json"), loadMongoFixture(t, "replset_status_from_secondary.json"), "mongod"},
+		{"arbiter", doc(bson.D{{Key: "process", Value: "mongod"}}), doc(bson.D{{Key: "set", Value: "rs0"}, {Key: "myState", Value: int32(7)}}), "arbiter"},
+		{"mongos", doc(bson.D{{Key: "process", Value: "mongos"}}), nil, "mongos"},
+		{"FerretDB", loadMongoFixture(t, "server_status_ferretdb.json"), nil, "mongod"},
+		{"no serverStatus", nil, nil, "mongod"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := clusterRole(tc.status, tc.rs); got != tc.want {
+				t.Errorf("clusterRole = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestMongoConfigErrors(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -111,7 +143,8 @@ func TestMongoProbeFerretDB(t *testing.T) {
 					t.Fatalf("probe %d: success=%v reason=%q err=%v", i, res.Success, res.Reason, res.Err)
 				}
 				mfs := gatherProbe(t, res)
-				if up := mustValue(t, mfs, "mongodb_up"); up != 1 {
+				// Percona's exporter says mongod for FerretDB too.
+				if up := mustValue(t, mfs, "mongodb_up", "cluster_role", "mongod"); up != 1 {
 					t.Errorf("mongodb_up = %v", up)
 				}
 				// blackbox "probes up" counts must not include databases.
@@ -168,6 +201,10 @@ func TestMongoProbeOutage(t *testing.T) {
 		mfs := gatherProbe(t, res)
 		if up := mustValue(t, mfs, "mongodb_up"); up != st.wantUp {
 			t.Fatalf("%s: mongodb_up = %v, want %v (reason %q, err %v)", st.name, up, st.wantUp, res.Reason, res.Err)
+		}
+		// The role is known only from a server that answered.
+		if role := seriesLabels(mfs["mongodb_up"].GetMetric()[0])["cluster_role"]; (role == "mongod") != (st.wantUp == 1) || (role != "" && role != "mongod") {
+			t.Errorf("%s: mongodb_up has cluster_role %q with value %v", st.name, role, st.wantUp)
 		}
 		if res.Success != (st.wantUp == 1) {
 			t.Errorf("%s: success = %v", st.name, res.Success)

@@ -2,8 +2,10 @@
 // what it records from Vigil's agent for the same target: family by family,
 // the name, the type, the label names and, for the families whose values do
 // not move between two scrapes, every series' labels and value. Its tests
-// (parity_test.go) run redis_exporter, node_exporter and blackbox_exporter
-// (pinned by tools/exporters) beside the agent against the same servers:
+// (parity_test.go, mongodb_test.go, ...) run redis_exporter, node_exporter
+// and blackbox_exporter (pinned by tools/exporters) and Percona's
+// mongodb_exporter (tools/mongodbexporter) beside the agent against the
+// same servers:
 //
 //	go test ./parity/                             # fails with the list of differences
 //	go test ./parity/ -run TestParity -v          # also logs the accepted ones

@@ -1,25 +1,70 @@
 package parity
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/FerretDB/FerretDB/ferretdb"
+
 	"github.com/vigil-sh/vigil/collectors"
 	"github.com/vigil-sh/vigil/internal/agent/config"
 	"github.com/vigil-sh/vigil/internal/testserver"
 )
 
-var serveWeb = flag.String("parity.serve-web", "", "serve BenchmarkProbeCost's web page on this address and do nothing else")
+var (
+	serveWeb   = flag.String("parity.serve-web", "", "serve BenchmarkProbeCost's web page on this address and do nothing else")
+	serveMongo = flag.String("parity.serve-mongo", "", "run BenchmarkProbeCost's FerretDB on this address, its data in ./data, before serving -parity.serve-web")
+)
+
+// startFerretDB runs FerretDB on addr in this process, which is then
+// BenchmarkProbeCost's MongoDB server and nothing else: in the benchmark's
+// own process, answering the agent's probes would count as the agent's CPU
+// and answering the exporter's scrapes would not. It returns once FerretDB
+// accepts connections and exits the process if it stops.
+func startFerretDB(addr string) {
+	fail := func(err error) {
+		fmt.Fprintln(os.Stderr, "FerretDB:", err)
+		os.Exit(1)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		fail(err)
+	}
+	dir := filepath.Join(wd, "data")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		fail(err)
+	}
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: addr},
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + dir + "/",
+		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+	})
+	if err != nil {
+		fail(err)
+	}
+	go func() { fail(fmt.Errorf("stopped: %w", f.Run(context.Background()))) }()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return
+		}
+	}
+	fail(fmt.Errorf("not accepting connections on %s after 10s", addr))
+}
 
 // serveWebPage serves a small page until killed. The benchmark runs it in a
 // process of its own (this test binary, re-executed) so that the page's
@@ -40,8 +85,10 @@ func serveWebPage(addr string) {
 // The host kind runs node_exporter's collectors the agent has, on this
 // machine's /proc and /sys. The agent's probe stops at its result: what it
 // costs to append it to the TSDB and serve it is not counted, nor is the
-// exporter's HTTP serving saved. MongoDB is left out: the Percona exporter
-// is not built here. Run it with a count, e.g. -benchtime=200x: the
+// exporter's HTTP serving saved. MongoDB is FerretDB in a process of its
+// own, holding one small collection; Percona's exporter runs with the
+// collectors the agent has by default and, as by default, connects anew
+// for every scrape. Run it with a count, e.g. -benchtime=200x: the
 // exporters' CPU is read in clock ticks (10 ms), so too few scrapes measure
 // nothing.
 func BenchmarkProbeCost(b *testing.B) {
@@ -50,6 +97,14 @@ func BenchmarkProbeCost(b *testing.B) {
 		return []string{"-parity.serve-web=" + addr}
 	})
 	webAddr := strings.TrimPrefix(web.URL, "http://")
+	mongoAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(testserver.FreePort(b)))
+	// Ready once its page answers, which it serves after FerretDB started.
+	testserver.StartDaemon(b, "ferretdb", os.Args[0], "/", b.TempDir(), func(addr string) []string {
+		return []string{"-parity.serve-mongo=" + mongoAddr, "-parity.serve-web=" + addr}
+	})
+	mongoURI := "mongodb://" + mongoAddr + "/"
+	seedMongo(b, mongoURI)
+	mongoExp := testserver.MongoDBExporter(b, mongoURI, mongodbExporterArgs...)
 	redisExp := testserver.RedisExporter(b)
 	nodeArgs := []string{"--collector.disable-defaults", "--no-collector.netdev.netlink", "--web.disable-exporter-metrics",
 		"--path.procfs=/proc", "--path.sysfs=/sys", "--path.rootfs=/"}
@@ -67,7 +122,8 @@ targets:
   - {name: host, kind: host}
   - {name: http, kind: http, http: {url: %q, ip_protocol: ip4}}
   - {name: tcp, kind: tcp, tcp: {address: %q, ip_protocol: ip4}}
-`, redis.Addr, web.URL, webAddr))
+  - {name: mongodb, kind: mongodb, mongodb: {uri: %q}}
+`, redis.Addr, web.URL, webAddr, mongoURI))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -79,10 +135,11 @@ targets:
 		url     string
 		healthy string // in every answer of a scrape that worked
 	}{
-		"redis": {redisExp, redisExp.URL + "/scrape?target=" + url.QueryEscape(redis.Addr), "\nredis_up 1\n"},
-		"host":  {nodeExp, nodeExp.URL + "/metrics", "\nnode_load1 "},
-		"http":  {blackbox, probe("http_2xx", web.URL), "\nprobe_success 1\n"},
-		"tcp":   {blackbox, probe("tcp_connect", webAddr), "\nprobe_success 1\n"},
+		"redis":   {redisExp, redisExp.URL + "/scrape?target=" + url.QueryEscape(redis.Addr), "\nredis_up 1\n"},
+		"host":    {nodeExp, nodeExp.URL + "/metrics", "\nnode_load1 "},
+		"http":    {blackbox, probe("http_2xx", web.URL), "\nprobe_success 1\n"},
+		"tcp":     {blackbox, probe("tcp_connect", webAddr), "\nprobe_success 1\n"},
+		"mongodb": {mongoExp, mongoExp.URL + "/metrics", "\nmongodb_up{cluster_role=\"mongod\"} 1\n"},
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, t := range cfg.Targets {

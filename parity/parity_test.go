@@ -582,6 +582,9 @@ func startAgent(t *testing.T, cfg string) *testserver.ExporterServer {
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	if *serveMongo != "" { // the benchmarks' MongoDB server, in a process of its own
+		startFerretDB(*serveMongo)
+	}
 	if *serveWeb != "" { // the benchmarks' web server, in a process of its own
 		serveWebPage(*serveWeb)
 	}

@@ -12,16 +12,34 @@ import (
 	"testing"
 )
 
-// The upstream exporters Vigil replaces, pinned by the tools module
-// tools/exporters (its go.mod and go.sum), as the tool names `go tool` knows.
+// The upstream exporters Vigil replaces, pinned by the tools modules
+// tools/exporters and tools/mongodbexporter (their go.mod and go.sum), as
+// the tool names `go tool` knows.
 const (
 	RedisExporterTool    = "redis_exporter"
 	NodeExporterTool     = "node_exporter"
 	BlackboxExporterTool = "blackbox_exporter"
+	MongoDBExporterTool  = "mongodb_exporter"
 )
 
-// toolsDir is the tools module's directory relative to the repository root.
+// toolsDir is the shared tools module's directory relative to the
+// repository root.
 const toolsDir = "tools/exporters"
+
+// ownToolsDirs are the exporters whose dependencies conflict with the
+// shared module's build list, each in a module of its own: Percona's is
+// built against prometheus/common v0.61 and exporter-toolkit v0.13, and
+// its promslog calls do not compile against the v0.70 and v0.17 the
+// others need.
+var ownToolsDirs = map[string]string{MongoDBExporterTool: "tools/mongodbexporter"}
+
+// toolDir is the tools module that pins tool.
+func toolDir(tool string) string {
+	if d, ok := ownToolsDirs[tool]; ok {
+		return d
+	}
+	return toolsDir
+}
 
 var exporterBuilds sync.Map // tool name → *exporterBuild
 
@@ -32,7 +50,7 @@ type exporterBuild struct {
 }
 
 // ExporterBinary returns the path of one of the exporters pinned by
-// tools/exporters, building it on first use. `go tool -n` builds the tool
+// tools/exporters (or its own tools module, see ownToolsDirs), building it on first use. `go tool -n` builds the tool
 // into the Go build cache and prints its path, so a second test run (and a
 // concurrent one in another package) reuses the binary: about 0.3 s per
 // exporter warm, against about 45 s for all three from a cold cache. A build
@@ -43,13 +61,13 @@ func ExporterBinary(t testing.TB, tool string) string {
 	b := v.(*exporterBuild)
 	b.once.Do(func() { b.path, b.err = buildExporter(tool) })
 	if b.err != nil {
-		t.Fatalf("building %s from %s: %v", tool, toolsDir, b.err)
+		t.Fatalf("building %s from %s: %v", tool, toolDir(tool), b.err)
 	}
 	return b.path
 }
 
 func buildExporter(tool string) (string, error) {
-	dir, err := findToolsDir()
+	dir, err := findToolsDir(toolDir(tool))
 	if err != nil {
 		return "", err
 	}
@@ -70,22 +88,22 @@ func buildExporter(tool string) (string, error) {
 }
 
 // findToolsDir walks up from the test's working directory (its package
-// directory) to the repository root holding tools/exporters.
-func findToolsDir() (string, error) {
+// directory) to the repository root holding the tools module rel.
+func findToolsDir(rel string) (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
-		return "", fmt.Errorf("finding %s: %w", toolsDir, err)
+		return "", fmt.Errorf("finding %s: %w", rel, err)
 	}
 	for {
-		cand := filepath.Join(dir, filepath.FromSlash(toolsDir))
+		cand := filepath.Join(dir, filepath.FromSlash(rel))
 		if _, err := os.Stat(filepath.Join(cand, "go.mod")); err == nil {
 			return cand, nil
 		} else if !errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("finding %s: %w", toolsDir, err)
+			return "", fmt.Errorf("finding %s: %w", rel, err)
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", fmt.Errorf("no %s/go.mod above the test's directory", toolsDir)
+			return "", fmt.Errorf("no %s/go.mod above the test's directory", rel)
 		}
 		dir = parent
 	}
@@ -167,5 +185,17 @@ func BlackboxExporter(t testing.TB, configYAML string, extraArgs ...string) *Exp
 			"--web.listen-address=" + addr,
 			"--log.level=warn",
 		}, extraArgs...)
+	})
+}
+
+// MongoDBExporter starts percona/mongodb_exporter on an ephemeral loopback
+// port against the MongoDB at uri, scraped at /metrics, with exactly the
+// given arguments besides the URI and listen address (e.g.
+// --compatible-mode --collector.dbstats; --no-collector.exporter-metrics
+// leaves out its own process_* and go_* families, which are on by default).
+func MongoDBExporter(t testing.TB, uri string, args ...string) *ExporterServer {
+	t.Helper()
+	return StartDaemon(t, MongoDBExporterTool, ExporterBinary(t, MongoDBExporterTool), "/", t.TempDir(), func(addr string) []string {
+		return append([]string{"--mongodb.uri=" + uri, "--web.listen-address=" + addr, "--log.level=error"}, args...)
 	})
 }

@@ -80,6 +80,18 @@ func TestExporters(t *testing.T) {
 		l.Close()
 		wantLine(t, get(t, probe), "probe_success 0")
 	})
+	t.Run("mongodb_exporter", func(t *testing.T) {
+		t.Parallel()
+		mongo := testserver.Mongo(t)
+		exp := testserver.MongoDBExporter(t, mongo.URI, "--compatible-mode", "--no-collector.exporter-metrics")
+		body := get(t, exp.URL+"/metrics")
+		wantLine(t, body, `mongodb_up{cluster_role="mongod"} 1`)
+		if strings.Contains(body, "go_goroutines") {
+			t.Errorf("the exporter's own metrics are on despite --no-collector.exporter-metrics:\n%s", body)
+		}
+		mongo.Stop()
+		wantLine(t, get(t, exp.URL+"/metrics"), `mongodb_up{cluster_role=""} 0`)
+	})
 }
 
 func TestExporterBinaryUnknownToolFailsWithCommand(t *testing.T) {
