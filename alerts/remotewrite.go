@@ -158,7 +158,7 @@ func (e *Engine) RemoteWriteStatus() []RemoteWriteQueue {
 			k := [2]string{name, url}
 			q := byKey[k]
 			if q == nil {
-				q = &RemoteWriteQueue{Name: name, Endpoint: url}
+				q = &RemoteWriteQueue{Name: name, Endpoint: config.RedactURI(url)}
 				byKey[k] = q
 			}
 			v := queueMetricValue(m)

@@ -314,6 +314,15 @@ func (r ruleEngine) QueryRange(ctx context.Context, expr string, start, end time
 
 func (r ruleEngine) Retention() time.Duration { return r.e.Retention() }
 
+func (r ruleEngine) RemoteWrite() []agent.RemoteWriteState {
+	list := r.e.RemoteWriteStatus()
+	out := make([]agent.RemoteWriteState, len(list))
+	for i, q := range list {
+		out[i] = agent.RemoteWriteState(q)
+	}
+	return out
+}
+
 func (r ruleEngine) StorageStatus() agent.StorageStatus {
 	s := r.e.StorageStatus()
 	return agent.StorageStatus{Healthy: s.Healthy, Reason: s.Reason, Since: s.Since, LastFailure: s.LastFailure}

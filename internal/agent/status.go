@@ -178,6 +178,7 @@ type statusPage struct {
 	Up, Down                     int
 	Alerts                       []Alert
 	Scrapes                      []config.ScrapeConfig
+	RemoteWrite                  []RemoteWriteState
 }
 
 func (a *Agent) serveStatus(w http.ResponseWriter, r *http.Request) {
@@ -192,6 +193,8 @@ func (a *Agent) serveStatus(w http.ResponseWriter, r *http.Request) {
 		Storage:    a.storage(),
 		Targets:    a.Targets(),
 		Alerts:     a.alerts(),
+
+		RemoteWrite: a.remoteWriteStatus(),
 	}
 	if p.ConfigFile == "" {
 		p.ConfigFile = "(none: built-in defaults)"

@@ -152,8 +152,18 @@ func (v *validator) validateRemoteWrite(c *Config) {
 			}
 			names[rw.Name] = i
 		}
-		if u := rw.URL; u != nil && u.URL != nil && u.Scheme != "http" && u.Scheme != "https" {
-			v.at(p+".url", "%s: want an http or https URL", quote(RedactURI(u.String())))
+		if u := rw.URL; u != nil && u.URL != nil {
+			if u.Scheme != "http" && u.Scheme != "https" {
+				v.at(p+".url", "%s: want an http or https URL", quote(RedactURI(u.String())))
+			}
+			// Upstream labels its prometheus_remote_storage_* series with
+			// the URL, masking only the password: a token in the query
+			// would be published by /metrics.
+			for k := range u.Query() {
+				if secretOption(k) {
+					v.at(p+".url", "%s: query option %s looks like a credential, and the URL is a label of the remote-write metrics; use authorization, basic_auth or headers", quote(RedactURI(u.String())), quote(k))
+				}
+			}
 		}
 		for j := range i {
 			if o := c.RemoteWrite[j]; o != nil && reflect.DeepEqual(o, rw) {

@@ -70,6 +70,7 @@ func TestRemoteWriteErrors(t *testing.T) {
 		{"bad relabel", "remote_write:\n- url: http://a/\n  write_relabel_configs:\n  - {action: replace, regex: '(', target_label: x}\n", "remote_write[0].write_relabel_configs[0].regex (line 4):"},
 		{"null entry", "remote_write:\n-\n", "remote_write[0] (line 2): empty remote_write entry"},
 		{"not a mapping", "remote_write:\n- http://a/\n", "remote_write[0] (line 2): expected a mapping of remote_write fields"},
+		{"credential in the query", "remote_write:\n- url: 'https://a/push?api_key=hunter22'\n", `remote_write[0].url (line 2): "https://a/push?api_key=<secret>": query option "api_key" looks like a credential`},
 		{"bad url keeps its password secret", "remote_write:\n- url: 'http://u:hunter22@a/%zz'\n", "remote_write[0].url (line 2): parse"},
 	}
 	for _, tt := range tests {
@@ -90,10 +91,10 @@ func TestRemoteWriteErrors(t *testing.T) {
 }
 
 func TestRemoteWriteSecretsRedacted(t *testing.T) {
-	secrets := []string{"urlpass11", "basicpass22", "credtoken33", "oauthsecret44", "headerval55", "apikeyval66", "endpointparam77"}
+	secrets := []string{"urlpass11", "basicpass22", "credtoken33", "oauthsecret44", "headerval55", "endpointparam77"}
 	yml := `
 remote_write:
-- url: https://user:urlpass11@a.example/push?api_key=apikeyval66
+- url: https://user:urlpass11@a.example/push?tenant=t1
   basic_auth: {username: u, password: basicpass22}
   headers: {X-Api-Key: headerval55}
 - url: https://b.example/push
@@ -118,7 +119,7 @@ remote_write:
 			t.Errorf("effective config shows secret %s:\n%s", s, out)
 		}
 	}
-	for _, want := range []string{"https://user@a.example/push?api_key=%3Csecret%3E", "X-Api-Key: <secret>", "credentials: <secret>", "client_secret: <secret>"} {
+	for _, want := range []string{"https://user@a.example/push?tenant=t1", "X-Api-Key: <secret>", "credentials: <secret>", "client_secret: <secret>"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("effective config lacks %q:\n%s", want, out)
 		}
