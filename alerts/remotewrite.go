@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	promconfig "github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/scrape"
+	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/storage/remote"
 	"github.com/prometheus/prometheus/tsdb"
 
@@ -27,12 +29,21 @@ const DefaultRemoteFlushDeadline = time.Minute
 // remoteWriter sends the TSDB's samples to the remote_write endpoints with
 // Prometheus's own storage/remote: a QueueManager per endpoint tails the
 // TSDB's write-ahead log (<storage>/wal) through a WAL watcher, so the TSDB
-// is the only buffer and nothing is queued twice.
+// is the only buffer and nothing is queued twice. On start, a queue that
+// was behind is backfilled from the TSDB first (remotewrite_backfill.go).
 type remoteWriter struct {
 	storage *remote.Storage
 	logger  *slog.Logger
+	db      storage.Queryable
+	sent    *sentTracker
 
-	mu sync.Mutex // serializes apply with the backfill's hand-over
+	mu      sync.Mutex // serializes apply with the backfills' hand-over
+	cfg     *config.Config
+	started bool
+	pending map[string]context.CancelFunc // queues backfilling: not handed to upstream yet
+	stop    context.CancelFunc
+	ctx     context.Context
+	wg      sync.WaitGroup
 }
 
 // noScrapeManager answers the metadata watcher until a scrape manager
@@ -48,9 +59,28 @@ func (noScrapeManager) Get() (*scrape.Manager, error) { return nil, errNoScrapeM
 // main does: the TSDB notifies it of every WAL write so queues send at once
 // instead of polling the log every 15s.
 func newRemoteWriter(logger *slog.Logger, reg prometheus.Registerer, db *tsdb.DB, dir string, flushDeadline time.Duration) *remoteWriter {
-	s := remote.NewStorage(logger, reg, db.StartTime, dir, cmp.Or(flushDeadline, DefaultRemoteFlushDeadline), noScrapeManager{}, false)
+	sent := newSentTracker(reg, dir)
+	s := remote.NewStorage(logger, sent, db.StartTime, dir, cmp.Or(flushDeadline, DefaultRemoteFlushDeadline), noScrapeManager{}, false)
 	db.SetWriteNotified(s)
-	return &remoteWriter{storage: s, logger: logger}
+	ctx, stop := context.WithCancel(context.Background())
+	r := &remoteWriter{storage: s, logger: logger, db: db, sent: sent, pending: map[string]context.CancelFunc{}, ctx: ctx, stop: stop}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		t := time.NewTicker(sentStateEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := sent.save(); err != nil {
+					logger.Warn("remote_write: saving the highest sent timestamps", "err", err)
+				}
+			}
+		}
+	}()
+	return r
 }
 
 // checkRemoteWrite builds every endpoint's client, which is what upstream's
@@ -98,22 +128,121 @@ func promConfig(cfg *config.Config, rws []*config.RemoteWriteConfig) *promconfig
 
 // apply hands the configuration to upstream, which keeps the queue (and
 // what it holds) of every entry whose settings and external labels did not
-// change, swaps in new credentials, and restarts the others.
+// change, swaps in new credentials, and restarts the others. On the first
+// apply, entries behind their saved highest sent timestamp are backfilled
+// and handed to upstream once caught up.
 func (r *remoteWriter) apply(cfg *config.Config) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := r.storage.ApplyConfig(promConfig(cfg, cfg.RemoteWrite)); err != nil {
+	r.cfg = cfg
+	names := map[string]bool{}
+	for _, rw := range cfg.RemoteWrite {
+		name, err := queueName(rw)
+		if err != nil {
+			return fmt.Errorf("applying remote_write: %w", err)
+		}
+		names[name] = true
+		if r.started {
+			continue
+		}
+		h := r.sent.highest(name)
+		if h <= 0 {
+			continue
+		}
+		bf, err := newBackfill(name, rw, labels.FromMap(cfg.Global.ExternalLabels), r.db, r.sent, r.logger)
+		if err != nil {
+			return fmt.Errorf("applying remote_write: %w", err)
+		}
+		ctx, cancel := context.WithCancel(r.ctx)
+		r.pending[name] = cancel
+		// Upstream saves whole seconds: start at the second's beginning,
+		// re-sending what the receiver already has of it (see send).
+		from := h/1000*1000 - 1
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.backfill(ctx, bf, from)
+		}()
+	}
+	r.started = true
+	for name, cancel := range r.pending {
+		if !names[name] { // removed by a reload: nothing to hand over
+			cancel()
+			delete(r.pending, name)
+		}
+	}
+	return r.applyLocked()
+}
+
+// applyLocked gives upstream every entry not being backfilled.
+func (r *remoteWriter) applyLocked() error {
+	live := make([]*config.RemoteWriteConfig, 0, len(r.cfg.RemoteWrite))
+	for _, rw := range r.cfg.RemoteWrite {
+		if name, _ := queueName(rw); r.pending[name] == nil {
+			live = append(live, rw)
+		}
+	}
+	if err := r.storage.ApplyConfig(promConfig(r.cfg, live)); err != nil {
 		return fmt.Errorf("applying remote_write: %w", err)
 	}
 	return nil
 }
 
-// close stops every queue, each flushing for up to the flush deadline.
-func (r *remoteWriter) close() error {
-	if err := r.storage.Close(); err != nil {
-		return fmt.Errorf("closing remote_write: %w", err)
+// backfill catches one queue up, starts upstream's queue for it, then sends
+// what was written between the last round and the queue's start. That last
+// slice waits backfillSettle for appends in flight, which is well before
+// the live queue's first batch (batch_send_deadline, 5s by default, after
+// it has replayed the WAL); a receiver refuses samples older than ones it
+// already has, so the order matters.
+func (r *remoteWriter) backfill(ctx context.Context, bf *backfill, from int64) {
+	bf.logger.Info("remote_write backfill: sending what the TSDB holds since the last sample sent", "from", time.UnixMilli(from).UTC())
+	from, err := bf.catchUp(ctx, from)
+	if err != nil {
+		if ctx.Err() == nil {
+			bf.logger.Error("remote_write backfill failed; the queue starts from now", "err", err)
+		}
 	}
-	return nil
+	r.mu.Lock()
+	if r.pending[bf.name] == nil || ctx.Err() != nil { // cancelled by a reload or close
+		r.mu.Unlock()
+		return
+	}
+	delete(r.pending, bf.name)
+	handover := time.Now().UnixMilli()
+	err = r.applyLocked()
+	r.mu.Unlock()
+	if err != nil {
+		bf.logger.Error("remote_write: starting the queue after backfill", "err", err)
+		return
+	}
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(backfillSettle):
+	}
+	if err := bf.round(ctx, from, handover); err != nil {
+		bf.logger.Error("remote_write backfill: the last slice failed", "err", err)
+		return
+	}
+	bf.sent.advance(bf.name, handover)
+	bf.logger.Info("remote_write backfill: done; the queue sends from here", "at", time.UnixMilli(handover).UTC())
+}
+
+// close stops the backfills and every queue (each flushing for up to the
+// flush deadline), then saves the highest sent timestamps.
+func (r *remoteWriter) close() error {
+	r.mu.Lock()
+	r.stop()
+	r.mu.Unlock()
+	r.wg.Wait()
+	var errs []error
+	if err := r.storage.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("closing remote_write: %w", err))
+	}
+	if err := r.sent.save(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // RemoteWriteQueue is one remote_write queue as the status page shows it,

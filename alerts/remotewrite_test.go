@@ -289,3 +289,84 @@ func TestRemoteWriteHungReceiverBlocksNothing(t *testing.T) {
 		t.Errorf("Close took %s with a 1s flush deadline", d)
 	}
 }
+
+// outage is how long the receiver is down in the outage tests, as the issue
+// asks; everything else in them is short (1s intervals and backoff).
+const outage = 2 * time.Minute
+
+// outageConfig scrapes the app and evaluates every second and sends with a
+// 1s maximum backoff, so the tests spend their time in the outage only.
+func outageConfig(t *testing.T, appURL, receiverURL string) *config.Config {
+	t.Helper()
+	cfg := testConfig(nil, []string{appURL})
+	cfg.Global.Interval = config.Duration(time.Second)
+	cfg.Global.Timeout = config.Duration(500 * time.Millisecond)
+	cfg.Global.EvaluationInterval = config.Duration(time.Second)
+	cfg.RemoteWrite = remoteWrite(t, "- url: "+receiverURL+"/api/v1/write\n  name: receiver\n  basic_auth: {username: vigil, password: first}\n"+
+		"  queue_config: {batch_send_deadline: 2s, min_backoff: 100ms, max_backoff: 1s}\n  metadata_config: {send: false}\n")
+	return cfg
+}
+
+func TestRemoteWriteReceiverOutageAndReload(t *testing.T) {
+	t.Parallel()
+	prom := receiver(t)
+	a := newApp(t, "rw_outage_total 1\n")
+	cfg := outageConfig(t, a.metricsURL(), prom.URL)
+	r := startEngine(t, t.TempDir(), cfg, nil)
+	eventually(t, 20*time.Second, "samples sent", func() bool {
+		return metricValue(t, r.reg, "prometheus_remote_storage_samples_total", map[string]string{"remote_name": "receiver"}) > 0
+	})
+	from := time.Now()
+
+	prom.Stop()
+	time.Sleep(outage / 2)
+	// A reload during the outage: new credentials for the receiver (upstream
+	// keeps its queue and what it holds) and a second endpoint.
+	second := newStatusReceiver(t, func(int64, http.ResponseWriter) int { return http.StatusNoContent })
+	cfg2 := outageConfig(t, a.metricsURL(), prom.URL)
+	cfg2.RemoteWrite[0].HTTPClientConfig.BasicAuth.Password = "second"
+	cfg2.RemoteWrite = append(cfg2.RemoteWrite, remoteWrite(t, "- url: "+second.URL+"/push\n  name: second\n"+fastQueue)...)
+	if err := r.ApplyConfig(cfg2); err != nil {
+		t.Fatalf("reload during the outage: %v", err)
+	}
+	pending := metricValue(t, r.reg, "prometheus_remote_storage_samples_pending", map[string]string{"remote_name": "receiver"})
+	if pending == 0 {
+		t.Error("no samples pending for the receiver after the reload: its queue was restarted")
+	}
+	eventually(t, 20*time.Second, "the endpoint added by the reload receives samples", func() bool { return second.requests.Load() > 0 })
+	time.Sleep(outage / 2)
+	prom.Start()
+
+	time.Sleep(5 * time.Second)
+	at := stopAppending(t, r)
+	waitDelivered(t, prom, r.Engine, from, at, time.Minute)
+}
+
+func TestRemoteWriteAgentRestartDuringOutage(t *testing.T) {
+	t.Parallel()
+	prom := receiver(t)
+	a := newApp(t, "rw_restart_total 1\n")
+	dir := t.TempDir()
+	cfg := outageConfig(t, a.metricsURL(), prom.URL)
+	flush := func(o *Options) { o.RemoteFlushDeadline = time.Second }
+	first := startEngine(t, dir, cfg, flush)
+	eventually(t, 20*time.Second, "samples sent", func() bool {
+		return metricValue(t, first.reg, "prometheus_remote_storage_samples_total", map[string]string{"remote_name": "receiver"}) > 0
+	})
+	from := time.Now()
+
+	prom.Stop()
+	time.Sleep(outage / 4)
+	first.stop(t) // its queue cannot flush: the receiver is down
+	time.Sleep(outage / 4)
+	second := startEngine(t, dir, cfg, flush)
+	time.Sleep(outage / 2)
+	prom.Start()
+
+	eventually(t, time.Minute, "the backfilled queue handed over to upstream's", func() bool {
+		return metricValue(t, second.reg, "prometheus_remote_storage_samples_total", map[string]string{"remote_name": "receiver"}) > 0
+	})
+	time.Sleep(5 * time.Second)
+	at := stopAppending(t, second)
+	waitDelivered(t, prom, second.Engine, from, at, time.Minute)
+}
