@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/model"
 
 	"github.com/vigil-sh/vigil/internal/agent/config"
@@ -159,6 +161,10 @@ func TestRemoteWriteDeliversEverySampleToPrometheus(t *testing.T) {
 		t.Errorf("receiver has %v rw_test_total samples with job, env and cluster, want as many as the agent", got)
 	}
 
+	if problems, err := testutil.GatherAndLint(r.reg, "prometheus_remote_storage_samples_total", "prometheus_remote_storage_samples_pending",
+		"prometheus_remote_storage_queue_highest_sent_timestamp_seconds", "prometheus_remote_storage_samples_failed_total"); err != nil || len(problems) > 0 {
+		t.Errorf("upstream's remote-write metrics do not lint: %v %v", problems, err)
+	}
 	st := r.RemoteWriteStatus()
 	if len(st) != 1 || st[0].Name != "receiver" || st[0].Sent == 0 || st[0].LastSent.IsZero() || st[0].Failed != 0 {
 		t.Errorf("RemoteWriteStatus = %+v, want one queue \"receiver\" with samples sent and none failed", st)
@@ -358,6 +364,22 @@ func TestRemoteWriteAgentRestartDuringOutage(t *testing.T) {
 	prom.Stop()
 	time.Sleep(outage / 4)
 	first.stop(t) // its queue cannot flush: the receiver is down
+	// As after a crash, the saved highest sent timestamp is behind what the
+	// receiver has: the backfill re-sends samples it refuses as duplicates.
+	state := filepath.Join(dir, sentStateFile)
+	b, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatalf("the highest sent timestamps were not saved: %v", err)
+	}
+	var saved map[string]int64
+	if err := json.Unmarshal(b, &saved); err != nil || saved["receiver"] < from.Add(-time.Minute).UnixMilli() {
+		t.Fatalf("saved state %s: want the receiver's highest sent timestamp (%v)", b, err)
+	}
+	saved["receiver"] -= 10_000
+	b, _ = json.Marshal(saved)
+	if err := os.WriteFile(state, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(outage / 4)
 	second := startEngine(t, dir, cfg, flush)
 	time.Sleep(outage / 2)
