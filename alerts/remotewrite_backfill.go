@@ -150,6 +150,10 @@ func (t *sentTracker) save() error {
 			t.sent[name] = max(t.sent[name], int64(v)*1000)
 		}
 	}
+	if len(t.sent) == 0 {
+		t.mu.Unlock()
+		return nil // no remote_write has sent anything: no file
+	}
 	b, err := json.Marshal(t.sent)
 	t.mu.Unlock()
 	if err != nil {
