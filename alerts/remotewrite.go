@@ -34,6 +34,7 @@ const DefaultRemoteFlushDeadline = time.Minute
 type remoteWriter struct {
 	storage *remote.Storage
 	logger  *slog.Logger
+	scrub   *scrubHandler // the logger's handler
 	db      storage.Queryable
 	sent    *sentTracker
 
@@ -59,11 +60,13 @@ func (noScrapeManager) Get() (*scrape.Manager, error) { return nil, errNoScrapeM
 // main does: the TSDB notifies it of every WAL write so queues send at once
 // instead of polling the log every 15s.
 func newRemoteWriter(logger *slog.Logger, reg prometheus.Registerer, db *tsdb.DB, dir string, flushDeadline time.Duration) *remoteWriter {
+	scrub := newScrubHandler(logger.Handler())
+	logger = slog.New(scrub)
 	sent := newSentTracker(reg, dir)
 	s := remote.NewStorage(logger, sent, db.StartTime, dir, cmp.Or(flushDeadline, DefaultRemoteFlushDeadline), noScrapeManager{}, false)
 	db.SetWriteNotified(s)
 	ctx, stop := context.WithCancel(context.Background())
-	r := &remoteWriter{storage: s, logger: logger, db: db, sent: sent, pending: map[string]context.CancelFunc{}, ctx: ctx, stop: stop}
+	r := &remoteWriter{storage: s, logger: logger, scrub: scrub, db: db, sent: sent, pending: map[string]context.CancelFunc{}, ctx: ctx, stop: stop}
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -93,7 +96,7 @@ func checkRemoteWrite(cfg *config.Config) error {
 			continue // rejected by config validation
 		}
 		if _, err := remote.NewWriteClient(cmp.Or(rw.Name, "check"), clientConfig(rw)); err != nil {
-			errs = append(errs, fmt.Errorf("remote_write[%d] %s: %w", i, rw.URL.Redacted(), err))
+			errs = append(errs, fmt.Errorf("remote_write[%d] %s: %s", i, rw.URL.Redacted(), config.Scrub(err.Error(), cfg.RemoteWriteSecrets())))
 		}
 	}
 	return errors.Join(errs...)
@@ -135,6 +138,7 @@ func (r *remoteWriter) apply(cfg *config.Config) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.cfg = cfg
+	r.scrub.setSecrets(cfg.RemoteWriteSecrets())
 	names := map[string]bool{}
 	for _, rw := range cfg.RemoteWrite {
 		name, err := queueName(rw)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -228,16 +230,33 @@ func TestRemoteWriteHonoursRetryAfter(t *testing.T) {
 	}
 }
 
-func TestRemoteWriteDropsAndCountsRejectedBatches(t *testing.T) {
-	rcv := newStatusReceiver(t, func(int64, http.ResponseWriter) int { return http.StatusBadRequest })
+func TestRemoteWriteDropsAndCountsRejectedBatchesWithoutLoggingSecrets(t *testing.T) {
+	const password, apiKey = "pw-s3cret-91", "key-s3cret-92"
+	// A receiver that echoes the request's credentials in its error, as
+	// some proxies do; upstream logs the body.
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, pw, _ := r.BasicAuth()
+		http.Error(w, "refused: password "+pw+", key "+r.Header.Get("X-Api-Key"), http.StatusBadRequest)
+	}))
+	t.Cleanup(rcv.Close)
+	logs := &testserver.LogBuffer{}
 	cfg := testConfig(nil, nil)
-	cfg.RemoteWrite = remoteWrite(t, "- url: "+rcv.URL+"/push\n  name: rejecting\n"+fastQueue)
-	r := startEngine(t, t.TempDir(), cfg, nil)
+	cfg.RemoteWrite = remoteWrite(t, "- url: "+rcv.URL+"/push\n  name: rejecting\n  basic_auth: {username: u, password: "+password+"}\n  headers: {X-Api-Key: "+apiKey+"}\n"+fastQueue)
+	r := startEngine(t, t.TempDir(), cfg, func(o *Options) {
+		o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
 	eventually(t, 30*time.Second, "rejected samples counted as failed", func() bool {
 		return metricValue(t, r.reg, "prometheus_remote_storage_samples_failed_total", map[string]string{"remote_name": "rejecting"}) > 0
 	})
 	if got := metricValue(t, r.reg, "prometheus_remote_storage_samples_retried_total", map[string]string{"remote_name": "rejecting"}); got != 0 {
 		t.Errorf("%v samples retried after a 400; they must be dropped", got)
+	}
+	eventually(t, 10*time.Second, "the refusal logged", func() bool { return strings.Contains(logs.String(), "refused: password <secret>, key <secret>") })
+	for _, s := range []string{password, apiKey} {
+		if strings.Contains(logs.String(), s) {
+			t.Errorf("the log shows secret %s:\n%s", s, logs.String())
+		}
 	}
 }
 
