@@ -212,8 +212,11 @@ func (r *remoteWriter) backfill(ctx context.Context, bf *backfill, from int64) {
 		return
 	}
 	delete(r.pending, bf.name)
-	handover := time.Now().UnixMilli()
 	err = r.applyLocked()
+	// The live queue sends samples newer than the moment its WAL watcher's
+	// goroutine starts, just after this; a sample both send is a duplicate
+	// the receiver accepts (same timestamp and value as its newest).
+	handover := time.Now().Add(handoverMargin).UnixMilli()
 	r.mu.Unlock()
 	if err != nil {
 		bf.logger.Error("remote_write: starting the queue after backfill", "err", err)

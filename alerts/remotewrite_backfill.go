@@ -52,6 +52,9 @@ const (
 	// scrape or probe stamps its samples when it starts and commits them
 	// when it ends.
 	backfillSettle = time.Second
+	// handoverMargin covers the start of the live queue's WAL watcher,
+	// which stamps its start time in a goroutine of its own.
+	handoverMargin = 20 * time.Millisecond
 )
 
 const highestSentMetric = "prometheus_remote_storage_queue_highest_sent_timestamp_seconds"
@@ -293,12 +296,17 @@ func (b *backfill) send(ctx context.Context, batch []prompb.TimeSeries) error {
 			}
 		}
 		return nil
-	case len(batch[0].Samples) > 1:
-		ts := batch[0]
-		ts.Samples = ts.Samples[1:]
-		return b.send(ctx, []prompb.TimeSeries{ts})
 	}
-	b.logger.Debug("remote_write backfill: sample refused", "err", err)
+	// One series: what the receiver already has is a prefix of its samples.
+	ts := batch[0]
+	for len(ts.Samples) > 1 {
+		ts.Samples = ts.Samples[1:]
+		err = b.store(ctx, []prompb.TimeSeries{ts})
+		if err == nil || ctx.Err() != nil || errors.As(err, &rec) {
+			return err
+		}
+	}
+	b.logger.Debug("remote_write backfill: samples refused", "err", err)
 	return nil
 }
 
