@@ -12,6 +12,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -99,23 +101,46 @@ func (t *sentTracker) MustRegister(cs ...prometheus.Collector) {
 	}
 }
 
-func isHighestSent(g prometheus.Gauge) bool {
-	return descName(g.Desc()) == highestSentMetric
-}
-
-// descName is the fully-qualified name of a Desc, which has no accessor.
-func descName(d *prometheus.Desc) string {
-	s := d.String() // Desc{fqName: "name", help: ...}
-	const p = `Desc{fqName: "`
-	if len(s) > len(p) && s[:len(p)] == p {
-		s = s[len(p):]
-		for i := range len(s) {
-			if s[i] == '"' {
-				return s[:i]
-			}
+// Unregister is called by upstream when a queue stops, after its last
+// flush: the gauge's final value is kept.
+func (t *sentTracker) Unregister(c prometheus.Collector) bool {
+	t.mu.Lock()
+	for i, g := range t.gauges {
+		if g == c {
+			t.fold(g)
+			t.gauges = slices.Delete(t.gauges, i, i+1)
+			break
 		}
 	}
-	return ""
+	t.mu.Unlock()
+	return t.Registerer.Unregister(c)
+}
+
+func isHighestSent(g prometheus.Gauge) bool {
+	// Desc has no accessor for its name: Desc{fqName: "name", help: ...}
+	_, rest, _ := strings.Cut(g.Desc().String(), `fqName: "`)
+	name, _, _ := strings.Cut(rest, `"`)
+	return name == highestSentMetric
+}
+
+// fold records a queue gauge's value (seconds, rounded down by upstream).
+// t.mu is held.
+func (t *sentTracker) fold(g prometheus.Collector) {
+	ch := make(chan prometheus.Metric, 1)
+	g.Collect(ch)
+	var m dto.Metric
+	if err := (<-ch).Write(&m); err != nil {
+		return
+	}
+	name := ""
+	for _, lp := range m.GetLabel() {
+		if lp.GetName() == "remote_name" {
+			name = lp.GetValue()
+		}
+	}
+	if v := m.GetGauge().GetValue(); v > 0 && name != "" {
+		t.sent[name] = max(t.sent[name], int64(v)*1000)
+	}
 }
 
 // highest is the saved highest sent timestamp of a queue, in ms (0: none).
@@ -132,26 +157,12 @@ func (t *sentTracker) advance(name string, ts int64) {
 	t.sent[name] = max(t.sent[name], ts)
 }
 
-// save reads the queues' gauges (seconds, rounded down) into the state and
-// writes it, atomically, to the storage directory.
+// save reads the running queues' gauges into the state and writes it,
+// atomically, to the storage directory.
 func (t *sentTracker) save() error {
 	t.mu.Lock()
 	for _, g := range t.gauges {
-		ch := make(chan prometheus.Metric, 1)
-		g.Collect(ch)
-		var m dto.Metric
-		if err := (<-ch).Write(&m); err != nil {
-			continue
-		}
-		name := ""
-		for _, lp := range m.GetLabel() {
-			if lp.GetName() == "remote_name" {
-				name = lp.GetValue()
-			}
-		}
-		if v := m.GetGauge().GetValue(); v > 0 && name != "" {
-			t.sent[name] = max(t.sent[name], int64(v)*1000)
-		}
+		t.fold(g)
 	}
 	if len(t.sent) == 0 {
 		t.mu.Unlock()
