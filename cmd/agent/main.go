@@ -50,6 +50,7 @@ type flags struct {
 	// Rule timing, as Prometheus's --rules.alert.* flags.
 	forOutageTolerance time.Duration
 	forGracePeriod     time.Duration
+	remoteFlush        time.Duration
 }
 
 // listFlag is a repeatable string flag.
@@ -77,6 +78,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	fs.DurationVar(&f.forOutageTolerance, "rules.alert.for-outage-tolerance", alerts.DefaultOutageTolerance, "max time the agent may be down for a pending alert's 'for' state to be restored")
 	fs.DurationVar(&f.forGracePeriod, "rules.alert.for-grace-period", alerts.DefaultForGracePeriod, "minimum time between a restart and a restored alert firing; alerts whose 'for' is shorter restart it")
+	fs.DurationVar(&f.remoteFlush, "storage.remote.flush-deadline", alerts.DefaultRemoteFlushDeadline, "how long each remote_write queue may flush on shutdown")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -181,6 +183,8 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 
 		OutageTolerance: f.forOutageTolerance,
 		ForGracePeriod:  f.forGracePeriod,
+
+		RemoteFlushDeadline: f.remoteFlush,
 	})
 	if err != nil {
 		return fmt.Errorf("creating the alerting engine: %w", err)
