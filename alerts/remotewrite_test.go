@@ -411,3 +411,23 @@ func TestRemoteWriteAgentRestartDuringOutage(t *testing.T) {
 	at := stopAppending(t, second)
 	waitDelivered(t, prom, second.Engine, from, at, time.Minute)
 }
+
+func TestRemoteWriteReloadWithUnloadableTLSRefusedWhole(t *testing.T) {
+	rcv := newStatusReceiver(t, func(int64, http.ResponseWriter) int { return http.StatusNoContent })
+	cfg := testConfig(nil, nil)
+	cfg.RemoteWrite = remoteWrite(t, "- url: "+rcv.URL+"/push\n  name: good\n"+fastQueue)
+	r := startEngine(t, t.TempDir(), cfg, nil)
+	eventually(t, 20*time.Second, "samples sent", func() bool { return rcv.requests.Load() > 0 })
+
+	bad := testConfig(nil, nil)
+	bad.RemoteWrite = remoteWrite(t, "- url: https://other.example/push\n  name: other\n  tls_config: {ca_file: "+filepath.Join(t.TempDir(), "missing-ca.pem")+"}\n")
+	err := r.ApplyConfig(bad)
+	if err == nil || !strings.Contains(err.Error(), "remote_write[0] https://other.example/push") || !strings.Contains(err.Error(), "missing-ca.pem") {
+		t.Fatalf("ApplyConfig with an unloadable CA file = %v, want an error naming the entry and the file", err)
+	}
+	if st := r.RemoteWriteStatus(); len(st) != 1 || st[0].Name != "good" {
+		t.Errorf("after the refused reload the queues are %+v, want the previous one only", st)
+	}
+	before := rcv.requests.Load()
+	eventually(t, 20*time.Second, "the previous queue still sending", func() bool { return rcv.requests.Load() > before })
+}
