@@ -85,6 +85,10 @@ type Options struct {
 	// --query.max-samples).
 	QueryTimeout    time.Duration
 	QueryMaxSamples int
+
+	// RemoteFlushDeadline bounds each remote_write queue's flush on Close
+	// (default DefaultRemoteFlushDeadline).
+	RemoteFlushDeadline time.Duration
 }
 
 // Alert is one active alert, as /api/v1/alerts reports it.
@@ -119,6 +123,7 @@ type Engine struct {
 	mu       sync.Mutex
 	db       *tsdb.DB
 	app      storage.AppendableV2 // db, watched by health
+	remote   *remoteWriter        // remote_write over db's WAL
 	query    *promql.Engine
 	manager  *promrules.Manager
 	cfg      *config.Config
@@ -224,6 +229,9 @@ func (e *Engine) validate(cfg *config.Config) (*validated, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	if err := checkRemoteWrite(cfg); err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -279,6 +287,9 @@ func (e *Engine) ApplyConfig(cfg *config.Config) error {
 	e.scrape = v.scrape
 	e.notifiers.apply(v.queues, v.rules.ext, cfg.Alerting.AlertRelabelConfigs)
 	e.applySelfScrape(cfg)
+	if err := e.remote.apply(cfg); err != nil {
+		return fmt.Errorf("applying alerting config: %w", err)
+	}
 	e.cfg = cfg
 	e.logger.Info("alerting config applied", "rule_files", len(v.rules.files),
 		"alertmanagers", len(v.queues), "scrape_configs", len(v.scrape.ScrapeConfigs))
@@ -325,6 +336,7 @@ func (e *Engine) open(cfg *config.Config, externalURL string) error {
 	}
 	e.db = db
 	e.app = watchedAppendable{db: db, h: e.health}
+	e.remote = newRemoteWriter(e.logger.With("component", "remote"), e.reg, db, dir, e.opts.RemoteFlushDeadline)
 	e.query = promql.NewEngine(promql.EngineOpts{
 		Logger:        e.logger.With("component", "query engine"),
 		Reg:           e.reg,
@@ -460,9 +472,12 @@ func (e *Engine) Close() error {
 	if e.manager != nil && !e.finished {
 		e.manager.Stop() // no groups were started: returns at once
 	}
+	if e.remote != nil {
+		err = e.remote.close() // before the TSDB: queues flush what its WAL holds
+	}
 	if e.db != nil {
 		if cerr := e.db.Close(); cerr != nil {
-			err = fmt.Errorf("closing storage: %w", cerr)
+			err = errors.Join(err, fmt.Errorf("closing storage: %w", cerr))
 		}
 	}
 	e.reg.unregisterAll()

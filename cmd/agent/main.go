@@ -58,6 +58,8 @@ type flags struct {
 	// Query limits, as Prometheus's --query.* flags.
 	queryTimeout    time.Duration
 	queryMaxSamples int
+	// How long each remote_write queue may flush on shutdown.
+	remoteFlush time.Duration
 }
 
 // listFlag is a repeatable string flag.
@@ -89,6 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.Float64Var(&f.autoMemlimitRatio, "auto-gomemlimit.ratio", memlimit.DefaultRatio, "share of the cgroup memory limit given to GOMEMLIMIT, in (0, 1]")
 	fs.DurationVar(&f.queryTimeout, "query.timeout", alerts.DefaultQueryTimeout, "maximum time a query may take (rules and /api/v1/query), as Prometheus's flag")
 	fs.IntVar(&f.queryMaxSamples, "query.max-samples", alerts.DefaultQueryMaxSamples, "maximum number of samples a single query may load into memory, as Prometheus's flag")
+	fs.DurationVar(&f.remoteFlush, "storage.remote.flush-deadline", alerts.DefaultRemoteFlushDeadline, "how long each remote_write queue may flush on shutdown")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -200,10 +203,11 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		ExternalURL:  f.externalURL,
 		StoragePath:  f.storagePath,
 
-		OutageTolerance: f.forOutageTolerance,
-		ForGracePeriod:  f.forGracePeriod,
-		QueryTimeout:    f.queryTimeout,
-		QueryMaxSamples: f.queryMaxSamples,
+		OutageTolerance:     f.forOutageTolerance,
+		ForGracePeriod:      f.forGracePeriod,
+		QueryTimeout:        f.queryTimeout,
+		QueryMaxSamples:     f.queryMaxSamples,
+		RemoteFlushDeadline: f.remoteFlush,
 	})
 	if err != nil {
 		return fmt.Errorf("creating the alerting engine: %w", err)
@@ -354,6 +358,15 @@ func (r ruleEngine) ScrapeTargetLister() agent.ScrapeTargetLister {
 		return t
 	}
 	return nil
+}
+
+func (r ruleEngine) RemoteWrite() []agent.RemoteWriteState {
+	list := r.e.RemoteWriteStatus()
+	out := make([]agent.RemoteWriteState, len(list))
+	for i, q := range list {
+		out[i] = agent.RemoteWriteState(q)
+	}
+	return out
 }
 
 func (r ruleEngine) StorageStatus() agent.StorageStatus {

@@ -168,21 +168,23 @@ type statusPage struct {
 	Up, Down                     int
 	Alerts                       []Alert
 	Scrapes                      []ScrapeTargetState
+	RemoteWrite                  []RemoteWriteState
 }
 
 func (a *Agent) serveStatus(w http.ResponseWriter, r *http.Request) {
 	p := statusPage{
-		Version:    buildinfo.Version,
-		Revision:   buildinfo.Revision,
-		GoVersion:  buildinfo.GoVersion(),
-		ConfigFile: a.opts.ConfigFile,
-		Now:        time.Now(),
-		Ready:      a.Ready(),
-		NotReady:   a.notReady(),
-		Storage:    a.storage(),
-		Targets:    a.Targets(),
-		Alerts:     a.alerts(),
-		Scrapes:    a.scrapeTargets(),
+		Version:     buildinfo.Version,
+		Revision:    buildinfo.Revision,
+		GoVersion:   buildinfo.GoVersion(),
+		ConfigFile:  a.opts.ConfigFile,
+		Now:         time.Now(),
+		Ready:       a.Ready(),
+		NotReady:    a.notReady(),
+		Storage:     a.storage(),
+		Targets:     a.Targets(),
+		Alerts:      a.alerts(),
+		Scrapes:     a.scrapeTargets(),
+		RemoteWrite: a.remoteWriteStatus(),
 	}
 	if p.ConfigFile == "" {
 		p.ConfigFile = "(none: built-in defaults)"

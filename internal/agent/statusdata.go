@@ -38,6 +38,27 @@ type AlertmanagerState struct {
 	LastErrorAt time.Time
 }
 
+// RemoteWriteState is one remote_write queue on the status page, from
+// upstream's prometheus_remote_storage_* metrics.
+type RemoteWriteState struct {
+	Name, Endpoint                          string // endpoint's password redacted
+	Pending, Sent, Failed, Retried, Dropped float64
+	Shards                                  float64
+	LastSent                                time.Time     // highest sample timestamp sent
+	Lag                                     time.Duration // newest enqueued minus LastSent
+}
+
+// remoteWriteStatus is the engine's remote_write state, when it has one.
+func (a *Agent) remoteWriteStatus() []RemoteWriteState {
+	a.mu.RLock()
+	s, _ := a.rules.(interface{ RemoteWrite() []RemoteWriteState })
+	a.mu.RUnlock()
+	if s == nil {
+		return nil
+	}
+	return s.RemoteWrite()
+}
+
 // Series and Point are a range query's result.
 type Series struct {
 	Labels map[string]string

@@ -35,8 +35,12 @@ type PrometheusServer struct {
 // resolve there. It starts prometheus on an ephemeral loopback port with its
 // TSDB in that directory, waits until /-/ready answers 200 and stops it when
 // the test ends. The lifecycle API is on, for Reload.
-func Prometheus(t testing.TB, cfgYAML string, extraFiles map[string]string) *PrometheusServer {
+func Prometheus(t testing.TB, cfgYAML string, extraFiles map[string]string, opts ...PrometheusOption) *PrometheusServer {
 	t.Helper()
+	var extra []string
+	for _, o := range opts {
+		extra = append(extra, o...)
+	}
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"prometheus.yml": cfgYAML})
 	writeFiles(t, dir, extraFiles)
@@ -46,18 +50,27 @@ func Prometheus(t testing.TB, cfgYAML string, extraFiles map[string]string) *Pro
 		bin:  LookBinary(t, "prometheus", "prometheus"),
 		dir:  dir,
 		args: func(addr string) []string {
-			return []string{
+			return append([]string{
 				"--config.file=" + filepath.Join(dir, "prometheus.yml"),
 				"--storage.tsdb.path=" + filepath.Join(dir, "data"),
 				"--web.listen-address=" + addr,
 				"--web.enable-lifecycle",
 				"--log.level=warn",
-			}
+			}, extra...)
 		},
 	}
 	d.start(true)
 	t.Cleanup(d.stop)
 	return &PrometheusServer{URL: d.url(), Dir: dir, d: d}
+}
+
+// PrometheusOption adds command-line flags to a test's Prometheus.
+type PrometheusOption []string
+
+// WithRemoteWriteReceiver makes the server accept remote_write on
+// /api/v1/write (Prometheus's --web.enable-remote-write-receiver).
+func WithRemoteWriteReceiver() PrometheusOption {
+	return PrometheusOption{"--web.enable-remote-write-receiver"}
 }
 
 // Stop stops the server; Start brings it back on the same port and TSDB.

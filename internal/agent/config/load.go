@@ -197,6 +197,10 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if t == remoteWriteType {
+		w.walkRemoteWrite(n, path)
+		return
+	}
 	pt := reflect.PointerTo(t)
 	if pt.Implements(nodeParserType) {
 		// The type checks its own subtree and reports each problem at
@@ -333,6 +337,9 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 			continue
 		}
 		if strings.Contains(opts, "inline") {
+			if f.Type.Kind() != reflect.Struct {
+				continue // an inline map takes any key (walkUpstream)
+			}
 			maps := yamlFields(f.Type)
 			for k, v := range maps {
 				out[k] = v
@@ -387,6 +394,7 @@ func (c *Config) resolvePaths(dir string) {
 	for i := range c.RuleFiles {
 		abs(&c.RuleFiles[i])
 	}
+	c.resolveRemoteWritePaths(dir)
 	tls := func(t *TLSConfig) {
 		abs(&t.CAFile)
 		abs(&t.CertFile)

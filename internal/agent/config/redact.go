@@ -169,5 +169,6 @@ func (c *Config) Redacted() *Config {
 		am.URL = RedactURI(am.URL)
 		out.Alerting.Alertmanagers[i] = am
 	}
+	out.RemoteWrite = redactedRemoteWrite(c.RemoteWrite)
 	return &out
 }

@@ -21,6 +21,8 @@ type Config struct {
 	DisableDefaultRules bool     `yaml:"disable_default_rules"`
 	Alerting            Alerting `yaml:"alerting"`
 	Storage             Storage  `yaml:"storage"`
+
+	RemoteWrite []*RemoteWriteConfig `yaml:"remote_write"` // remotewrite.go
 }
 
 // Global holds defaults for every target and scrape, and rule evaluation settings.

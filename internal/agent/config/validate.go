@@ -84,6 +84,7 @@ func (v *validator) validate(c *Config) {
 	v.positive("alerting.resend_delay", c.Alerting.ResendDelay)
 	v.alertRelabel(c)
 	v.positive("storage.retention", c.Storage.Retention)
+	v.validateRemoteWrite(c)
 }
 
 func (v *validator) positive(path string, d Duration) {
