@@ -217,9 +217,15 @@ func (e *Engine) validate(cfg *config.Config) (*validated, error) {
 // ApplyConfig validates the whole configuration, then swaps in its scrape
 // targets, rules, Alertmanagers and external labels. On any error nothing
 // changes: the previous rules keep being evaluated.
-func (e *Engine) ApplyConfig(cfg *config.Config) error {
+func (e *Engine) ApplyConfig(cfg *config.Config) (err error) {
 	e.applyMu.Lock()
 	defer e.applyMu.Unlock()
+	var remote *remoteWriter
+	defer func() { // after e.mu is released: see remoteWriter.apply
+		if err == nil && remote != nil {
+			err = remote.apply(cfg)
+		}
+	}()
 	v, err := e.validate(cfg)
 	if err != nil {
 		return fmt.Errorf("applying alerting config: %w", err)
@@ -256,9 +262,7 @@ func (e *Engine) ApplyConfig(cfg *config.Config) error {
 	})
 	e.notifiers.apply(v.queues, v.rules.ext)
 	e.reconcileLoops(v.targets)
-	if err := e.remote.apply(cfg); err != nil {
-		return fmt.Errorf("applying alerting config: %w", err)
-	}
+	remote = e.remote
 	e.cfg = cfg
 	e.logger.Info("alerting config applied", "rule_files", len(v.rules.files),
 		"alertmanagers", len(v.queues), "scrape_targets", len(v.targets))
