@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	promrules "github.com/prometheus/prometheus/rules"
+	"github.com/prometheus/prometheus/scrape"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
 
@@ -130,13 +131,16 @@ type Engine struct {
 	pending  *ruleUpdate        // rules applied before Run, loaded when it starts
 	scrape   *promconfig.Config // the scrape configs in force
 	scrapers *scrapers          // nil unless Run is running
-	selfScr  *selfScrape        // nil without Options.Gatherer
-	probes   probeWriters
-	runCtx   context.Context // nil unless Run is running
-	runStop  context.CancelFunc
-	runDone  chan struct{}
-	finished bool // Run returned: the rules manager cannot restart
-	closed   bool
+	// scrapeMgr is scrapers' manager, for remote_write's metadata watcher,
+	// which asks from its own goroutine and must not wait on mu.
+	scrapeMgr atomic.Pointer[scrape.Manager]
+	selfScr   *selfScrape // nil without Options.Gatherer
+	probes    probeWriters
+	runCtx    context.Context // nil unless Run is running
+	runStop   context.CancelFunc
+	runDone   chan struct{}
+	finished  bool // Run returned: the rules manager cannot restart
+	closed    bool
 }
 
 type ruleUpdate struct {
@@ -241,9 +245,15 @@ func (e *Engine) validate(cfg *config.Config) (*validated, error) {
 // ApplyConfig validates the whole configuration, then swaps in its scrape
 // targets, rules, Alertmanagers and external labels. On any error nothing
 // changes: the previous rules keep being evaluated.
-func (e *Engine) ApplyConfig(cfg *config.Config) error {
+func (e *Engine) ApplyConfig(cfg *config.Config) (err error) {
 	e.applyMu.Lock()
 	defer e.applyMu.Unlock()
+	var remote *remoteWriter
+	defer func() { // after e.mu is released: see remoteWriter.apply
+		if err == nil && remote != nil {
+			err = remote.apply(cfg)
+		}
+	}()
 	v, err := e.validate(cfg)
 	if err != nil {
 		return fmt.Errorf("applying alerting config: %w", err)
@@ -287,9 +297,7 @@ func (e *Engine) ApplyConfig(cfg *config.Config) error {
 	e.scrape = v.scrape
 	e.notifiers.apply(v.queues, v.rules.ext, cfg.Alerting.AlertRelabelConfigs)
 	e.applySelfScrape(cfg)
-	if err := e.remote.apply(cfg); err != nil {
-		return fmt.Errorf("applying alerting config: %w", err)
-	}
+	remote = e.remote
 	e.cfg = cfg
 	e.logger.Info("alerting config applied", "rule_files", len(v.rules.files),
 		"alertmanagers", len(v.queues), "scrape_configs", len(v.scrape.ScrapeConfigs))
@@ -336,7 +344,7 @@ func (e *Engine) open(cfg *config.Config, externalURL string) error {
 	}
 	e.db = db
 	e.app = watchedAppendable{db: db, h: e.health}
-	e.remote = newRemoteWriter(e.logger.With("component", "remote"), e.reg, db, dir, e.opts.RemoteFlushDeadline)
+	e.remote = newRemoteWriter(e.logger.With("component", "remote"), e.reg, db, dir, e.opts.RemoteFlushDeadline, runningScrapeManager{&e.scrapeMgr})
 	e.query = promql.NewEngine(promql.EngineOpts{
 		Logger:        e.logger.With("component", "query engine"),
 		Reg:           e.reg,
@@ -417,6 +425,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		return fmt.Errorf("running alerting engine: %w", err)
 	}
 	e.scrapers = sc
+	e.scrapeMgr.Store(sc.scrape)
 	managerDone := make(chan struct{})
 	go func() {
 		defer close(managerDone)
@@ -438,6 +447,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	stopDiscovery()
 	<-e.scrapers.done
 	e.scrapers = nil
+	e.scrapeMgr.Store(nil)
 	if e.selfScr != nil {
 		e.selfScr.stop()
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,34 +41,62 @@ type remoteWriter struct {
 
 	mu      sync.Mutex // serializes apply with the backfills' hand-over
 	cfg     *config.Config
-	started bool
+	applied map[string]string // queue name → hash of its entry, as last applied
+	ext     labels.Labels
 	pending map[string]context.CancelFunc // queues backfilling: not handed to upstream yet
 	stop    context.CancelFunc
 	ctx     context.Context
 	wg      sync.WaitGroup
 }
 
-// noScrapeManager answers the metadata watcher until a scrape manager
-// runs: upstream calls Get on every send_interval and skips metadata while
-// it errs.
-type noScrapeManager struct{}
+// runningScrapeManager answers the metadata watcher with the engine's
+// scrape manager while Run runs: upstream calls Get on every send_interval
+// and skips metadata while it errs.
+type runningScrapeManager struct {
+	m *atomic.Pointer[scrape.Manager]
+}
 
-var errNoScrapeManager = errors.New("no scrape manager")
+var errNoScrapeManager = errors.New("no scrape manager running")
 
-func (noScrapeManager) Get() (*scrape.Manager, error) { return nil, errNoScrapeManager }
+func (r runningScrapeManager) Get() (*scrape.Manager, error) {
+	if m := r.m.Load(); m != nil {
+		return m, nil
+	}
+	return nil, errNoScrapeManager
+}
 
 // newRemoteWriter wires upstream's remote storage to db as Prometheus's
 // main does: the TSDB notifies it of every WAL write so queues send at once
 // instead of polling the log every 15s.
-func newRemoteWriter(logger *slog.Logger, reg prometheus.Registerer, db *tsdb.DB, dir string, flushDeadline time.Duration) *remoteWriter {
+func newRemoteWriter(logger *slog.Logger, reg prometheus.Registerer, db *tsdb.DB, dir string, flushDeadline time.Duration, sm remote.ReadyScrapeManager) *remoteWriter {
 	scrub := newScrubHandler(logger.Handler())
 	logger = slog.New(scrub)
 	sent := newSentTracker(reg, dir)
-	s := remote.NewStorage(logger, sent, db.StartTime, dir, cmp.Or(flushDeadline, DefaultRemoteFlushDeadline), noScrapeManager{}, false)
-	db.SetWriteNotified(s)
+	s := remote.NewStorage(logger, sent, db.StartTime, dir, cmp.Or(flushDeadline, DefaultRemoteFlushDeadline), sm, false)
 	ctx, stop := context.WithCancel(context.Background())
 	r := &remoteWriter{storage: s, logger: logger, scrub: scrub, db: db, sent: sent, pending: map[string]context.CancelFunc{}, ctx: ctx, stop: stop}
-	r.wg.Add(1)
+	// Upstream's Notify takes the lock its ApplyConfig holds while a
+	// replaced queue flushes (up to the flush deadline), and the TSDB calls
+	// it on every commit: relayed, so a reload never stalls appends.
+	notify := make(chan struct{}, 1)
+	db.SetWriteNotified(notifyFunc(func() {
+		select {
+		case notify <- struct{}{}:
+		default: // one pending notification covers every write before it
+		}
+	}))
+	r.wg.Add(2)
+	go func() {
+		defer r.wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-notify:
+				s.Notify()
+			}
+		}
+	}()
 	go func() {
 		defer r.wg.Done()
 		t := time.NewTicker(sentStateEvery)
@@ -85,6 +114,11 @@ func newRemoteWriter(logger *slog.Logger, reg prometheus.Registerer, db *tsdb.DB
 	}()
 	return r
 }
+
+// notifyFunc is a wlog.WriteNotified.
+type notifyFunc func()
+
+func (f notifyFunc) Notify() { f() }
 
 // checkRemoteWrite builds every endpoint's client, which is what upstream's
 // ApplyConfig can fail on (a TLS file that does not load, a bad proxy), so a
@@ -131,50 +165,66 @@ func promConfig(cfg *config.Config, rws []*config.RemoteWriteConfig) *promconfig
 
 // apply hands the configuration to upstream, which keeps the queue (and
 // what it holds) of every entry whose settings and external labels did not
-// change, swaps in new credentials, and restarts the others. On the first
-// apply, entries behind their saved highest sent timestamp are backfilled
-// and handed to upstream once caught up.
+// change, swaps in new credentials, and restarts the others. A queue
+// (re)started behind its saved highest sent timestamp (every queue on start,
+// a changed one on reload) is backfilled first and handed to upstream once
+// caught up: upstream's new queue would only send what is written from now.
+//
+// The engine calls it outside its lock: upstream flushes a replaced queue
+// for up to the flush deadline, and the API and status page must answer
+// meanwhile.
 func (r *remoteWriter) apply(cfg *config.Config) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.ctx.Err() != nil {
+		return errors.New("applying remote_write: closed")
+	}
 	r.cfg = cfg
 	r.scrub.setSecrets(cfg.RemoteWriteSecrets())
-	names := map[string]bool{}
+	ext := labels.FromMap(cfg.Global.ExternalLabels)
+	keep := r.applied != nil && labels.Equal(ext, r.ext)
+	applied := map[string]string{}
+	var restarted []*config.RemoteWriteConfig
 	for _, rw := range cfg.RemoteWrite {
-		name, err := queueName(rw)
+		name, hash, err := queueID(rw)
 		if err != nil {
 			return fmt.Errorf("applying remote_write: %w", err)
 		}
-		names[name] = true
-		if r.started {
-			continue
+		applied[name] = hash
+		if keep && r.applied[name] == hash {
+			continue // upstream keeps its queue, or its backfill goes on
 		}
-		h := r.sent.highest(name)
-		if h <= 0 {
-			continue
+		if cancel := r.pending[name]; cancel != nil {
+			cancel() // changed while backfilling: start over with the new settings
+			delete(r.pending, name)
 		}
-		bf, err := newBackfill(name, rw, labels.FromMap(cfg.Global.ExternalLabels), r.db, r.sent, r.logger)
+		restarted = append(restarted, rw)
+	}
+	for name, cancel := range r.pending {
+		if _, ok := applied[name]; !ok { // removed: nothing to hand over
+			cancel()
+			delete(r.pending, name)
+		}
+	}
+	r.sent.refresh()
+	for _, rw := range restarted {
+		name, _, _ := queueID(rw)
+		if r.sent.highest(name) <= 0 {
+			continue // never sent anything: upstream's queue starts from now
+		}
+		bf, err := newBackfill(name, rw, ext, r.db, r.sent, r.logger)
 		if err != nil {
 			return fmt.Errorf("applying remote_write: %w", err)
 		}
 		ctx, cancel := context.WithCancel(r.ctx)
 		r.pending[name] = cancel
-		// Upstream saves whole seconds: start at the second's beginning,
-		// re-sending what the receiver already has of it (see send).
-		from := h/1000*1000 - 1
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
-			r.backfill(ctx, bf, from)
+			r.backfill(ctx, bf)
 		}()
 	}
-	r.started = true
-	for name, cancel := range r.pending {
-		if !names[name] { // removed by a reload: nothing to hand over
-			cancel()
-			delete(r.pending, name)
-		}
-	}
+	r.applied, r.ext = applied, ext
 	return r.applyLocked()
 }
 
@@ -182,12 +232,12 @@ func (r *remoteWriter) apply(cfg *config.Config) error {
 func (r *remoteWriter) applyLocked() error {
 	live := make([]*config.RemoteWriteConfig, 0, len(r.cfg.RemoteWrite))
 	for _, rw := range r.cfg.RemoteWrite {
-		if name, _ := queueName(rw); r.pending[name] == nil {
+		if name, _, _ := queueID(rw); r.pending[name] == nil {
 			live = append(live, rw)
 		}
 	}
 	if err := r.storage.ApplyConfig(promConfig(r.cfg, live)); err != nil {
-		return fmt.Errorf("applying remote_write: %w", err)
+		return fmt.Errorf("applying alerting config: remote_write: %w", err)
 	}
 	return nil
 }
@@ -198,7 +248,14 @@ func (r *remoteWriter) applyLocked() error {
 // the live queue's first batch (batch_send_deadline, 5s by default, after
 // it has replayed the WAL); a receiver refuses samples older than ones it
 // already has, so the order matters.
-func (r *remoteWriter) backfill(ctx context.Context, bf *backfill, from int64) {
+func (r *remoteWriter) backfill(ctx context.Context, bf *backfill) {
+	// Once apply has returned, a queue it replaced has stopped and its last
+	// highest sent timestamp is saved. Upstream saves whole seconds: start at
+	// the second's beginning, re-sending what the receiver already has of it
+	// (see send).
+	r.mu.Lock()
+	from := r.sent.highest(bf.name)/1000*1000 - 1
+	r.mu.Unlock()
 	bf.logger.Info("remote_write backfill: sending what the TSDB holds since the last sample sent", "from", time.UnixMilli(from).UTC())
 	from, err := bf.catchUp(ctx, from)
 	if err != nil {

@@ -157,13 +157,20 @@ func (t *sentTracker) advance(name string, ts int64) {
 	t.sent[name] = max(t.sent[name], ts)
 }
 
-// save reads the running queues' gauges into the state and writes it,
-// atomically, to the storage directory.
-func (t *sentTracker) save() error {
+// refresh reads the running queues' gauges into the state.
+func (t *sentTracker) refresh() {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	for _, g := range t.gauges {
 		t.fold(g)
 	}
+}
+
+// save refreshes the state and writes it, atomically, to the storage
+// directory.
+func (t *sentTracker) save() error {
+	t.refresh()
+	t.mu.Lock()
 	if len(t.sent) == 0 {
 		t.mu.Unlock()
 		return nil // no remote_write has sent anything: no file
@@ -183,18 +190,17 @@ func (t *sentTracker) save() error {
 	return nil
 }
 
-// queueName is the name upstream gives a queue: the entry's name, else the
-// first 6 hex digits of the md5 of its YAML (storage/remote's toHash).
-func queueName(rw *config.RemoteWriteConfig) (string, error) {
-	if rw.Name != "" {
-		return rw.Name, nil
-	}
+// queueID is the name upstream gives a queue (the entry's name, else the
+// first 6 hex digits of its hash) and the hash it compares across reloads:
+// the md5 of the entry's YAML (storage/remote's toHash).
+func queueID(rw *config.RemoteWriteConfig) (name, hash string, err error) {
 	b, err := yaml.Marshal(rw)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	h := md5.Sum(b)
-	return hex.EncodeToString(h[:])[:6], nil
+	hash = hex.EncodeToString(h[:])
+	return cmp.Or(rw.Name, hash[:6]), hash, nil
 }
 
 // backfill sends the samples of (from, now - backfillSettle] to one

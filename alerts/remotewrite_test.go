@@ -3,12 +3,14 @@ package alerts
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,6 +54,13 @@ const samplesExpr = `{__name__=~".+"}[1h]`
 // newer than from.
 func localCount(t *testing.T, e *Engine, selector string, from, at time.Time) float64 {
 	t.Helper()
+	return localCountBySecond(t, e, selector, from, at, nil)
+}
+
+// localCountBySecond is localCount that also counts the samples of each
+// second (Unix time) into perSecond.
+func localCountBySecond(t *testing.T, e *Engine, selector string, from, at time.Time, perSecond map[int64]int) float64 {
+	t.Helper()
 	q, err := e.query.NewInstantQuery(t.Context(), e.db, nil, selector, at)
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +79,9 @@ func localCount(t *testing.T, e *Engine, selector string, from, at time.Time) fl
 		for _, p := range s.Floats {
 			if p.T > after {
 				n++
+				if perSecond != nil {
+					perSecond[p.T/1000]++
+				}
 			}
 		}
 	}
@@ -79,6 +91,11 @@ func localCount(t *testing.T, e *Engine, selector string, from, at time.Time) fl
 // remoteCount counts the samples of selector on the receiver newer than
 // from; -1 when it does not answer.
 func remoteCount(t *testing.T, prom *testserver.PrometheusServer, selector string, from, at time.Time) float64 {
+	t.Helper()
+	return remoteCountBySecond(t, prom, selector, from, at, nil)
+}
+
+func remoteCountBySecond(t *testing.T, prom *testserver.PrometheusServer, selector string, from, at time.Time, perSecond map[int64]int) float64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -96,6 +113,9 @@ func remoteCount(t *testing.T, prom *testserver.PrometheusServer, selector strin
 		for _, p := range s.Values {
 			if p.Timestamp > after {
 				n++
+				if perSecond != nil {
+					perSecond[int64(p.Timestamp)/1000]++
+				}
 			}
 		}
 	}
@@ -133,7 +153,18 @@ func waitDelivered(t *testing.T, prom *testserver.PrometheusServer, e *Engine, f
 	deadline := time.Now().Add(timeout)
 	for got = remoteCount(t, prom, samplesExpr, from, at); got != want; got = remoteCount(t, prom, samplesExpr, from, at) {
 		if time.Now().After(deadline) {
-			t.Fatalf("receiver holds %v samples, the agent's TSDB %v; the receiver's log:\n%s", got, want, receiverLog(prom))
+			local, remote := map[int64]int{}, map[int64]int{}
+			localCountBySecond(t, e, samplesExpr, from, at, local)
+			remoteCountBySecond(t, prom, samplesExpr, from, at, remote)
+			var diff []string
+			for sec, n := range local {
+				if remote[sec] != n {
+					diff = append(diff, fmt.Sprintf("%s: %d of %d", time.Unix(sec, 0).UTC().Format("15:04:05"), remote[sec], n))
+				}
+			}
+			slices.Sort(diff)
+			t.Fatalf("receiver holds %v samples, the agent's TSDB %v (from %s to %s UTC); seconds short: %v\nthe receiver's log:\n%s",
+				got, want, from.UTC().Format("15:04:05"), at.UTC().Format("15:04:05"), diff, receiverLog(prom))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -339,7 +370,7 @@ func TestRemoteWriteReceiverOutageAndReload(t *testing.T) {
 	cfg := outageConfig(t, a.metricsURL(), prom.URL)
 	r := startEngine(t, t.TempDir(), cfg, nil)
 	eventually(t, 20*time.Second, "samples sent", func() bool {
-		return metricValue(t, r.reg, "prometheus_remote_storage_samples_total", map[string]string{"remote_name": "receiver"}) > 0
+		return metricValue(t, r.reg, "prometheus_remote_storage_queue_highest_sent_timestamp_seconds", map[string]string{"remote_name": "receiver"}) > 0
 	})
 	from := time.Now()
 
@@ -376,7 +407,7 @@ func TestRemoteWriteAgentRestartDuringOutage(t *testing.T) {
 	flush := func(o *Options) { o.RemoteFlushDeadline = time.Second }
 	first := startEngine(t, dir, cfg, flush)
 	eventually(t, 20*time.Second, "samples sent", func() bool {
-		return metricValue(t, first.reg, "prometheus_remote_storage_samples_total", map[string]string{"remote_name": "receiver"}) > 0
+		return metricValue(t, first.reg, "prometheus_remote_storage_queue_highest_sent_timestamp_seconds", map[string]string{"remote_name": "receiver"}) > 0
 	})
 	from := time.Now()
 
@@ -430,4 +461,61 @@ func TestRemoteWriteReloadWithUnloadableTLSRefusedWhole(t *testing.T) {
 	}
 	before := rcv.requests.Load()
 	eventually(t, 20*time.Second, "the previous queue still sending", func() bool { return rcv.requests.Load() > before })
+}
+
+func TestRemoteWriteReloadChangingAQueueLosesNothing(t *testing.T) {
+	t.Parallel()
+	prom := receiver(t)
+	a := newApp(t, "rw_changed_total 1\n")
+	cfg := outageConfig(t, a.metricsURL(), prom.URL)
+	r := startEngine(t, t.TempDir(), cfg, nil)
+	eventually(t, 20*time.Second, "samples sent", func() bool {
+		return metricValue(t, r.reg, "prometheus_remote_storage_queue_highest_sent_timestamp_seconds", map[string]string{"remote_name": "receiver"}) > 0
+	})
+	from := time.Now()
+	prom.Stop()
+	time.Sleep(10 * time.Second)
+	// New queue settings: upstream replaces the queue, and what the old one
+	// held would be lost without the backfill.
+	changed := outageConfig(t, a.metricsURL(), prom.URL)
+	changed.RemoteWrite[0].QueueConfig.MaxShards = 3
+	if err := r.ApplyConfig(changed); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Second)
+	prom.Start()
+	eventually(t, time.Minute, "the new queue sending", func() bool {
+		return metricValue(t, r.reg, "prometheus_remote_storage_shards_max", map[string]string{"remote_name": "receiver"}) == 3 &&
+			metricValue(t, r.reg, "prometheus_remote_storage_samples_total", map[string]string{"remote_name": "receiver"}) > 0
+	})
+	time.Sleep(5 * time.Second)
+	at := stopAppending(t, r)
+	// Upstream stops the replaced queue under the lock its WAL notification
+	// takes, for up to the flush deadline (1m here): the TSDB's commits must
+	// not wait for it.
+	perSecond := map[int64]int{}
+	localCountBySecond(t, r.Engine, samplesExpr, from, at, perSecond)
+	for sec := from.Unix() + 1; sec < at.Unix()-2; sec++ {
+		if perSecond[sec] == 0 {
+			t.Errorf("no sample appended at %s: appends stalled during the reload", time.Unix(sec, 0).UTC().Format("15:04:05"))
+		}
+	}
+	waitDelivered(t, prom, r.Engine, from, at, time.Minute)
+}
+
+// TestRemoteWriteSendsScrapedMetadata: the metadata watcher reads the
+// running scrape manager's targets, so HELP and TYPE reach the receiver as
+// they do from Prometheus.
+func TestRemoteWriteSendsScrapedMetadata(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "# HELP app_items Items in the tracker.\n# TYPE app_items gauge\napp_items 3\n")
+	}))
+	t.Cleanup(app.Close)
+	rcv := newStatusReceiver(t, func(int64, http.ResponseWriter) int { return http.StatusNoContent })
+	cfg := testConfig(nil, []string{app.URL + "/metrics"})
+	cfg.RemoteWrite = remoteWrite(t, "- url: "+rcv.URL+"/push\n  name: meta\n  queue_config: {batch_send_deadline: 100ms}\n  metadata_config: {send: true, send_interval: 200ms}\n")
+	r := startEngine(t, t.TempDir(), cfg, nil)
+	eventually(t, 30*time.Second, "metadata sent", func() bool {
+		return metricValue(t, r.reg, "prometheus_remote_storage_metadata_total", map[string]string{"remote_name": "meta"}) > 0
+	})
 }
