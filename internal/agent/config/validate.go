@@ -93,14 +93,6 @@ func (v *validator) positive(path string, d Duration) {
 	}
 }
 
-func (v *validator) labels(path string, m map[string]string) {
-	for _, k := range sortedKeys(m) {
-		if !labelNameRE.MatchString(k) || strings.HasPrefix(k, "__") {
-			v.at(joinPath(path, k), "invalid label name %s", quote(k))
-		}
-	}
-}
-
 var kinds = []Kind{KindMongoDB, KindRedis, KindHTTP, KindTCP, KindHost, KindDNS, KindICMP}
 
 func (v *validator) target(p string, t *Target, names map[string]int, i int) {
