@@ -66,7 +66,7 @@ footprint-vs-exporters: build
 
 ## bench-remote-write: CPU per million samples delivered and RSS, the agent against Prometheus 2.42 in agent mode, one receiver.
 bench-remote-write: build
-	./scripts/bench-remote-write.sh $(or $(SECONDS),180)
+	./scripts/bench-remote-write.sh $(or $(BENCH_SECONDS),180)
 
 # Kubernetes manifests are derived from the rule files and dashboards: last.
 generate:
