@@ -115,7 +115,7 @@ import os; os.rename(portfile + ".tmp", portfile)
 s.serve_forever()
 PY
 python3 "$tmp/target.py" "$series" "$tmp/target.port" 2>"$tmp/target.log" &
-pids+=($!)
+pids+=("$!")
 for _ in $(seq 100); do [[ -s $tmp/target.port ]] && break; sleep 0.1; done
 [[ -s $tmp/target.port ]] || { echo "bench-remote-write: target did not start:" >&2; cat "$tmp/target.log" >&2; exit 1; }
 target=127.0.0.1:$(cat "$tmp/target.port")
@@ -128,7 +128,7 @@ echo 'global: {}' >"$tmp/receiver.yml"
 "$prom_bin" --config.file="$tmp/receiver.yml" --storage.tsdb.path="$tmp/receiver" \
   --web.listen-address="127.0.0.1:$recv_port" --web.enable-remote-write-receiver \
   --log.level=warn 2>"$tmp/receiver.log" &
-pids+=($!)
+pids+=("$!")
 wait_url "http://127.0.0.1:$recv_port/-/ready" receiver "$tmp/receiver.log" "${pids[-1]}"
 
 # Both senders: the same job on the same target, one queue with upstream's
