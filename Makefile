@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/vigil-sh/vigil/internal/buildinfo.Version=$(VERSION) \
            -X github.com/vigil-sh/vigil/internal/buildinfo.Revision=$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-.PHONY: all build run test test-deps lint unit fuzz fuzz-short bench fault-bench load footprint footprint-vs-exporters generate clean
+.PHONY: all build run test test-deps lint unit fuzz fuzz-short bench fault-bench load footprint footprint-vs-exporters bench-remote-write generate clean
 
 all: build
 
@@ -63,6 +63,10 @@ footprint: build
 ## footprint-vs-exporters: the agent's RSS against redis_exporter + node_exporter + blackbox_exporter + mongodb_exporter on the same targets.
 footprint-vs-exporters: build
 	./scripts/footprint-vs-exporters.sh 120
+
+## bench-remote-write: CPU per million samples delivered and RSS, the agent against Prometheus 2.42 in agent mode, one receiver.
+bench-remote-write: build
+	./scripts/bench-remote-write.sh $(or $(BENCH_SECONDS),180)
 
 # Kubernetes manifests are derived from the rule files and dashboards: last.
 generate:
