@@ -92,12 +92,7 @@ func newDNS(t config.Target, logger *slog.Logger) (Prober, error) {
 func (p *dnsProber) Close() error { return nil }
 
 func (p *dnsProber) Probe(ctx context.Context) Result {
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
-	s := newSink()
-	reason, err := p.probe(ctx, s)
-	return finishBlackboxProbe(s, start, reason, err, p.logger)
+	return blackboxProbe(ctx, p.timeout, p.logger, p.probe)
 }
 
 // dnsPhases are probe_dns_duration_seconds's phases, reported whatever the

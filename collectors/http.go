@@ -100,12 +100,7 @@ func newHTTP(t config.Target, logger *slog.Logger) (Prober, error) {
 func (p *httpProber) Close() error { return nil }
 
 func (p *httpProber) Probe(ctx context.Context) Result {
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
-	s := newSink()
-	reason, err := p.probe(ctx, s)
-	return finishBlackboxProbe(s, start, reason, err, p.logger)
+	return blackboxProbe(ctx, p.timeout, p.logger, p.probe)
 }
 
 // httpOutcome is what one probe observed; it becomes the metrics whatever

@@ -107,12 +107,7 @@ func newICMP(t config.Target, logger *slog.Logger) (Prober, error) {
 func (p *icmpProber) Close() error { return nil }
 
 func (p *icmpProber) Probe(ctx context.Context) Result {
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
-	s := newSink()
-	reason, err := p.probe(ctx, s)
-	return finishBlackboxProbe(s, start, reason, err, p.logger)
+	return blackboxProbe(ctx, p.timeout, p.logger, p.probe)
 }
 
 // icmpPhases are probe_icmp_duration_seconds's phases, reported whatever

@@ -126,6 +126,17 @@ func classify(err error) string {
 	return ReasonOther
 }
 
+// blackboxProbe runs one probe of a blackbox-style kind within timeout and
+// finishes it with finishBlackboxProbe.
+func blackboxProbe(ctx context.Context, timeout time.Duration, logger *slog.Logger, probe func(context.Context, *sink) (reason string, err error)) Result {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	s := newSink()
+	reason, err := probe(ctx, s)
+	return finishBlackboxProbe(s, start, reason, err, logger)
+}
+
 // finishBlackboxProbe adds blackbox_exporter's probe_success and
 // probe_duration_seconds, which only the blackbox-style kinds (http, tcp,
 // dns, icmp) report: Redis and MongoDB report redis_up and mongodb_up as

@@ -49,12 +49,7 @@ func newTCP(t config.Target, logger *slog.Logger) (Prober, error) {
 func (p *tcpProber) Close() error { return nil }
 
 func (p *tcpProber) Probe(ctx context.Context) Result {
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
-	s := newSink()
-	reason, err := p.probe(ctx, s)
-	return finishBlackboxProbe(s, start, reason, err, p.logger)
+	return blackboxProbe(ctx, p.timeout, p.logger, p.probe)
 }
 
 func (p *tcpProber) probe(ctx context.Context, s *sink) (reason string, err error) {
