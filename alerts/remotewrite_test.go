@@ -350,6 +350,12 @@ func TestRemoteWriteHungReceiverBlocksNothing(t *testing.T) {
 // asks; everything else in them is short (1s intervals and backoff).
 const outage = 2 * time.Minute
 
+// restartOutage is the receiver's outage around an agent restart: what is
+// at stake is the samples written before the restart, whatever the
+// outage's length, and go test runs two of these slow tests at a time on
+// CI's two cores.
+const restartOutage = 40 * time.Second
+
 // outageConfig scrapes the app and evaluates every second and sends with a
 // 1s maximum backoff, so the tests spend their time in the outage only.
 func outageConfig(t *testing.T, appURL, receiverURL string) *config.Config {
@@ -412,7 +418,7 @@ func TestRemoteWriteAgentRestartDuringOutage(t *testing.T) {
 	from := time.Now()
 
 	prom.Stop()
-	time.Sleep(outage / 4)
+	time.Sleep(restartOutage / 4)
 	first.stop(t) // its queue cannot flush: the receiver is down
 	// As after a crash, the saved highest sent timestamp is behind what the
 	// receiver has: the backfill re-sends samples it refuses as duplicates.
@@ -430,9 +436,9 @@ func TestRemoteWriteAgentRestartDuringOutage(t *testing.T) {
 	if err := os.WriteFile(state, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(outage / 4)
+	time.Sleep(restartOutage / 4)
 	second := startEngine(t, dir, cfg, flush)
-	time.Sleep(outage / 2)
+	time.Sleep(restartOutage / 2)
 	prom.Start()
 
 	eventually(t, time.Minute, "the backfilled queue handed over to upstream's", func() bool {
@@ -468,7 +474,9 @@ func TestRemoteWriteReloadChangingAQueueLosesNothing(t *testing.T) {
 	prom := receiver(t)
 	a := newApp(t, "rw_changed_total 1\n")
 	cfg := outageConfig(t, a.metricsURL(), prom.URL)
-	r := startEngine(t, t.TempDir(), cfg, nil)
+	// The reload waits for the replaced queue's flush deadline while the
+	// receiver is down; 5s is enough to see appends keep going meanwhile.
+	r := startEngine(t, t.TempDir(), cfg, func(o *Options) { o.RemoteFlushDeadline = 5 * time.Second })
 	eventually(t, 20*time.Second, "samples sent", func() bool {
 		return metricValue(t, r.reg, "prometheus_remote_storage_queue_highest_sent_timestamp_seconds", map[string]string{"remote_name": "receiver"}) > 0
 	})
@@ -491,7 +499,7 @@ func TestRemoteWriteReloadChangingAQueueLosesNothing(t *testing.T) {
 	time.Sleep(5 * time.Second)
 	at := stopAppending(t, r)
 	// Upstream stops the replaced queue under the lock its WAL notification
-	// takes, for up to the flush deadline (1m here): the TSDB's commits must
+	// takes, for up to the flush deadline (5s here): the TSDB's commits must
 	// not wait for it.
 	perSecond := map[int64]int{}
 	localCountBySecond(t, r.Engine, samplesExpr, from, at, perSecond)
