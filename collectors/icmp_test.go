@@ -3,7 +3,6 @@ package collectors
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vigil-sh/vigil/internal/agent/config"
+	"github.com/vigil-sh/vigil/internal/testserver"
 )
 
 // hasIPv6Loopback reports whether ::1 is configured (containers may lack it).
@@ -325,7 +325,7 @@ func worldExecutableCopy(t *testing.T) string {
 		}
 	}
 	bin := filepath.Join(dir, "collectors.test")
-	copyFile(t, self, bin)
+	testserver.CopyExecutable(t, self, bin)
 	return bin
 }
 
@@ -380,24 +380,5 @@ func icmpNetnsProbe(t *testing.T) {
 		res := mustProber(t, tg).Probe(t.Context())
 		hop, _ := sampleValue(gatherProbe(t, res), "probe_icmp_reply_hop_limit")
 		fmt.Printf("PING %s success=%v hop_limit=%v err=%v\n", h, res.Success, hop, res.Err)
-	}
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	src, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
 	}
 }

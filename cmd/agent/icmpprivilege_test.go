@@ -3,13 +3,14 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/vigil-sh/vigil/internal/testserver"
 )
 
 // TestCheckConfigICMPPrivilege: an agent that may open no ICMP socket
@@ -42,7 +43,7 @@ func TestCheckConfigICMPPrivilege(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(dir, "agent.test")
-	copyExecutable(t, self, bin)
+	testserver.CopyExecutable(t, self, bin)
 	cmd := exec.CommandContext(t.Context(), bin, "-test.run=^TestCheckConfigICMPPrivilegeHelper$")
 	cmd.Env = append(os.Environ(), "VIGIL_ICMP_HELPER_CONFIG="+cfg)
 	cmd.Dir = dir
@@ -73,23 +74,4 @@ func TestCheckConfigICMPPrivilegeHelper(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run(t.Context(), []string{"--check-config", cfg}, &stdout, &stderr)
 	fmt.Printf("EXIT %d\n%s%s", code, &stdout, &stderr)
-}
-
-func copyExecutable(t *testing.T, from, to string) {
-	t.Helper()
-	src, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -9,21 +9,31 @@ import (
 	"testing"
 )
 
-// TestStatusPageShowsScrapeTargets: the agent wired by main shows its
-// scrape manager's targets on the status page, healthy and failing.
-func TestStatusPageShowsScrapeTargets(t *testing.T) {
+// startScrapingAgent starts the agent as main wires it, scraping a metrics
+// server as job app, plus the scrape configs in more; it returns the
+// agent's URL and the app target's host:port.
+func startScrapingAgent(t *testing.T, more string) (base, host string) {
+	t.Helper()
 	metrics := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "app_items 1") }))
 	t.Cleanup(metrics.Close)
-	host := strings.TrimPrefix(metrics.URL, "http://")
+	host = strings.TrimPrefix(metrics.URL, "http://")
 	cfg := writeFile(t, t.TempDir(), "agent.yml", fmt.Sprintf(`
 global: {interval: 1s, timeout: 500ms}
 scrape_configs:
   - job_name: app
     static_configs: [{targets: [%q]}]
+`, host)+more)
+	base, _ = startAgent(t, "--config.file", cfg)
+	return base, host
+}
+
+// TestStatusPageShowsScrapeTargets: the agent wired by main shows its
+// scrape manager's targets on the status page, healthy and failing.
+func TestStatusPageShowsScrapeTargets(t *testing.T) {
+	base, host := startScrapingAgent(t, `
   - job_name: gone
     static_configs: [{targets: ["127.0.0.1:1"]}]
-`, host))
-	base, _ := startAgent(t, "--config.file", cfg)
+`)
 	eventually(t, "both scrape targets on the status page with their health", func() bool {
 		page := fetch(t, base+"/")
 		return strings.Contains(page, `data-scrape-target="app/`+host+`"`) &&
@@ -37,16 +47,7 @@ scrape_configs:
 // TestTargetsAPIListsScrapeTargets: /api/v1/targets, as main wires it,
 // reports the scrape manager's targets in Prometheus's shape.
 func TestTargetsAPIListsScrapeTargets(t *testing.T) {
-	metrics := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "app_items 1") }))
-	t.Cleanup(metrics.Close)
-	host := strings.TrimPrefix(metrics.URL, "http://")
-	cfg := writeFile(t, t.TempDir(), "agent.yml", fmt.Sprintf(`
-global: {interval: 1s, timeout: 500ms}
-scrape_configs:
-  - job_name: app
-    static_configs: [{targets: [%q]}]
-`, host))
-	base, _ := startAgent(t, "--config.file", cfg)
+	base, host := startScrapingAgent(t, "")
 	eventually(t, "the app target healthy in /api/v1/targets", func() bool {
 		var body struct {
 			Status string `json:"status"`
